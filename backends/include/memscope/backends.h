@@ -1,0 +1,23 @@
+/* The capture backends memscope ships, and how to pick one by name. */
+#ifndef MEMSCOPE_BACKENDS_H
+#define MEMSCOPE_BACKENDS_H
+
+#include <memscope/capture.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Synchronous; a live-pointer table in 64 shards, each under its own mutex,
+ * each shard accounted in its own store cell. */
+extern const ms_backend_ops ms_backend_core;
+
+/* The backend named name (MEMSCOPE_BACKEND), NULL if there is none; NULL or
+ * an empty name gives the default. */
+const ms_backend_ops *ms_backend_find(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

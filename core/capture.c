@@ -1,0 +1,193 @@
+#define _GNU_SOURCE
+#include <memscope/capture.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <memscope/atomic.h>
+#include <memscope/platform.h>
+
+/* Static TLS: a preloaded library may use it, and unlike the default
+ * dynamic model its first touch never calls malloc. */
+#define MS_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* Bumped whenever thread slots become invalid (a new engine, a fork); a
+ * thread whose cached epoch differs claims a new slot. */
+static uint32_t epoch = 1;
+static MS_TLS uint32_t tls_epoch;
+static MS_TLS uint32_t tls_slot;
+
+static ms_capture *active;
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+/* Runs at thread exit for threads that have a slot. */
+static void thread_exited(void *value)
+{
+	uint32_t slot = (uint32_t)(uintptr_t)value - 1;
+	ms_capture *c = active;
+
+	if (c != NULL && c->store.base != NULL && tls_epoch == ms_atomic_load_relaxed_u32(&epoch))
+		ms_store_thread_exit(&c->store, slot);
+}
+
+static void make_exit_key(void)
+{
+	pthread_key_create(&exit_key, thread_exited);
+}
+
+int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, pid_t keeper_pid)
+{
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	if (strlen(dir) >= sizeof(c->dir))
+		return -ENAMETOOLONG;
+	strcpy(c->dir, dir);
+	c->keeper_pid = keeper_pid;
+	pthread_once(&exit_key_once, make_exit_key);
+	err = ms_store_create(&c->store, dir, keeper_pid);
+	if (err != 0)
+		return err;
+	c->backend.ops = ops;
+	c->backend.store = &c->store;
+	err = ops->open(&c->backend);
+	if (err != 0) {
+		ms_store_finish(&c->store);
+		ms_shm_unmap(c->store.base, c->store.size);
+		ms_store_detach(&c->store);
+		return err;
+	}
+	ms_atomic_add_relaxed_u32(&epoch, 1);
+	active = c;
+	return 0;
+}
+
+void ms_capture_finish(ms_capture *c)
+{
+	ms_store_finish(&c->store);
+}
+
+void ms_capture_close(ms_capture *c)
+{
+	if (active == c)
+		active = NULL;
+	ms_atomic_add_relaxed_u32(&epoch, 1);
+	c->backend.ops->close(&c->backend);
+	ms_shm_unmap(c->store.base, c->store.size);
+	ms_store_detach(&c->store);
+}
+
+uint32_t ms_capture_thread(ms_capture *c)
+{
+	uint32_t now = ms_atomic_load_relaxed_u32(&epoch);
+	char name[16];
+
+	if (tls_epoch == now)
+		return tls_slot;
+	ms_thread_name_self(name, sizeof(name));
+	tls_slot = ms_store_thread_claim(&c->store, ms_thread_id(), name);
+	tls_epoch = now;
+	/* May allocate (second-level key storage); the hook's reentrancy guard
+	 * is set, so that allocation is not tracked. */
+	pthread_setspecific(exit_key, (void *)(uintptr_t)(tls_slot + 1));
+	return tls_slot;
+}
+
+void ms_capture_alloc(ms_capture *c, void *ptr, size_t size)
+{
+	ms_event ev = {
+		.op = MS_OP_ALLOC,
+		.thread = ms_capture_thread(c),
+		.ptr = (uintptr_t)ptr,
+		.size = size,
+	};
+
+	ms_backend_record(&c->backend, &ev);
+}
+
+void ms_capture_free(ms_capture *c, void *ptr)
+{
+	ms_event ev = {
+		.op = MS_OP_FREE,
+		.thread = ms_capture_thread(c),
+		.ptr = (uintptr_t)ptr,
+	};
+
+	ms_backend_record(&c->backend, &ev);
+}
+
+void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim)
+{
+	memset(claim, 0, sizeof(*claim));
+	if (old_ptr != NULL)
+		c->backend.ops->claim(&c->backend, (uintptr_t)old_ptr, claim);
+}
+
+void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size)
+{
+	ms_event ev = {
+		.thread = ms_capture_thread(c),
+		.ptr = (uintptr_t)new_ptr,
+		.size = size,
+	};
+
+	if (new_ptr == NULL && size != 0) {
+		/* Failed: the old block is untouched and still live. */
+		if (claim->found)
+			c->backend.ops->unclaim(&c->backend, claim);
+		return;
+	}
+	if (claim->ptr == 0 || !claim->found) {
+		/* realloc(NULL, n) is malloc(n); an untracked old block counts as
+		 * an untracked free and the result as a new block. */
+		if (claim->ptr != 0)
+			ms_store_count_untracked_free(&c->store);
+		if (new_ptr != NULL) {
+			ev.op = MS_OP_ALLOC;
+			ms_backend_record(&c->backend, &ev);
+		}
+		return;
+	}
+	/* new_ptr NULL here: realloc(p, 0) freed p; the backend accounts only
+	 * the old block's free. */
+	ev.op = MS_OP_REALLOC;
+	ev.old_ptr = claim->ptr;
+	ev.old_size = claim->size;
+	ev.old_thread = claim->owner;
+	ms_backend_record(&c->backend, &ev);
+}
+
+void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr)
+{
+	ms_event ev = {
+		.op = op,
+		.thread = ms_capture_thread(c),
+		.ptr = (uintptr_t)ptr,
+		.old_ptr = (uintptr_t)old_ptr,
+	};
+
+	ms_backend_record(&c->backend, &ev);
+}
+
+void ms_capture_fork_prepare(ms_capture *c)
+{
+	c->backend.ops->fork_prepare(&c->backend);
+}
+
+void ms_capture_fork_parent(ms_capture *c)
+{
+	c->backend.ops->fork_parent(&c->backend);
+}
+
+int ms_capture_fork_child(ms_capture *c)
+{
+	c->backend.ops->fork_child(&c->backend);
+	/* The parent's segment stays mapped in the child but is the parent's:
+	 * never write it again. */
+	ms_shm_unmap(c->store.base, c->store.size);
+	ms_store_detach(&c->store);
+	ms_atomic_add_relaxed_u32(&epoch, 1);
+	return ms_store_create(&c->store, c->dir, c->keeper_pid);
+}

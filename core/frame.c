@@ -1,0 +1,167 @@
+#include <memscope/frame.h>
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* A JSON string: escapes what must be, replaces invalid UTF-8 with U+FFFD. */
+static void json_string(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n = strlen(str);
+
+	fputc('"', out);
+	while (n > 0) {
+		size_t len = utf8_len(s, n);
+
+		if (len == 0) {
+			fputs("\\ufffd", out);
+			s++, n--;
+			continue;
+		}
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if (*s < 0x20 || *s == 0x7f)
+			fprintf(out, "\\u%04x", *s);
+		else
+			fwrite(s, 1, len, out);
+		s += len;
+		n -= len;
+	}
+	fputc('"', out);
+}
+
+void ms_frame_print_json(FILE *out, const ms_snapshot *s, int exit_status)
+{
+	fprintf(out, "{\"pid\":%d,\"command\":", (int)s->pid);
+	json_string(out, s->command);
+	fprintf(out,
+		",\"generation\":%u,\"state\":\"%s\",\"time_s\":%.3f,\"exited\":%s",
+		s->generation, ms_session_state_name(s->state), s->time_s,
+		s->state == MS_SESSION_RUNNING ? "false" : "true");
+	if (exit_status >= 0)
+		fprintf(out, ",\"exit_status\":%d", exit_status);
+	fprintf(out,
+		",\"live_bytes\":%" PRIu64 ",\"live_allocs\":%" PRIu64
+		",\"peak_bytes\":%" PRIu64 ",\"peak_time_s\":%.3f"
+		",\"total_allocs\":%" PRIu64 ",\"total_frees\":%" PRIu64
+		",\"total_reallocs\":%" PRIu64 ",\"total_bytes\":%" PRIu64
+		",\"rss_bytes\":%" PRIu64 ",\"cpu_percent\":%.1f"
+		",\"dropped_events\":%" PRIu64 ",\"untracked_frees\":%" PRIu64,
+		s->live_bytes, s->live_allocs, s->peak_bytes, s->peak_time_s, s->total_allocs,
+		s->total_frees, s->total_reallocs, s->total_bytes, s->rss_bytes, s->cpu_percent,
+		s->dropped_events, s->untracked_frees);
+	fputs(",\"threads\":[", out);
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const ms_thread_info *t = &s->threads[i];
+
+		fprintf(out, "%s{\"tid\":%d,\"name\":", i ? "," : "", (int)t->tid);
+		json_string(out, t->name);
+		fprintf(out,
+			",\"state\":\"%s\",\"allocs\":%" PRIu64 ",\"frees\":%" PRIu64
+			",\"alloc_bytes\":%" PRIu64 ",\"live_bytes\":%" PRIu64
+			",\"live_allocs\":%" PRIu64 "}",
+			t->exited ? "exited" : "running", t->allocs, t->frees, t->alloc_bytes,
+			t->live_bytes, t->live_allocs);
+	}
+	/* Call sites arrive with stack traces. */
+	fputs("],\"callsites\":[]}\n", out);
+}
+
+const char *ms_format_bytes(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	int u = 0;
+
+	while (v >= 1024.0 && u < 5) {
+		v /= 1024.0;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+static int by_live_bytes(const void *a, const void *b)
+{
+	const ms_thread_info *x = *(const ms_thread_info *const *)a;
+	const ms_thread_info *y = *(const ms_thread_info *const *)b;
+
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes > y->live_bytes ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+#define TEXT_THREADS 20
+
+void ms_frame_print_text(FILE *out, const ms_snapshot *s, int exit_status)
+{
+	char live[32], peak[32], rss[32], total[32], b1[32], b2[32];
+	const ms_thread_info **order;
+
+	fprintf(out, "memscope - pid %d - %s - %s %.1fs", (int)s->pid, s->command,
+		ms_session_state_name(s->state), s->time_s);
+	if (exit_status >= 0)
+		fprintf(out, " (exit status %d)", exit_status);
+	fprintf(out, "\nHeap: %s live in %" PRIu64 " blocks, peak %s at %.1fs | RSS %s | CPU %.1f%%\n",
+		ms_format_bytes(live, sizeof(live), s->live_bytes), s->live_allocs,
+		ms_format_bytes(peak, sizeof(peak), s->peak_bytes), s->peak_time_s,
+		ms_format_bytes(rss, sizeof(rss), s->rss_bytes), s->cpu_percent);
+	fprintf(out,
+		"Ops: %" PRIu64 " allocs, %" PRIu64 " frees, %" PRIu64 " reallocs, %s allocated"
+		" | dropped %" PRIu64 "\n",
+		s->total_allocs, s->total_frees, s->total_reallocs,
+		ms_format_bytes(total, sizeof(total), s->total_bytes), s->dropped_events);
+	fprintf(out, "%8s %-16s %-8s %10s %10s %12s %12s\n", "TID", "NAME", "STATE", "ALLOCS",
+		"FREES", "ALLOC_BYTES", "LIVE_BYTES");
+	order = malloc(s->nthreads * sizeof(*order) + 1);
+	if (order != NULL) {
+		for (size_t i = 0; i < s->nthreads; i++)
+			order[i] = &s->threads[i];
+		qsort(order, s->nthreads, sizeof(*order), by_live_bytes);
+		for (size_t i = 0; i < s->nthreads && i < TEXT_THREADS; i++) {
+			const ms_thread_info *t = order[i];
+
+			fprintf(out, "%8d %-16s %-8s %10" PRIu64 " %10" PRIu64 " %12s %12s\n",
+				(int)t->tid, t->name, t->exited ? "exited" : "running", t->allocs,
+				t->frees, ms_format_bytes(b1, sizeof(b1), t->alloc_bytes),
+				ms_format_bytes(b2, sizeof(b2), t->live_bytes));
+		}
+		if (s->nthreads > TEXT_THREADS)
+			fprintf(out, "%8s (%zu more threads)\n", "", s->nthreads - TEXT_THREADS);
+		free(order);
+	}
+	fputc('\n', out);
+}

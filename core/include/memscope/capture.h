@@ -1,0 +1,110 @@
+/*
+ * The capture engine: turns heap operations into ms_events and hands them to
+ * a capture backend, which applies them to the store. Backends implement
+ * ms_backend_ops; the engine owns the store and the per-thread context.
+ *
+ * One engine is active per process (the hook has exactly one); tests may
+ * open and close engines one after another.
+ */
+#ifndef MEMSCOPE_CAPTURE_H
+#define MEMSCOPE_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <memscope/event.h>
+#include <memscope/store.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ms_backend ms_backend;
+
+/* What a backend knew of a block it gave up for a realloc in flight. */
+typedef struct ms_claim {
+	uint64_t ptr;
+	uint64_t size;
+	uint32_t owner;
+	int found; /* 0: the block was never tracked */
+} ms_claim;
+
+/*
+ * A capture backend. Every function but open/close runs on the hook path:
+ * it must not allocate through malloc, must not block on anything a hooked
+ * thread may hold, and must apply each event to the store exactly once.
+ */
+typedef struct ms_backend_ops {
+	const char *name;
+	/* Sets up be->state (from ms_pages_alloc). Returns 0 or -errno. */
+	int (*open)(ms_backend *be);
+	void (*close)(ms_backend *be);
+	/* Applies a completed operation. */
+	void (*record)(ms_backend *be, const ms_event *ev);
+	/* Realloc, first half: detach ptr's record before the real realloc
+	 * runs, so the address cannot be handed to another thread while still
+	 * recorded as live. The second half is record(MS_OP_REALLOC) on
+	 * success or unclaim() on failure. */
+	void (*claim)(ms_backend *be, uint64_t ptr, ms_claim *out);
+	void (*unclaim)(ms_backend *be, const ms_claim *claim);
+	/* fork: prepare takes every lock, parent releases them; child resets
+	 * them and forgets all blocks (the child's session starts empty). */
+	void (*fork_prepare)(ms_backend *be);
+	void (*fork_parent)(ms_backend *be);
+	void (*fork_child)(ms_backend *be);
+} ms_backend_ops;
+
+struct ms_backend {
+	const ms_backend_ops *ops;
+	ms_store *store;
+	void *state;
+};
+
+static inline void ms_backend_record(ms_backend *be, const ms_event *ev)
+{
+	be->ops->record(be, ev);
+}
+
+typedef struct ms_capture {
+	ms_store store;
+	ms_backend backend;
+	char dir[256];
+	pid_t keeper_pid;
+} ms_capture;
+
+/* Creates the store in dir (see ms_store_create) and opens the backend.
+ * Returns 0 or -errno. Not on the hook path. */
+int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, pid_t keeper_pid);
+
+/* Marks the session exited (ms_store_finish). Blocks stay tracked: the
+ * process may go on freeing after this. */
+void ms_capture_finish(ms_capture *c);
+
+/* Closes the backend and unmaps the store; for tests. */
+void ms_capture_close(ms_capture *c);
+
+/* The calling thread's slot, claimed on first use. Hook path. */
+uint32_t ms_capture_thread(ms_capture *c);
+
+/* Hook path: record an operation. ms_capture_free is called before the real
+ * free, the others after the real call succeeded. */
+void ms_capture_alloc(ms_capture *c, void *ptr, size_t size);
+void ms_capture_free(ms_capture *c, void *ptr);
+void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim);
+/* new_ptr NULL with size 0: the block was freed; NULL otherwise: failure. */
+void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size);
+/* MS_OP_MOVE (old_ptr -> ptr), MS_OP_BORROW, MS_OP_RETURN. */
+void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr);
+
+/* fork handlers, in pthread_atfork order. The child one creates the child's
+ * own session. */
+void ms_capture_fork_prepare(ms_capture *c);
+void ms_capture_fork_parent(ms_capture *c);
+int ms_capture_fork_child(ms_capture *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

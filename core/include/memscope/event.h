@@ -1,0 +1,52 @@
+/*
+ * The memscope event model: one event per heap operation (or annotation),
+ * handed by the capture engine to a backend, which applies it to the store.
+ */
+#ifndef MEMSCOPE_EVENT_H
+#define MEMSCOPE_EVENT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ms_op {
+	/* ptr, size: a new block. */
+	MS_OP_ALLOC = 1,
+	/* ptr: a block given back. */
+	MS_OP_FREE = 2,
+	/* old_ptr -> ptr, size: a block resized (possibly in place); ptr 0:
+	 * realloc(old_ptr, 0) freed the block. */
+	MS_OP_REALLOC = 3,
+	/* old_ptr -> ptr: ownership of a live block now known by a new address
+	 * (annotation; no bytes change hands). */
+	MS_OP_MOVE = 4,
+	/* ptr: a live block lent out (annotation). */
+	MS_OP_BORROW = 5,
+	/* ptr: a lent block given back to its owner (annotation). */
+	MS_OP_RETURN = 6,
+} ms_op;
+
+typedef struct ms_event {
+	ms_op op;
+	/* Slot of the acting thread in the store's thread table. */
+	uint32_t thread;
+	uint64_t ptr;
+	uint64_t size;
+	/* MS_OP_REALLOC and MS_OP_MOVE: the block's previous address; for a
+	 * realloc also its previous size and the slot of the thread that
+	 * allocated it. */
+	uint64_t old_ptr;
+	uint64_t old_size;
+	uint32_t old_thread;
+} ms_event;
+
+/* "alloc", "free", ...; "?" for a value outside the enum. */
+const char *ms_op_name(ms_op op);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * A map from block address to what the hook knows of the block: open
+ * addressing with linear probing and backward-shift deletion (no
+ * tombstones, so lookups stay short under churn). Memory comes straight from
+ * the kernel (ms_pages_alloc), never from malloc, so the hook may use it.
+ * Not thread-safe: the caller locks.
+ */
+#ifndef MEMSCOPE_PTR_MAP_H
+#define MEMSCOPE_PTR_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ms_ptr_entry {
+	uint64_t ptr;   /* 0 marks an empty slot */
+	uint64_t size;
+	uint32_t owner; /* thread slot that allocated the block */
+	uint32_t aux;   /* reserved for the stack id */
+} ms_ptr_entry;
+
+typedef struct ms_ptr_map {
+	ms_ptr_entry *slots;
+	size_t mask;  /* capacity - 1; capacity is a power of two */
+	size_t count;
+} ms_ptr_map;
+
+/* Mixes an address into a well-spread hash (shared with callers that pick
+ * shards, so shard and slot use different bits). */
+static inline uint64_t ms_ptr_hash(uint64_t ptr)
+{
+	uint64_t h = ptr;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* capacity: a power of two, at least 16. Returns 0 or -ENOMEM. */
+int ms_ptr_map_init(ms_ptr_map *m, size_t capacity);
+void ms_ptr_map_destroy(ms_ptr_map *m);
+
+/* Inserts e. If e->ptr is already present, its entry is replaced and the old
+ * one copied to *replaced (when not NULL) and 1 is returned; 0 for a new
+ * entry; -ENOMEM when the map could not grow (nothing changed). */
+int ms_ptr_map_put(ms_ptr_map *m, const ms_ptr_entry *e, ms_ptr_entry *replaced);
+
+/* Removes ptr and copies its entry to *out. Returns 0 or -ENOENT. */
+int ms_ptr_map_take(ms_ptr_map *m, uint64_t ptr, ms_ptr_entry *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * The EventStore, reader side: maps a session's segment read-only, checks
+ * it, and copies consistent snapshots out of it. The segment's bytes are
+ * untrusted (another process writes them, and may die at any instant):
+ * every offset, count and string is validated, and every retry is bounded.
+ * Not hook-safe: snapshots allocate.
+ */
+#ifndef MEMSCOPE_SNAPSHOT_H
+#define MEMSCOPE_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MS_COMMAND_MAX 2048u
+
+/* Errors of ms_reader_open besides plain -errno values. */
+#define MS_ERR_NOT_MEMSCOPE (-1001)
+#define MS_ERR_VERSION (-1002)
+#define MS_ERR_CORRUPT (-1003)
+#define MS_ERR_STARTING (-1004)
+
+typedef enum ms_session_state {
+	MS_SESSION_RUNNING,
+	MS_SESSION_EXITED, /* the program ran its exit path */
+	MS_SESSION_EXECED, /* the program image was replaced by exec */
+	MS_SESSION_GONE,   /* the process died without an exit path (killed) */
+} ms_session_state;
+
+typedef struct ms_reader {
+	const void *base;
+	size_t size;
+	char path[512];
+} ms_reader;
+
+typedef struct ms_thread_info {
+	pid_t tid;
+	char name[16];
+	int exited;
+	uint64_t allocs, frees, alloc_bytes, free_bytes;
+	uint64_t live_bytes, live_allocs;
+} ms_thread_info;
+
+typedef struct ms_sample {
+	double time_s; /* since the session started */
+	uint64_t live_bytes, live_allocs, total_allocs, total_frees, total_bytes;
+	uint64_t rss_bytes, cpu_ns;
+} ms_sample;
+
+typedef struct ms_snapshot {
+	pid_t pid, ppid;
+	unsigned generation;
+	char command[MS_COMMAND_MAX]; /* printable, arguments joined by spaces */
+	ms_session_state state;
+	uint64_t start_real_ns;
+	double time_s;      /* seconds since the start: now, or at the end */
+	double heartbeat_age_s;
+
+	uint64_t live_bytes, live_allocs;
+	uint64_t peak_bytes;
+	double peak_time_s;
+	uint64_t total_allocs, total_frees, total_reallocs, total_bytes;
+	uint64_t dropped_events, untracked_frees;
+	uint64_t moves, borrows, returns;
+	uint64_t threads_overflowed;
+	uint64_t rss_bytes;
+	double cpu_percent; /* over the last sample interval */
+	int torn;           /* some figures were read while a dead writer held them */
+
+	size_t nthreads;
+	ms_thread_info *threads;
+	size_t nsamples;
+	ms_sample *samples;
+} ms_snapshot;
+
+/* Maps and checks the segment at path. Returns 0 or a negative error: -errno
+ * or one of MS_ERR_*. */
+int ms_reader_open(ms_reader *r, const char *path);
+void ms_reader_close(ms_reader *r);
+
+/* One line saying what an error of ms_reader_open means. */
+const char *ms_reader_strerror(int err);
+
+/* Copies the current state. Returns 0, or -ENOMEM, or MS_ERR_CORRUPT if
+ * the segment's counts went out of range. Release with ms_snapshot_release. */
+int ms_snapshot_take(const ms_reader *r, ms_snapshot *s);
+void ms_snapshot_release(ms_snapshot *s);
+
+const char *ms_session_state_name(ms_session_state st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

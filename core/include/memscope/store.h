@@ -1,0 +1,81 @@
+/*
+ * The EventStore, writer side: the shared-memory segment a target process
+ * fills with what its heap does. Backends call the accounting functions; the
+ * hook's sampler thread calls ms_store_sample(). memscope/snapshot.h is the
+ * reader side. The protocol between the two is described at the top of
+ * core/store.c.
+ */
+#ifndef MEMSCOPE_STORE_H
+#define MEMSCOPE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Number of counter cells: a backend maps each of its lock domains to one. */
+#define MS_STORE_CELLS 64u
+
+typedef struct ms_store {
+	void *base;       /* the mapped segment; NULL when not open */
+	size_t size;
+	char path[512];
+} ms_store;
+
+/* Creates the segment of the calling process in dir, named
+ * memscope-UID-PID-GEN with the lowest free GEN. A segment left by an earlier
+ * image of this very process (before an exec) is marked as replaced; one
+ * left by a dead process whose pid was reused is removed. keeper_pid, if not
+ * 0, is a launcher that will remove the segment itself after the exit; while
+ * it lives ms_store_finish() leaves the name, otherwise it removes it (an
+ * attached reader keeps its mapping and sees the final state). Not hook-safe only in that it reads
+ * /proc; it does not allocate. Returns 0 or -errno. */
+int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid);
+
+/* Marks the image as exited and stamps the time; removes the segment's name
+ * unless a live keeper will. The mapping stays valid: late operations of the
+ * exiting process are still accounted. */
+void ms_store_finish(ms_store *st);
+
+/* Forgets the segment without touching it: a forked child calls this on the
+ * parent's segment before creating its own. */
+void ms_store_detach(ms_store *st);
+
+/* Takes a slot in the thread table for the calling thread. When the table is
+ * full, every further thread shares its last slot. Hook path: lock-free,
+ * does not allocate. */
+uint32_t ms_store_thread_claim(ms_store *st, pid_t tid, const char *name);
+void ms_store_thread_exit(ms_store *st, uint32_t slot);
+void ms_store_thread_rename(ms_store *st, uint32_t slot, const char *name);
+
+/*
+ * Accounting, hook path: wait-free except when an allocation raises the peak
+ * (a short spin lock). The caller must be the only writer of `cell` for the
+ * duration of the call (backends hold the lock of the domain the cell
+ * belongs to). `thread` is the acting thread's slot, `owner` the slot of the
+ * thread that allocated the block being freed.
+ */
+void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint64_t size,
+			  int is_realloc);
+void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
+			 uint64_t size);
+/* An operation the hook could not account (its own table could not grow). */
+void ms_store_count_dropped(ms_store *st);
+/* A free of a block the hook never saw allocated (before it loaded). */
+void ms_store_count_untracked_free(ms_store *st);
+/* Annotation events. */
+void ms_store_count_annotation(ms_store *st, int op);
+
+/* Sampler: heartbeat, a timeline sample (live and total figures, RSS, CPU
+ * time) and, every few calls, the names of running threads. Call from one
+ * thread only. */
+void ms_store_sample(ms_store *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

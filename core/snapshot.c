@@ -1,0 +1,363 @@
+/*
+ * The EventStore, reader side. The protocol is described at the top of
+ * store.c. Every word read from the segment is read once into a local and
+ * checked before use: the writer is another process that may be buggy,
+ * hostile, or killed at any instruction.
+ */
+#define _GNU_SOURCE
+#include <memscope/snapshot.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <memscope/atomic.h>
+#include <memscope/platform.h>
+
+#include "store_layout.h"
+
+/* A section of count elements of elem bytes at off lies inside size. */
+static int section_ok(uint64_t off, uint64_t count, uint64_t elem, uint64_t expected_elem,
+		      uint64_t size)
+{
+	if (elem != expected_elem || count == 0 || off % 8 != 0 || off > size)
+		return 0;
+	if (count > (size - off) / elem)
+		return 0;
+	return 1;
+}
+
+static int validate(const struct ms_seg_header *h, size_t size)
+{
+	if (size < sizeof(*h))
+		return MS_ERR_NOT_MEMSCOPE;
+	if (memcmp(h->magic, MS_MAGIC, 8) != 0)
+		return MS_ERR_NOT_MEMSCOPE;
+	if (h->layout_version != MS_LAYOUT_VERSION)
+		return MS_ERR_VERSION;
+	if (h->header_size != sizeof(*h) || h->segment_size > size)
+		return MS_ERR_CORRUPT;
+	if (!section_ok(h->globals_off, 1, sizeof(struct ms_seg_globals),
+			sizeof(struct ms_seg_globals), size) ||
+	    !section_ok(h->cells_off, h->cell_count, h->cell_size, sizeof(struct ms_seg_cell),
+			size) ||
+	    !section_ok(h->threads_off, h->thread_count, h->thread_size,
+			sizeof(struct ms_seg_thread), size) ||
+	    !section_ok(h->timeline_off, (uint64_t)h->sample_count + 1, h->sample_size,
+			sizeof(struct ms_seg_sample), size))
+		return MS_ERR_CORRUPT;
+	/* The timeline header is as large as one sample; counted above as +1. */
+	_Static_assert(sizeof(struct ms_seg_timeline) <= sizeof(struct ms_seg_sample),
+		       "timeline header fits the slot counted for it");
+	if (h->cell_count > 4096 || h->thread_count > (1u << 20) || h->sample_count > (1u << 20))
+		return MS_ERR_CORRUPT;
+	return 0;
+}
+
+/* Copies the live header once and checks the copy: all offsets and counts
+ * used afterwards come from the copy, so the writer cannot change them
+ * between the check and the use. */
+static int load_header(const ms_reader *r, struct ms_seg_header *copy)
+{
+	const struct ms_seg_header *live = r->base;
+
+	if (r->size < sizeof(*copy))
+		return MS_ERR_NOT_MEMSCOPE;
+	if (ms_atomic_load_acquire_u32(&live->state) == MS_SEG_STARTING)
+		return MS_ERR_STARTING;
+	memcpy(copy, live, sizeof(*copy));
+	return validate(copy, r->size);
+}
+
+int ms_reader_open(ms_reader *r, const char *path)
+{
+	int err;
+	struct ms_seg_header copy;
+
+	memset(r, 0, sizeof(*r));
+	if (strlen(path) >= sizeof(r->path))
+		return -ENAMETOOLONG;
+	err = ms_shm_map_readonly(path, &r->base, &r->size);
+	if (err != 0)
+		return err;
+	err = load_header(r, &copy);
+	if (err != 0) {
+		ms_shm_unmap(r->base, r->size);
+		r->base = NULL;
+		return err;
+	}
+	strcpy(r->path, path);
+	return 0;
+}
+
+void ms_reader_close(ms_reader *r)
+{
+	ms_shm_unmap(r->base, r->size);
+	r->base = NULL;
+	r->size = 0;
+}
+
+const char *ms_reader_strerror(int err)
+{
+	switch (err) {
+	case MS_ERR_NOT_MEMSCOPE:
+		return "not a memscope session (bad magic)";
+	case MS_ERR_VERSION:
+		return "session layout version differs from this memscope-top's: use the "
+		       "memscope-top built with the hook library the program runs under";
+	case MS_ERR_CORRUPT:
+		return "session segment is corrupt (offsets or sizes out of range)";
+	case MS_ERR_STARTING:
+		return "session is still being created; try again";
+	case -EPERM:
+		return "session segment belongs to another user; run memscope-top as that user";
+	case -ENOENT:
+		return "no such session";
+	}
+	return err < 0 ? strerror(-err) : "unknown error";
+}
+
+const char *ms_session_state_name(ms_session_state st)
+{
+	switch (st) {
+	case MS_SESSION_RUNNING:
+		return "running";
+	case MS_SESSION_EXITED:
+		return "exited";
+	case MS_SESSION_EXECED:
+		return "exec'd";
+	case MS_SESSION_GONE:
+		return "gone";
+	}
+	return "?";
+}
+
+/* Joins NUL-separated arguments with spaces; anything unprintable becomes
+ * '?'. Reads at most len bytes of src. */
+static void sanitize_command(char *dst, size_t cap, const char *src, uint32_t len)
+{
+	size_t n = 0;
+
+	if (len > MS_CMDLINE_MAX)
+		len = MS_CMDLINE_MAX;
+	for (uint32_t i = 0; i < len && n + 1 < cap; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[n++] = c == '\0' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	dst[n] = '\0';
+}
+
+static void copy_thread_name(char *dst, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < MS_THREAD_NAME_MAX; i++) {
+		unsigned char c = (unsigned char)__atomic_load_n(&src[i], __ATOMIC_RELAXED);
+
+		if (c == '\0')
+			break;
+		dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	dst[i] = '\0';
+}
+
+static double seconds(uint64_t later, uint64_t earlier)
+{
+	return later > earlier ? (double)(later - earlier) / 1e9 : 0.0;
+}
+
+/* Copies the timeline under its seqcount (bounded retries). */
+static int copy_timeline(const struct ms_seg_timeline *tl, const struct ms_seg_sample *src,
+			 uint32_t cap, uint64_t start_mono, ms_snapshot *s)
+{
+	struct ms_seg_sample *raw = malloc((size_t)cap * sizeof(*raw));
+	uint32_t count = 0;
+
+	if (raw == NULL)
+		return -ENOMEM;
+	for (int tries = 0; tries < 64; tries++) {
+		uint32_t s1 = ms_atomic_load_acquire_u32(&tl->seq);
+
+		count = ms_atomic_load_relaxed_u32(&tl->count);
+		if (count > cap)
+			count = cap;
+		for (uint32_t i = 0; i < count; i++) {
+			const uint64_t *w = (const uint64_t *)&src[i];
+			uint64_t *d = (uint64_t *)&raw[i];
+
+			for (size_t k = 0; k < sizeof(*raw) / 8; k++)
+				d[k] = ms_atomic_load_relaxed(&w[k]);
+		}
+		ms_atomic_fence_acquire();
+		if (s1 == ms_atomic_load_relaxed_u32(&tl->seq) && (s1 & 1) == 0)
+			break;
+		if (tries == 63)
+			s->torn = 1;
+	}
+	s->samples = count ? calloc(count, sizeof(*s->samples)) : NULL;
+	if (count && s->samples == NULL) {
+		free(raw);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		ms_sample *d = &s->samples[i];
+
+		d->time_s = seconds(raw[i].mono_ns, start_mono);
+		d->live_bytes = raw[i].live_bytes;
+		d->live_allocs = raw[i].live_allocs;
+		d->total_allocs = raw[i].total_allocs;
+		d->total_frees = raw[i].total_frees;
+		d->total_bytes = raw[i].total_bytes;
+		d->rss_bytes = raw[i].rss_bytes;
+		d->cpu_ns = raw[i].cpu_ns;
+	}
+	s->nsamples = count;
+	free(raw);
+	return 0;
+}
+
+static int copy_threads(const struct ms_seg_header *h, const struct ms_seg_globals *g,
+			const struct ms_seg_thread *slots, ms_snapshot *s)
+{
+	uint32_t cap = h->thread_count;
+	uint32_t used = ms_atomic_load_relaxed_u32(&g->threads_used);
+	uint32_t n = used < cap ? used : cap;
+
+	s->threads = n ? calloc(n, sizeof(*s->threads)) : NULL;
+	if (n && s->threads == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ms_seg_thread *t = &slots[i];
+		ms_thread_info *d = &s->threads[s->nthreads];
+		uint32_t state = ms_atomic_load_acquire_u32(&t->state);
+
+		if (state != MS_THREAD_RUNNING && state != MS_THREAD_EXITED)
+			continue; /* claimed but not yet published */
+		d->tid = __atomic_load_n(&t->tid, __ATOMIC_RELAXED);
+		copy_thread_name(d->name, t->name);
+		d->exited = state == MS_THREAD_EXITED;
+		/* Frees before allocations: a block's free is counted after its
+		 * allocation, so this order never shows more freed than made. */
+		d->frees = ms_atomic_load_relaxed(&t->frees);
+		d->free_bytes = ms_atomic_load_relaxed(&t->free_bytes);
+		d->live_bytes = ms_atomic_load_relaxed(&t->live_bytes);
+		d->live_allocs = ms_atomic_load_relaxed(&t->live_allocs);
+		ms_atomic_fence_acquire();
+		d->allocs = ms_atomic_load_relaxed(&t->allocs);
+		d->alloc_bytes = ms_atomic_load_relaxed(&t->alloc_bytes);
+		/* A slot's live figures can dip below zero for an instant when one
+		 * thread frees another's block while we read; never show that. */
+		if (d->live_bytes > (uint64_t)INT64_MAX)
+			d->live_bytes = 0;
+		if (d->live_allocs > (uint64_t)INT64_MAX)
+			d->live_allocs = 0;
+		s->nthreads++;
+	}
+	return 0;
+}
+
+int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
+{
+	const struct ms_seg_header *live = r->base;
+	struct ms_seg_header copy, *h = &copy;
+	const char *base = r->base;
+	const struct ms_seg_globals *g;
+	const struct ms_seg_timeline *tl;
+	struct ms_seg_totals tot;
+	uint64_t now = ms_clock_mono_ns(), start, end, beat, peak_ns;
+	uint64_t start_ticks;
+	uint32_t state;
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = load_header(r, &copy);
+	if (err != 0)
+		return err;
+	g = (const void *)(base + h->globals_off);
+	tl = (const void *)(base + h->timeline_off);
+
+	s->pid = h->pid;
+	s->ppid = h->ppid;
+	s->generation = h->generation;
+	sanitize_command(s->command, sizeof(s->command), h->cmdline, h->cmdline_len);
+	s->start_real_ns = h->start_real_ns;
+	start = h->start_mono_ns;
+	start_ticks = h->proc_start_ticks;
+
+	state = ms_atomic_load_acquire_u32(&live->state);
+	end = ms_atomic_load_relaxed(&live->end_mono_ns);
+	beat = ms_atomic_load_acquire(&live->heartbeat_mono_ns);
+	if (state == MS_SEG_EXITED) {
+		s->state = MS_SESSION_EXITED;
+	} else if (state == MS_SEG_EXECED) {
+		s->state = MS_SESSION_EXECED;
+	} else if (ms_proc_alive(s->pid, start_ticks)) {
+		s->state = MS_SESSION_RUNNING;
+		end = now;
+	} else {
+		s->state = MS_SESSION_GONE;
+		end = beat; /* the last sign of life */
+	}
+	s->time_s = seconds(end, start);
+	s->heartbeat_age_s = seconds(now, beat);
+
+	ms_seg_sum_cells((const void *)(base + h->cells_off), h->cell_count, &tot);
+	s->torn = tot.torn;
+	s->total_allocs = tot.allocs;
+	s->total_frees = tot.frees;
+	s->total_reallocs = tot.reallocs;
+	s->total_bytes = tot.alloc_bytes;
+	s->live_allocs = tot.allocs >= tot.frees ? tot.allocs - tot.frees : 0;
+	s->live_bytes = tot.alloc_bytes >= tot.free_bytes ? tot.alloc_bytes - tot.free_bytes : 0;
+
+	ms_seg_read_peak(g, &s->peak_bytes, &peak_ns);
+	s->peak_time_s = seconds(peak_ns, start);
+	/* Cells are read one after another, so their sum can exceed any live
+	 * figure the process really had, by the few operations in flight; keep
+	 * the invariant peak >= live visible to users. */
+	if (s->live_bytes > s->peak_bytes) {
+		s->peak_bytes = s->live_bytes;
+		s->peak_time_s = s->time_s;
+	}
+	s->dropped_events = ms_atomic_load_relaxed(&g->dropped_events);
+	s->untracked_frees = ms_atomic_load_relaxed(&g->untracked_frees);
+	s->moves = ms_atomic_load_relaxed(&g->moves);
+	s->borrows = ms_atomic_load_relaxed(&g->borrows);
+	s->returns = ms_atomic_load_relaxed(&g->returns);
+	s->threads_overflowed = ms_atomic_load_relaxed(&g->threads_overflowed);
+
+	err = copy_threads(h, g, (const void *)(base + h->threads_off), s);
+	if (err == 0)
+		err = copy_timeline(tl, (const struct ms_seg_sample *)(tl + 1), h->sample_count,
+				    start, s);
+	if (err != 0) {
+		ms_snapshot_release(s);
+		return err;
+	}
+	if (s->nsamples > 0) {
+		const ms_sample *last = &s->samples[s->nsamples - 1];
+
+		s->rss_bytes = last->rss_bytes;
+		if (s->nsamples > 1) {
+			const ms_sample *prev = &s->samples[s->nsamples - 2];
+			double dt = last->time_s - prev->time_s;
+
+			if (dt > 0 && last->cpu_ns >= prev->cpu_ns)
+				s->cpu_percent = (double)(last->cpu_ns - prev->cpu_ns) / 1e9 / dt * 100.0;
+		} else if (last->time_s > 0) {
+			s->cpu_percent = (double)last->cpu_ns / 1e9 / last->time_s * 100.0;
+		}
+	}
+	return 0;
+}
+
+void ms_snapshot_release(ms_snapshot *s)
+{
+	free(s->threads);
+	free(s->samples);
+	s->threads = NULL;
+	s->samples = NULL;
+	s->nthreads = 0;
+	s->nsamples = 0;
+}

@@ -1,0 +1,474 @@
+/*
+ * The EventStore, writer side.
+ *
+ * Design
+ * ------
+ * A target process under the hook owns one shared segment (layout in
+ * store_layout.h). Many threads of the target write it; any number of reader
+ * processes (memscope-top) map it read-only and never write. No pointers are
+ * stored, only offsets, so each process may map it at any address.
+ *
+ * Every heap operation is accounted exactly once, in one counter cell. A
+ * backend splits its work into lock domains (the core backend: shards of its
+ * live-pointer table, chosen by address) and maps each domain to a cell; a
+ * cell therefore has one writer at a time. Because a block's allocation and
+ * its free hash to the same shard, a cell's own figures are never negative:
+ * its allocs >= frees and alloc_bytes >= free_bytes at every instant.
+ *
+ * Ordering guarantees
+ * -------------------
+ * - Cells: a seqcount per cell. The writer makes seq odd (relaxed store,
+ *   then a release fence), updates the counters with relaxed atomic stores,
+ *   and makes seq even with a release store. A reader loads seq with
+ *   acquire, copies the counters with relaxed loads, issues an acquire
+ *   fence, reloads seq, and retries if it was odd or changed. A reader
+ *   therefore sees each cell as of one instant. Cells are not read at one
+ *   common instant, so live figures summed over cells are each real but may
+ *   come from moments a few microseconds apart.
+ * - Peak: the live byte count of the whole process is one atomic word
+ *   (globals.live_bytes); an allocation learns the exact live figure right
+ *   after itself from its atomic add, so the peak is exact. Raising the peak
+ *   takes a spin lock that only allocations at a new high take, and writes
+ *   bytes and time inside a seqcount so a reader sees a matching pair.
+ * - Threads: a slot is claimed with an atomic add on globals.threads_used;
+ *   its fields are written before its state is published with a release
+ *   store, and readers load state with acquire before reading the rest. The
+ *   counters a thread alone writes are relaxed stores; live_bytes and
+ *   live_allocs of a slot are changed by any thread that frees the slot's
+ *   blocks, with relaxed atomic adds.
+ * - The timeline has one writer, the sampler; its seqcount covers the whole
+ *   ring, so a compaction (when full, every other sample is dropped and the
+ *   interval doubles) is never seen half done.
+ * - The header is written before state becomes RUNNING (release); readers
+ *   ignore a segment still STARTING.
+ *
+ * What a reader may assume
+ * ------------------------
+ * Nothing it has not checked: the reader (snapshot.c) validates magic,
+ * version, every offset and count against the mapped size, and bounds all
+ * retry loops, because a writer may die at any instruction.
+ */
+#define _GNU_SOURCE
+#include <memscope/store.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <memscope/atomic.h>
+#include <memscope/event.h>
+#include <memscope/platform.h>
+#include <memscope/session.h>
+
+#include "store_layout.h"
+
+/* Largest number of images (exec generations) of one pid kept apart. */
+#define MAX_GENERATIONS 1024u
+#define SEQ_READ_TRIES 100000
+
+/* A launcher that said it would remove our segment, and is still there to
+ * do it. Without one, the target removes its own name at exit. */
+static int keeper_alive(uint64_t keeper)
+{
+	if (keeper == 0 || keeper > 0x7fffffff)
+		return 0;
+	return kill((pid_t)keeper, 0) == 0 || errno == EPERM;
+}
+
+static size_t align_up(size_t v, size_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static struct ms_seg_header *header(const ms_store *st)
+{
+	return (struct ms_seg_header *)st->base;
+}
+
+static struct ms_seg_globals *globals(const ms_store *st)
+{
+	return (struct ms_seg_globals *)((char *)st->base + header(st)->globals_off);
+}
+
+static struct ms_seg_cell *cell_at(const ms_store *st, unsigned i)
+{
+	return (struct ms_seg_cell *)((char *)st->base + header(st)->cells_off) + i;
+}
+
+static struct ms_seg_thread *thread_at(const ms_store *st, uint32_t i)
+{
+	return (struct ms_seg_thread *)((char *)st->base + header(st)->threads_off) + i;
+}
+
+static struct ms_seg_timeline *timeline(const ms_store *st)
+{
+	return (struct ms_seg_timeline *)((char *)st->base + header(st)->timeline_off);
+}
+
+static struct ms_seg_sample *samples(const ms_store *st)
+{
+	return (struct ms_seg_sample *)(timeline(st) + 1);
+}
+
+/* Lays out the sections of a fresh, zero-filled segment; returns its size
+ * when base is NULL. */
+static size_t layout(struct ms_seg_header *h)
+{
+	size_t off = align_up(sizeof(struct ms_seg_header), 64);
+	size_t globals_off = off, cells_off, threads_off, timeline_off;
+
+	off = align_up(off + sizeof(struct ms_seg_globals), 64);
+	cells_off = off;
+	off = align_up(off + MS_SEG_CELLS * sizeof(struct ms_seg_cell), 64);
+	threads_off = off;
+	off = align_up(off + MS_SEG_THREADS * sizeof(struct ms_seg_thread), 64);
+	timeline_off = off;
+	off += sizeof(struct ms_seg_timeline) + MS_SEG_SAMPLES * sizeof(struct ms_seg_sample);
+	off = align_up(off, 4096);
+	if (h != NULL) {
+		h->header_size = sizeof(*h);
+		h->segment_size = off;
+		h->globals_off = globals_off;
+		h->cells_off = cells_off;
+		h->cell_count = MS_SEG_CELLS;
+		h->cell_size = sizeof(struct ms_seg_cell);
+		h->threads_off = threads_off;
+		h->thread_count = MS_SEG_THREADS;
+		h->thread_size = sizeof(struct ms_seg_thread);
+		h->timeline_off = timeline_off;
+		h->sample_count = MS_SEG_SAMPLES;
+		h->sample_size = sizeof(struct ms_seg_sample);
+	}
+	return off;
+}
+
+/*
+ * Looks at an existing segment with our name. Returns 1 if it was left by a
+ * dead process whose pid we now have (the name was freed and may be reused),
+ * 0 to move on to the next generation.
+ */
+static int settle_existing(const char *path, pid_t pid, uint64_t start_ticks)
+{
+	struct ms_seg_header *h;
+	size_t size;
+	void *map;
+	int reusable = 0;
+
+	if (ms_shm_map_readwrite(path, &map, &size) != 0)
+		return 0;
+	h = map;
+	if (size < sizeof(*h) || memcmp(h->magic, MS_MAGIC, 8) != 0 || h->pid != pid) {
+		ms_shm_unmap(map, size);
+		return 0;
+	}
+	if (h->proc_start_ticks == start_ticks) {
+		/* An earlier image of this process, replaced by exec. */
+		uint32_t state = ms_atomic_load_acquire_u32(&h->state);
+
+		if (state == MS_SEG_RUNNING || state == MS_SEG_STARTING) {
+			ms_atomic_store_relaxed(&h->end_mono_ns, ms_clock_mono_ns());
+			ms_atomic_store_release_u32(&h->state, MS_SEG_EXECED);
+		}
+		if (!keeper_alive(h->keeper_pid))
+			unlink(path);
+	} else {
+		/* A dead process with our pid: its session is stale. */
+		unlink(path);
+		reusable = 1;
+	}
+	ms_shm_unmap(map, size);
+	return reusable;
+}
+
+int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid)
+{
+	size_t size = layout(NULL);
+	pid_t pid = getpid();
+	uid_t uid = geteuid();
+	uint64_t start_ticks = 0;
+	struct ms_seg_header *h;
+	struct ms_seg_timeline *tl;
+	ssize_t n;
+	int err = -EEXIST;
+	unsigned gen;
+
+	memset(st, 0, sizeof(*st));
+	ms_proc_start_ticks(0, &start_ticks);
+	for (gen = 0; gen < MAX_GENERATIONS; gen++) {
+		err = ms_session_path(st->path, sizeof(st->path), dir, uid, pid, gen);
+		if (err != 0)
+			return err;
+		err = ms_shm_create(st->path, size, &st->base);
+		if (err == -EEXIST && settle_existing(st->path, pid, start_ticks))
+			err = ms_shm_create(st->path, size, &st->base);
+		if (err != -EEXIST)
+			break;
+	}
+	if (err != 0) {
+		st->base = NULL;
+		return err;
+	}
+	st->size = size;
+
+	h = header(st);
+	memcpy(h->magic, MS_MAGIC, 8);
+	h->layout_version = MS_LAYOUT_VERSION;
+	layout(h);
+	h->pid = pid;
+	h->ppid = getppid();
+	h->uid = uid;
+	h->generation = gen;
+	h->proc_start_ticks = start_ticks;
+	h->start_real_ns = ms_clock_real_ns();
+	h->start_mono_ns = ms_clock_mono_ns();
+	h->keeper_pid = (uint64_t)(keeper_pid > 0 ? keeper_pid : 0);
+	h->heartbeat_mono_ns = h->start_mono_ns;
+	n = ms_proc_cmdline_self(h->cmdline, sizeof(h->cmdline));
+	h->cmdline_len = n > 0 ? (uint32_t)n : 0;
+	tl = timeline(st);
+	tl->interval_ns = 100 * 1000 * 1000;
+	ms_atomic_store_release_u32(&h->state, MS_SEG_RUNNING);
+	return 0;
+}
+
+void ms_store_finish(ms_store *st)
+{
+	struct ms_seg_header *h = header(st);
+
+	if (st->base == NULL)
+		return;
+	ms_store_sample(st);
+	ms_atomic_store_relaxed(&h->end_mono_ns, ms_clock_mono_ns());
+	ms_atomic_store_release_u32(&h->state, MS_SEG_EXITED);
+	if (!keeper_alive(h->keeper_pid)) {
+		int saved = errno;
+
+		unlink(st->path);
+		errno = saved;
+	}
+}
+
+void ms_store_detach(ms_store *st)
+{
+	st->base = NULL;
+	st->size = 0;
+}
+
+static void copy_name(char *dst, const char *src)
+{
+	size_t i = 0;
+
+	/* Byte-wise relaxed stores: a reader may copy the name concurrently and
+	 * checks for its terminator itself. */
+	for (; src != NULL && src[i] != '\0' && i + 1 < MS_THREAD_NAME_MAX; i++)
+		__atomic_store_n(&dst[i], src[i], __ATOMIC_RELAXED);
+	for (; i < MS_THREAD_NAME_MAX; i++)
+		__atomic_store_n(&dst[i], '\0', __ATOMIC_RELAXED);
+}
+
+uint32_t ms_store_thread_claim(ms_store *st, pid_t tid, const char *name)
+{
+	struct ms_seg_globals *g = globals(st);
+	uint32_t last = MS_SEG_THREADS - 1;
+	uint32_t slot = ms_atomic_add_relaxed_u32(&g->threads_used, 1) - 1;
+	struct ms_seg_thread *t;
+
+	if (slot >= last) {
+		/* The table is full: every further thread shares the last slot. The
+		 * first to get here names it. */
+		t = thread_at(st, last);
+		ms_atomic_add_relaxed(&g->threads_overflowed, 1);
+		if (slot == last) {
+			t->tid = 0;
+			copy_name(t->name, "(more threads)");
+			t->start_mono_ns = ms_clock_mono_ns();
+			ms_atomic_store_release_u32(&t->state, MS_THREAD_RUNNING);
+		}
+		return last;
+	}
+	t = thread_at(st, slot);
+	t->tid = tid;
+	copy_name(t->name, name);
+	t->start_mono_ns = ms_clock_mono_ns();
+	ms_atomic_store_release_u32(&t->state, MS_THREAD_RUNNING);
+	return slot;
+}
+
+void ms_store_thread_exit(ms_store *st, uint32_t slot)
+{
+	struct ms_seg_thread *t;
+
+	if (slot >= MS_SEG_THREADS - 1)
+		return; /* the shared overflow slot never exits */
+	t = thread_at(st, slot);
+	ms_atomic_store_relaxed(&t->end_mono_ns, ms_clock_mono_ns());
+	ms_atomic_store_release_u32(&t->state, MS_THREAD_EXITED);
+}
+
+void ms_store_thread_rename(ms_store *st, uint32_t slot, const char *name)
+{
+	if (slot < MS_SEG_THREADS - 1)
+		copy_name(thread_at(st, slot)->name, name);
+}
+
+static void cell_begin(struct ms_seg_cell *c)
+{
+	ms_atomic_store_relaxed_u32(&c->seq, c->seq + 1);
+	ms_atomic_fence_release();
+}
+
+static void cell_end(struct ms_seg_cell *c)
+{
+	ms_atomic_store_release_u32(&c->seq, c->seq + 1);
+}
+
+/* Single-writer counter bump: no locked instruction needed. */
+static void bump(uint64_t *p, uint64_t v)
+{
+	ms_atomic_store_relaxed(p, ms_atomic_load_relaxed(p) + v);
+}
+
+static void raise_peak(struct ms_seg_globals *g, uint64_t live)
+{
+	while (!ms_atomic_cas_acquire_u32(&g->peak_lock, 0, 1))
+		ms_cpu_relax();
+	if (live > g->peak_bytes) {
+		ms_atomic_store_relaxed_u32(&g->peak_seq, g->peak_seq + 1);
+		ms_atomic_fence_release();
+		ms_atomic_store_relaxed(&g->peak_bytes, live);
+		ms_atomic_store_relaxed(&g->peak_mono_ns, ms_clock_mono_ns());
+		ms_atomic_store_release_u32(&g->peak_seq, g->peak_seq + 1);
+	}
+	ms_atomic_store_release_u32(&g->peak_lock, 0);
+}
+
+void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint64_t size,
+			  int is_realloc)
+{
+	struct ms_seg_globals *g = globals(st);
+	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
+	struct ms_seg_thread *t = thread_at(st, thread % MS_SEG_THREADS);
+	uint64_t live;
+
+	cell_begin(c);
+	bump(&c->allocs, 1);
+	bump(&c->alloc_bytes, size);
+	if (is_realloc)
+		bump(&c->reallocs, 1);
+	cell_end(c);
+
+	ms_atomic_add_relaxed(&t->allocs, 1);
+	ms_atomic_add_relaxed(&t->alloc_bytes, size);
+	ms_atomic_add_relaxed(&t->live_bytes, size);
+	ms_atomic_add_relaxed(&t->live_allocs, 1);
+
+	live = ms_atomic_add_relaxed(&g->live_bytes, size);
+	if (live > ms_atomic_load_relaxed(&g->peak_bytes))
+		raise_peak(g, live);
+}
+
+void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
+			 uint64_t size)
+{
+	struct ms_seg_globals *g = globals(st);
+	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
+	struct ms_seg_thread *t = thread_at(st, thread % MS_SEG_THREADS);
+	struct ms_seg_thread *o = thread_at(st, owner % MS_SEG_THREADS);
+
+	cell_begin(c);
+	bump(&c->frees, 1);
+	bump(&c->free_bytes, size);
+	cell_end(c);
+
+	ms_atomic_add_relaxed(&t->frees, 1);
+	ms_atomic_add_relaxed(&t->free_bytes, size);
+	ms_atomic_sub_relaxed(&o->live_bytes, size);
+	ms_atomic_sub_relaxed(&o->live_allocs, 1);
+	ms_atomic_sub_relaxed(&g->live_bytes, size);
+}
+
+void ms_store_count_dropped(ms_store *st)
+{
+	ms_atomic_add_relaxed(&globals(st)->dropped_events, 1);
+}
+
+void ms_store_count_untracked_free(ms_store *st)
+{
+	ms_atomic_add_relaxed(&globals(st)->untracked_frees, 1);
+}
+
+void ms_store_count_annotation(ms_store *st, int op)
+{
+	struct ms_seg_globals *g = globals(st);
+
+	if (op == MS_OP_MOVE)
+		ms_atomic_add_relaxed(&g->moves, 1);
+	else if (op == MS_OP_BORROW)
+		ms_atomic_add_relaxed(&g->borrows, 1);
+	else if (op == MS_OP_RETURN)
+		ms_atomic_add_relaxed(&g->returns, 1);
+}
+
+/* Drops every other sample and doubles the interval. Inside the seqcount. */
+static void timeline_compact(struct ms_seg_timeline *tl, struct ms_seg_sample *s)
+{
+	uint32_t kept = 0;
+
+	for (uint32_t i = 0; i < tl->count; i += 2)
+		s[kept++] = s[i];
+	tl->count = kept;
+	tl->interval_ns *= 2;
+}
+
+void ms_store_sample(ms_store *st)
+{
+	struct ms_seg_header *h = header(st);
+	struct ms_seg_globals *g = globals(st);
+	struct ms_seg_timeline *tl = timeline(st);
+	struct ms_seg_sample *s = samples(st), now = { 0 };
+	static unsigned calls; /* one sampler thread */
+	struct ms_seg_totals tot;
+
+	now.mono_ns = ms_clock_mono_ns();
+	ms_seg_sum_cells(cell_at(st, 0), MS_SEG_CELLS, &tot);
+	now.live_bytes = tot.alloc_bytes - tot.free_bytes;
+	now.live_allocs = tot.allocs - tot.frees;
+	now.total_allocs = tot.allocs;
+	now.total_frees = tot.frees;
+	now.total_bytes = tot.alloc_bytes;
+	ms_proc_rss(0, &now.rss_bytes);
+	now.cpu_ns = ms_clock_process_cpu_ns();
+
+	/* Samples are one interval apart, except the last, which always holds
+	 * the latest figures: it is overwritten until it lies an interval (less
+	 * a tenth for timer jitter) after the one before it. */
+	ms_atomic_store_relaxed_u32(&tl->seq, tl->seq + 1);
+	ms_atomic_fence_release();
+	if (tl->count >= 2 &&
+	    s[tl->count - 1].mono_ns - s[tl->count - 2].mono_ns < tl->interval_ns / 10 * 9) {
+		s[tl->count - 1] = now;
+	} else {
+		if (tl->count == MS_SEG_SAMPLES)
+			timeline_compact(tl, s);
+		s[tl->count] = now;
+		ms_atomic_store_relaxed_u32(&tl->count, tl->count + 1);
+	}
+	ms_atomic_store_release_u32(&tl->seq, tl->seq + 1);
+
+	ms_atomic_store_release(&h->heartbeat_mono_ns, now.mono_ns);
+
+	if (calls++ % 5 == 0) {
+		uint32_t used = ms_atomic_load_relaxed_u32(&g->threads_used);
+
+		for (uint32_t i = 0; i < used && i < MS_SEG_THREADS - 1; i++) {
+			struct ms_seg_thread *t = thread_at(st, i);
+			char name[MS_THREAD_NAME_MAX];
+
+			if (ms_atomic_load_acquire_u32(&t->state) != MS_THREAD_RUNNING)
+				continue;
+			if (ms_thread_name(0, t->tid, name, sizeof(name)) == 0)
+				copy_name(t->name, name);
+		}
+	}
+}

@@ -1,0 +1,159 @@
+/*
+ * The shared segment's layout, shared by the writer (store.c, in the target)
+ * and the reader (snapshot.c, in memscope-top). Private to core/.
+ *
+ * The segment holds no pointers, only offsets from its start, so that every
+ * process may map it anywhere. All multi-byte words are naturally aligned and
+ * accessed through memscope/atomic.h. Any change to this file that changes
+ * what a reader sees bumps MS_LAYOUT_VERSION.
+ */
+#ifndef MEMSCOPE_STORE_LAYOUT_H
+#define MEMSCOPE_STORE_LAYOUT_H
+
+#include <stdint.h>
+
+#define MS_MAGIC "MEMSCOPE"
+#define MS_LAYOUT_VERSION 1u
+
+#define MS_CMDLINE_MAX 2048u
+#define MS_THREAD_NAME_MAX 16u
+
+/* Sizes of the fixed regions. */
+#define MS_SEG_CELLS 64u
+#define MS_SEG_THREADS 4096u
+#define MS_SEG_SAMPLES 2048u
+
+/* Values of ms_seg_header.state. */
+#define MS_SEG_STARTING 0u
+#define MS_SEG_RUNNING 1u
+#define MS_SEG_EXITED 2u /* the image ran its exit path */
+#define MS_SEG_EXECED 3u /* the image was replaced by exec */
+
+/* Values of ms_seg_thread.state. */
+#define MS_THREAD_FREE 0u
+#define MS_THREAD_RUNNING 1u
+#define MS_THREAD_EXITED 2u
+
+struct ms_seg_header {
+	char magic[8];
+	uint32_t layout_version;
+	uint32_t header_size;
+	uint64_t segment_size;
+
+	int32_t pid;
+	int32_t ppid;
+	uint32_t uid;
+	uint32_t generation;     /* n in the name memscope-UID-PID-n */
+	uint64_t proc_start_ticks; /* with pid, names the process for good */
+	uint64_t start_real_ns;
+	uint64_t start_mono_ns;
+	uint64_t keeper_pid;     /* a launcher that removes the segment itself */
+
+	uint32_t state;          /* MS_SEG_* */
+	uint32_t cmdline_len;
+	uint64_t heartbeat_mono_ns; /* sampler, every tick */
+	uint64_t end_mono_ns;       /* when state left RUNNING */
+
+	/* Section table: offsets from the segment start, element counts and
+	 * sizes. The reader checks each against segment_size. */
+	uint64_t globals_off;
+	uint64_t cells_off;
+	uint32_t cell_count, cell_size;
+	uint64_t threads_off;
+	uint32_t thread_count, thread_size;
+	uint64_t timeline_off;
+	uint32_t sample_count, sample_size;
+
+	char cmdline[MS_CMDLINE_MAX]; /* arguments separated by NULs */
+};
+
+/* Process-wide figures that are not per cell. */
+struct ms_seg_globals {
+	uint64_t live_bytes;      /* atomic; the truth the peak is taken from */
+	uint64_t dropped_events;  /* operations the hook could not account */
+	uint64_t untracked_frees; /* frees of blocks the hook never saw */
+	uint64_t borrows, returns, moves;
+	uint64_t threads_overflowed; /* threads folded into the last slot */
+	uint32_t threads_used;    /* slots handed out, atomic; bounds readers */
+	uint32_t pad0;
+	/* Peak, guarded by peak_lock (writers, in the target) and peak_seq
+	 * (seqcount for readers). */
+	uint32_t peak_lock;
+	uint32_t peak_seq;
+	uint64_t peak_bytes;
+	uint64_t peak_mono_ns;
+	uint64_t pad1[5];
+};
+
+/* A counter cell: written only by the holder of the backend's lock for it,
+ * inside a seqcount. */
+struct ms_seg_cell {
+	uint32_t seq;
+	uint32_t pad;
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t reallocs;
+	uint64_t alloc_bytes;
+	uint64_t free_bytes;
+	uint64_t pad1[2];
+};
+
+struct ms_seg_thread {
+	uint32_t state;  /* MS_THREAD_*, release-published after the rest */
+	int32_t tid;
+	char name[MS_THREAD_NAME_MAX];
+	uint64_t start_mono_ns;
+	uint64_t end_mono_ns;
+	/* Written by this thread only. */
+	uint64_t allocs;
+	uint64_t frees;
+	uint64_t alloc_bytes;
+	uint64_t free_bytes;
+	/* Bytes and blocks this thread allocated that are still live: any
+	 * thread may free them, so these are updated atomically. */
+	uint64_t live_bytes;
+	uint64_t live_allocs;
+	uint64_t pad[5];
+};
+
+struct ms_seg_sample {
+	uint64_t mono_ns;
+	uint64_t live_bytes;
+	uint64_t live_allocs;
+	uint64_t total_allocs;
+	uint64_t total_frees;
+	uint64_t total_bytes;
+	uint64_t rss_bytes;
+	uint64_t cpu_ns;
+};
+
+/* The timeline: a single writer (the sampler thread). When full, every
+ * other sample is dropped and the interval doubles, so the whole history
+ * since the start stays, at decreasing resolution. */
+struct ms_seg_timeline {
+	uint32_t seq;
+	uint32_t count;
+	uint64_t interval_ns;
+	uint64_t pad[6];
+	/* followed by sample_count struct ms_seg_sample */
+};
+
+_Static_assert(sizeof(struct ms_seg_cell) == 64, "a cell is one cache line");
+_Static_assert(sizeof(struct ms_seg_thread) == 128, "two cache lines a thread");
+_Static_assert(sizeof(struct ms_seg_globals) % 64 == 0, "globals fill lines");
+_Static_assert(sizeof(struct ms_seg_timeline) == 64, "timeline header is one line");
+
+/* Totals summed over all cells. */
+struct ms_seg_totals {
+	uint64_t allocs, frees, reallocs, alloc_bytes, free_bytes;
+	int torn; /* a cell stayed mid-update (its writer died): values best effort */
+};
+
+/* Sums the cells, reading each under its seqcount. Bounded: a cell whose
+ * writer never finishes (killed mid-update) is read as it is and flagged. */
+void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms_seg_totals *out);
+
+/* Reads the peak under its seqcount, with the same bound. */
+void ms_seg_read_peak(const struct ms_seg_globals *g, uint64_t *bytes, uint64_t *mono_ns);
+
+#endif

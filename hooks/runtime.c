@@ -1,0 +1,151 @@
+/*
+ * Start-up and shutdown of the hook, fork handling, and the sampler thread.
+ *
+ * Start-up runs in the library constructor, not lazily in malloc: creating
+ * the segment and a thread from inside an arbitrary malloc call (possibly
+ * under a libc or loader lock) could deadlock. Allocations made before the
+ * constructor pass through untracked; their frees later count as untracked
+ * frees, so every tracked figure stays exact.
+ */
+#define _GNU_SOURCE
+#include "runtime.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <memscope/backends.h>
+#include <memscope/platform.h>
+
+#define SAMPLE_INTERVAL_NS (100 * 1000 * 1000)
+
+MS_HOOK_TLS int ms_hook_busy;
+int ms_hook_ready;
+ms_capture ms_hook_capture;
+
+/* Serialises the sampler with fork and with the final sample at exit: the
+ * timeline has a single writer at any time. */
+static pthread_mutex_t sample_lock = PTHREAD_MUTEX_INITIALIZER;
+static int finished;
+
+static void *sampler_main(void *arg)
+{
+	struct timespec interval = { 0, SAMPLE_INTERVAL_NS };
+
+	(void)arg;
+	ms_hook_busy = 1; /* the sampler's own allocations are not the program's */
+	for (;;) {
+		struct timespec left = interval;
+
+		while (nanosleep(&left, &left) != 0)
+			;
+		pthread_mutex_lock(&sample_lock);
+		if (!finished && ms_hook_ready)
+			ms_store_sample(&ms_hook_capture.store);
+		pthread_mutex_unlock(&sample_lock);
+	}
+	return NULL;
+}
+
+/* The sampler must never receive the program's signals. */
+static void start_sampler(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t tid;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	if (pthread_create(&tid, &attr, sampler_main, NULL) == 0)
+		pthread_setname_np(tid, "memscope");
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void fork_prepare(void)
+{
+	if (!ms_hook_ready)
+		return;
+	pthread_mutex_lock(&sample_lock);
+	ms_capture_fork_prepare(&ms_hook_capture);
+}
+
+static void fork_parent(void)
+{
+	if (!ms_hook_ready)
+		return;
+	ms_capture_fork_parent(&ms_hook_capture);
+	pthread_mutex_unlock(&sample_lock);
+}
+
+static void fork_child(void)
+{
+	if (!ms_hook_ready)
+		return;
+	pthread_mutex_init(&sample_lock, NULL);
+	ms_hook_busy = 1;
+	if (ms_capture_fork_child(&ms_hook_capture) != 0) {
+		/* No session for the child: it runs on untracked. */
+		ms_hook_ready = 0;
+	} else {
+		start_sampler();
+	}
+	ms_hook_busy = 0;
+}
+
+static pid_t env_pid(const char *name)
+{
+	const char *s = getenv(name);
+	long v = 0;
+
+	if (s == NULL)
+		return 0;
+	for (; *s >= '0' && *s <= '9' && v < 0x7fffffff; s++)
+		v = v * 10 + (*s - '0');
+	return *s == '\0' ? (pid_t)v : 0;
+}
+
+static void say(const char *msg)
+{
+	ssize_t n = write(STDERR_FILENO, msg, strlen(msg));
+
+	(void)n;
+}
+
+void ms_runtime_start(void)
+{
+	const char *want = getenv("MEMSCOPE_BACKEND");
+	const ms_backend_ops *ops = ms_backend_find(want);
+
+	if (ops == NULL) {
+		/* The one case where the hook speaks: the user asked for
+		 * something that does not exist. */
+		say("memscope: unknown MEMSCOPE_BACKEND; using the default backend\n");
+		ops = ms_backend_find(NULL);
+	}
+	ms_hook_busy = 1;
+	if (ms_capture_open(&ms_hook_capture, ops, ms_shm_dir(), env_pid("MEMSCOPE_KEEPER")) == 0) {
+		pthread_atfork(fork_prepare, fork_parent, fork_child);
+		start_sampler();
+		__atomic_store_n(&ms_hook_ready, 1, __ATOMIC_RELEASE);
+	}
+	ms_hook_busy = 0;
+}
+
+__attribute__((destructor)) static void runtime_stop(void)
+{
+	if (!ms_hook_ready)
+		return;
+	pthread_mutex_lock(&sample_lock);
+	finished = 1;
+	/* Accounting goes on after this: destructors and exit handlers that
+	 * run later may still free, and readers keep seeing it. */
+	ms_capture_finish(&ms_hook_capture);
+	pthread_mutex_unlock(&sample_lock);
+}

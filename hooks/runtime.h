@@ -1,0 +1,23 @@
+/* The hook library's runtime: the one capture engine of the process, its
+ * start-up, fork handling, sampler thread and shutdown. Private to hooks/. */
+#ifndef MEMSCOPE_HOOK_RUNTIME_H
+#define MEMSCOPE_HOOK_RUNTIME_H
+
+#include <memscope/capture.h>
+
+#define MS_HOOK_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* Set while a thread is inside the hook (or is the sampler): allocations it
+ * makes then go straight to the real allocator, untracked. */
+extern MS_HOOK_TLS int ms_hook_busy;
+
+/* Non-zero once the engine is open and recording. Hook path reads it. */
+extern int ms_hook_ready;
+
+extern ms_capture ms_hook_capture;
+
+/* Opens the engine (once per process image). Called from the library's
+ * constructor, after the real allocator functions are resolved. */
+void ms_runtime_start(void);
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * memscope platform contract: everything memscope needs from the operating
+ * system, behind one header. Implemented per OS under platform/<os>/; an OS
+ * without an implementation fails the build with a clear message instead of
+ * getting a silent stub.
+ *
+ * Conventions for every function here:
+ *   - Errors: functions that can fail return 0 on success or -errno.
+ *   - Hook-safe: nothing here allocates through malloc, takes a lock or uses
+ *     stdio, so each may be called from inside an interposed malloc; the only
+ *     exception is said on the function.
+ *   - Strings written to caller buffers are always NUL-terminated and
+ *     truncated to fit.
+ *   - /proc content is untrusted: readers are bounds-checked and a malformed
+ *     file gives -EINVAL, never a crash.
+ */
+#ifndef MEMSCOPE_PLATFORM_H
+#define MEMSCOPE_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Clocks, in nanoseconds. Monotonic time is shared by all processes of the
+ * machine, so a reader may compare it with times a target wrote. */
+uint64_t ms_clock_mono_ns(void);
+uint64_t ms_clock_real_ns(void);
+/* CPU time consumed by the whole calling process. */
+uint64_t ms_clock_process_cpu_ns(void);
+
+/* Kernel thread id of the calling thread (not pthread_t). */
+pid_t ms_thread_id(void);
+
+/* Name of the calling thread (the kernel "comm", at most 15 characters). */
+void ms_thread_name_self(char *buf, size_t len);
+
+/* Name of thread tid of process pid, from /proc. Reader side: not hook-safe
+ * (formats with snprintf). */
+int ms_thread_name(pid_t pid, pid_t tid, char *buf, size_t len);
+
+/* Reads a whole small file into buf (at most len - 1 bytes, NUL-terminated).
+ * Returns the number of bytes read or -errno. */
+ssize_t ms_read_file(const char *path, char *buf, size_t len);
+
+/* Resident set size of pid (0 = the caller) in bytes, from /proc/PID/statm. */
+int ms_proc_rss(pid_t pid, uint64_t *bytes);
+
+/* User plus system CPU time of pid (0 = the caller), from /proc/PID/stat. */
+int ms_proc_cpu_ns(pid_t pid, uint64_t *ns);
+
+/* Start time of pid (0 = the caller) in clock ticks since boot, from
+ * /proc/PID/stat. Together with the pid it names one process for good: a
+ * reused pid has a different start time. */
+int ms_proc_start_ticks(pid_t pid, uint64_t *ticks);
+
+/* Whether the process that had start time start_ticks is still alive (a
+ * zombie counts as gone). */
+int ms_proc_alive(pid_t pid, uint64_t start_ticks);
+
+/* Thread ids of pid from /proc/PID/task: fills at most max entries and
+ * returns how many threads there are (may exceed max), or -errno. Reader
+ * side: not hook-safe (opendir allocates). */
+int ms_proc_threads(pid_t pid, pid_t *tids, int max);
+
+/* The command line of the calling process, arguments separated by NULs.
+ * Returns its length in bytes (truncated to len - 1) or -errno. */
+ssize_t ms_proc_cmdline_self(char *buf, size_t len);
+
+/* Shared memory. Segments are plain files in a tmpfs directory: the default
+ * is /dev/shm, the MEMSCOPE_DIR environment variable overrides it. */
+const char *ms_shm_dir(void);
+
+/* Creates path exclusively with owner-only permissions, sizes it and maps it
+ * read-write. Returns 0 and sets *addr, or -errno (-EEXIST if it exists). */
+int ms_shm_create(const char *path, size_t size, void **addr);
+
+/* Opens an existing segment read-only and maps all of it. Refuses files not
+ * owned by the caller (-EPERM) and files that are not regular (-EINVAL).
+ * Returns 0 and sets *addr and *size, or -errno. */
+int ms_shm_map_readonly(const char *path, const void **addr, size_t *size);
+
+/* Maps an existing segment of the caller's read-write (for the hook to take
+ * over a segment of its own pid left by a previous image). */
+int ms_shm_map_readwrite(const char *path, void **addr, size_t *size);
+
+void ms_shm_unmap(const void *addr, size_t size);
+
+/* Anonymous private memory straight from the kernel, zero-filled. The hook
+ * uses this for its own tables so it never allocates through malloc. */
+void *ms_pages_alloc(size_t size);
+void ms_pages_free(void *addr, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

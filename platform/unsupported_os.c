@@ -1,0 +1,1 @@
+#error "memscope supports Linux only: there is no platform/<os>/ implementation for this system"

@@ -1,0 +1,167 @@
+#define _GNU_SOURCE
+#include "batch.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <memscope/frame.h>
+#include <memscope/platform.h>
+#include <memscope/session.h>
+#include <memscope/snapshot.h>
+
+/* How often the target is checked for exit between frames. */
+#define POLL_NS (20 * 1000 * 1000ULL)
+/* How long a launched program may run before we say no session appeared. */
+#define NO_SESSION_WARN_NS (3 * 1000 * 1000 * 1000ULL)
+
+struct watch {
+	pid_t pid;
+	int launched;
+	int reaped;
+	int exit_status;    /* shell convention: code, or 128 + signal */
+	ms_reader reader;   /* base NULL while no session is open */
+};
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Opens the newest session of the pid, following it across exec. */
+static void follow(struct watch *w)
+{
+	char path[512];
+
+	if (ms_session_find(ms_shm_dir(), w->pid, path, sizeof(path)) != 0)
+		return;
+	if (w->reader.base != NULL && strcmp(path, w->reader.path) == 0)
+		return;
+	if (w->reader.base != NULL)
+		ms_reader_close(&w->reader);
+	if (ms_reader_open(&w->reader, path) != 0)
+		w->reader.base = NULL;
+}
+
+static void reap(struct watch *w, int block)
+{
+	int status;
+	pid_t r;
+
+	if (!w->launched || w->reaped)
+		return;
+	do {
+		r = waitpid(w->pid, &status, block ? 0 : WNOHANG);
+	} while (r < 0 && errno == EINTR);
+	if (r != w->pid)
+		return;
+	w->reaped = 1;
+	w->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int target_gone(struct watch *w)
+{
+	if (w->launched) {
+		reap(w, 0);
+		return w->reaped;
+	}
+	return kill(w->pid, 0) != 0 && errno == ESRCH;
+}
+
+static int print_frame(const struct ms_top_options *opt, struct watch *w, int final)
+{
+	ms_snapshot s;
+	int err;
+
+	if (w->reader.base == NULL)
+		return -ENOENT;
+	err = ms_snapshot_take(&w->reader, &s);
+	if (err != 0) {
+		fprintf(stderr, "memscope-top: cannot read session %s: %s\n", w->reader.path,
+			ms_reader_strerror(err));
+		return err;
+	}
+	/* Our child is reaped: whatever the segment says, it is gone. */
+	if (final && s.state == MS_SESSION_RUNNING)
+		s.state = MS_SESSION_GONE;
+	if (opt->json)
+		ms_frame_print_json(stdout, &s, final && w->reaped ? w->exit_status : -1);
+	else
+		ms_frame_print_text(stdout, &s, final && w->reaped ? w->exit_status : -1);
+	fflush(stdout);
+	ms_snapshot_release(&s);
+	return 0;
+}
+
+/* Removes every session our child left (all its exec generations). */
+static void remove_sessions(pid_t pid)
+{
+	ms_session_entry *list;
+	int n = ms_session_list(ms_shm_dir(), &list);
+
+	for (int i = 0; i < n; i++)
+		if (list[i].pid == pid)
+			unlink(list[i].path);
+	free(list);
+}
+
+int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched)
+{
+	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0 };
+	uint64_t interval = (uint64_t)(opt->interval_s * 1e9);
+	uint64_t start = ms_clock_mono_ns(), next = start + interval;
+	long printed = 0;
+	int warned = 0, gone = 0;
+
+	if (launched) {
+		/* Like time(1): Ctrl-C and Ctrl-\ are for the target; we report
+		 * what it did. */
+		signal(SIGINT, SIG_IGN);
+		signal(SIGQUIT, SIG_IGN);
+	}
+	for (;;) {
+		uint64_t now;
+
+		follow(&w);
+		gone = target_gone(&w);
+		if (gone)
+			break;
+		now = ms_clock_mono_ns();
+		if (now >= next) {
+			if (print_frame(opt, &w, 0) == 0)
+				printed++;
+			if (opt->frames > 0 && printed >= opt->frames)
+				break;
+			next += interval;
+			if (next < now)
+				next = now + interval;
+		}
+		if (w.reader.base == NULL && !warned && launched && now - start > NO_SESSION_WARN_NS) {
+			fprintf(stderr, "memscope-top: pid %d has no memscope session yet (a static "
+				"binary, or one that clears LD_PRELOAD, cannot be watched)\n", (int)pid);
+			warned = 1;
+		}
+		now = ms_clock_mono_ns();
+		sleep_ns(next > now && next - now < POLL_NS ? next - now : POLL_NS);
+	}
+	if (gone) {
+		follow(&w); /* an exec just before the exit made a new generation */
+		if (print_frame(opt, &w, 1) != 0 && launched && w.reader.base == NULL &&
+		    w.exit_status != 127)
+			fprintf(stderr, "memscope-top: pid %d exited without a memscope session "
+				"(statically linked, or LD_PRELOAD was cleared)\n", (int)pid);
+	}
+	if (w.reader.base != NULL)
+		ms_reader_close(&w.reader);
+	if (launched && gone)
+		remove_sessions(pid);
+	return launched && gone ? w.exit_status : 0;
+}

@@ -1,0 +1,12 @@
+/* Batch mode: frames on stdout, for people (text) or programs (JSON). */
+#ifndef MEMSCOPE_TUI_BATCH_H
+#define MEMSCOPE_TUI_BATCH_H
+
+#include "options.h"
+
+/* Watches pid until it is gone or -n frames were printed. launched: pid is
+ * our child (we reap it, report its status and remove its sessions).
+ * Returns memscope-top's exit status. */
+int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched);
+
+#endif

@@ -1,0 +1,91 @@
+#define _GNU_SOURCE
+#include "launch.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int exe_dir(char *dir, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -ENOENT;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL || (size_t)(slash - exe) >= len)
+		return -ENOENT;
+	*slash = '\0';
+	strcpy(dir, exe);
+	return 0;
+}
+
+/* The first of dir/candidates[i] that exists. */
+static int first_existing(const char *const *candidates, const char *name, char *path, size_t len)
+{
+	char dir[PATH_MAX];
+
+	if (exe_dir(dir, sizeof(dir)) != 0)
+		return -ENOENT;
+	for (size_t i = 0; candidates[i] != NULL; i++) {
+		int n = snprintf(path, len, "%s/%s%s", dir, candidates[i], name);
+
+		if (n > 0 && (size_t)n < len && access(path, R_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
+}
+
+int ms_find_hook_library(char *path, size_t len)
+{
+	static const char *const where[] = { "../hooks/", "", "../lib/memscope/", NULL };
+	const char *env = getenv("MEMSCOPE_LIB");
+
+	if (env != NULL && env[0] != '\0') {
+		if (env[0] != '/' || strlen(env) >= len || access(env, R_OK) != 0)
+			return -ENOENT;
+		strcpy(path, env);
+		return 0;
+	}
+	return first_existing(where, "libmemscope.so", path, len);
+}
+
+int ms_find_sibling(const char *name, char *path, size_t len)
+{
+	static const char *const where[] = { "", "../libexec/memscope/", NULL };
+
+	return first_existing(where, name, path, len);
+}
+
+pid_t ms_launch(char *const argv[], const char *hook_path)
+{
+	char keeper[24];
+	pid_t pid;
+
+	snprintf(keeper, sizeof(keeper), "%d", (int)getpid());
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		const char *old = getenv("LD_PRELOAD");
+		char *preload;
+
+		if (old != NULL && old[0] != '\0') {
+			if (asprintf(&preload, "%s:%s", hook_path, old) < 0)
+				_exit(127);
+		} else {
+			preload = (char *)hook_path;
+		}
+		setenv("LD_PRELOAD", preload, 1);
+		setenv("MEMSCOPE_KEEPER", keeper, 1);
+		execvp(argv[0], argv);
+		fprintf(stderr, "memscope-top: cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	return pid;
+}

@@ -1,0 +1,20 @@
+/* Starting a program under the hook. */
+#ifndef MEMSCOPE_TUI_LAUNCH_H
+#define MEMSCOPE_TUI_LAUNCH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Finds a file that ships with memscope-top: MEMSCOPE_LIB for the hook
+ * library, else next to this executable, in the bazel-bin layout
+ * (../hooks/, for the hook) or under an installed prefix (../lib/memscope/).
+ * Returns 0 and the absolute path, or -ENOENT. */
+int ms_find_hook_library(char *path, size_t len);
+int ms_find_sibling(const char *name, char *path, size_t len);
+
+/* Forks and execs argv with the hook preloaded and this process as the
+ * session's keeper. Returns the child's pid or -errno. A child that cannot
+ * exec says so on stderr and exits with 127. */
+pid_t ms_launch(char *const argv[], const char *hook_path);
+
+#endif

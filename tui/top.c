@@ -1,0 +1,113 @@
+#define _GNU_SOURCE
+#include "top.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <memscope/platform.h>
+#include <memscope/session.h>
+#include <memscope/snapshot.h>
+
+#include "batch.h"
+#include "launch.h"
+#include "list.h"
+#include "options.h"
+
+#define MS_VERSION "0.1.0"
+
+static int launch(const struct ms_top_options *opt, char *const argv[])
+{
+	char hook[PATH_MAX];
+	pid_t pid;
+
+	if (ms_find_hook_library(hook, sizeof(hook)) != 0) {
+		fprintf(stderr, "memscope-top: cannot find libmemscope.so next to memscope-top; "
+			"set MEMSCOPE_LIB to its absolute path\n");
+		return 1;
+	}
+	fflush(stdout);
+	pid = ms_launch(argv, hook);
+	if (pid < 0) {
+		fprintf(stderr, "memscope-top: cannot start %s: %s\n", argv[0], strerror(-pid));
+		return 1;
+	}
+	return ms_batch_run(opt, pid, 1);
+}
+
+static int attach(const struct ms_top_options *opt)
+{
+	char path[512];
+	ms_reader r;
+	int err;
+
+	if (kill(opt->pid, 0) != 0 && errno == ESRCH) {
+		fprintf(stderr, "memscope-top: no process %d\n", (int)opt->pid);
+		return 1;
+	}
+	if (ms_session_find(ms_shm_dir(), opt->pid, path, sizeof(path)) != 0) {
+		fprintf(stderr, "memscope-top: process %d is not running under memscope; start it "
+			"with LD_PRELOAD=libmemscope.so, or launch it: memscope-top -- COMMAND\n",
+			(int)opt->pid);
+		return 1;
+	}
+	err = ms_reader_open(&r, path);
+	if (err != 0) {
+		fprintf(stderr, "memscope-top: %s: %s\n", path, ms_reader_strerror(err));
+		return 1;
+	}
+	ms_reader_close(&r);
+	return ms_batch_run(opt, opt->pid, 0);
+}
+
+static int demo(const struct ms_top_options *opt)
+{
+	char path[PATH_MAX];
+	char *argv[] = { path, NULL };
+
+	if (ms_find_sibling("memscope-demo", path, sizeof(path)) != 0) {
+		fprintf(stderr, "memscope-top: cannot find memscope-demo next to memscope-top\n");
+		return 1;
+	}
+	return launch(opt, argv);
+}
+
+int ms_top_run(int argc, char **argv)
+{
+	struct ms_top_options opt;
+
+	if (ms_top_parse(argc, argv, &opt) != 0)
+		return 2;
+	switch (opt.mode) {
+	case MS_TOP_HELP:
+		ms_top_usage(stdout);
+		return 0;
+	case MS_TOP_VERSION:
+		printf("memscope-top %s\n", MS_VERSION);
+		return 0;
+	case MS_TOP_LIST:
+		return ms_list_sessions(opt.clean);
+	case MS_TOP_REPLAY:
+		fprintf(stderr, "memscope-top: -r: this memscope-top cannot replay recordings yet\n");
+		return 2;
+	default:
+		break;
+	}
+	if (opt.record != NULL) {
+		fprintf(stderr, "memscope-top: -w: this memscope-top cannot record sessions yet\n");
+		return 2;
+	}
+	if (!opt.batch) {
+		/* The interactive view comes later; until then, frames as text. */
+		fprintf(stderr, "memscope-top: no interactive view in this version; printing "
+			"frames as with -b\n");
+		opt.batch = 1;
+	}
+	if (opt.mode == MS_TOP_ATTACH)
+		return attach(&opt);
+	if (opt.mode == MS_TOP_DEMO)
+		return demo(&opt);
+	return launch(&opt, opt.command);
+}
