@@ -336,19 +336,26 @@ int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 		return err;
 	}
 	if (s->nsamples > 0) {
-		const ms_sample *last = &s->samples[s->nsamples - 1];
+		const ms_sample *last = &s->samples[s->nsamples - 1], *prev = &s->samples[0];
 
 		s->rss_bytes = last->rss_bytes;
-		if (s->nsamples > 1) {
-			const ms_sample *prev = &s->samples[s->nsamples - 2];
-			double dt = last->time_s - prev->time_s;
-
-			if (dt > 0 && last->cpu_ns >= prev->cpu_ns)
-				s->cpu_percent = (double)(last->cpu_ns - prev->cpu_ns) / 1e9 / dt * 100.0;
-		} else if (last->time_s > 0) {
-			s->cpu_percent = (double)last->cpu_ns / 1e9 / last->time_s * 100.0;
+		/* CPU% over the last full interval: the newest sample is often only
+		 * milliseconds old, too short to measure CPU time over. */
+		for (size_t i = s->nsamples - 1; i-- > 0;) {
+			if (last->time_s - s->samples[i].time_s >= 0.09) {
+				prev = &s->samples[i];
+				break;
+			}
 		}
+		if (last->time_s - prev->time_s >= 0.01 && last->cpu_ns >= prev->cpu_ns)
+			s->cpu_percent = (double)(last->cpu_ns - prev->cpu_ns) / 1e9 /
+					 (last->time_s - prev->time_s) * 100.0;
 	}
+	/* A process that is gone has no running threads, whatever their slots
+	 * said when it stopped. */
+	if (s->state != MS_SESSION_RUNNING)
+		for (size_t i = 0; i < s->nthreads; i++)
+			s->threads[i].exited = 1;
 	return 0;
 }
 

@@ -228,6 +228,8 @@ int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid)
 	h->cmdline_len = n > 0 ? (uint32_t)n : 0;
 	tl = timeline(st);
 	tl->interval_ns = 100 * 1000 * 1000;
+	/* A first sample at the start: the baseline for rates and CPU%. */
+	ms_store_sample(st);
 	ms_atomic_store_release_u32(&h->state, MS_SEG_RUNNING);
 	return 0;
 }
@@ -430,7 +432,10 @@ void ms_store_sample(ms_store *st)
 	static unsigned calls; /* one sampler thread */
 	struct ms_seg_totals tot;
 
+	/* The two clocks first, together, so CPU% is not skewed by our own
+	 * work below. */
 	now.mono_ns = ms_clock_mono_ns();
+	now.cpu_ns = ms_clock_process_cpu_ns();
 	ms_seg_sum_cells(cell_at(st, 0), MS_SEG_CELLS, &tot);
 	now.live_bytes = tot.alloc_bytes - tot.free_bytes;
 	now.live_allocs = tot.allocs - tot.frees;
@@ -438,7 +443,6 @@ void ms_store_sample(ms_store *st)
 	now.total_frees = tot.frees;
 	now.total_bytes = tot.alloc_bytes;
 	ms_proc_rss(0, &now.rss_bytes);
-	now.cpu_ns = ms_clock_process_cpu_ns();
 
 	/* Samples are one interval apart, except the last, which always holds
 	 * the latest figures: it is overwritten until it lies an interval (less

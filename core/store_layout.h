@@ -12,6 +12,12 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+#define MS_STATIC_ASSERT static_assert
+#else
+#define MS_STATIC_ASSERT _Static_assert
+#endif
+
 #define MS_MAGIC "MEMSCOPE"
 #define MS_LAYOUT_VERSION 1u
 
@@ -138,10 +144,10 @@ struct ms_seg_timeline {
 	/* followed by sample_count struct ms_seg_sample */
 };
 
-_Static_assert(sizeof(struct ms_seg_cell) == 64, "a cell is one cache line");
-_Static_assert(sizeof(struct ms_seg_thread) == 128, "two cache lines a thread");
-_Static_assert(sizeof(struct ms_seg_globals) % 64 == 0, "globals fill lines");
-_Static_assert(sizeof(struct ms_seg_timeline) == 64, "timeline header is one line");
+MS_STATIC_ASSERT(sizeof(struct ms_seg_cell) == 64, "a cell is one cache line");
+MS_STATIC_ASSERT(sizeof(struct ms_seg_thread) == 128, "two cache lines a thread");
+MS_STATIC_ASSERT(sizeof(struct ms_seg_globals) % 64 == 0, "globals fill lines");
+MS_STATIC_ASSERT(sizeof(struct ms_seg_timeline) == 64, "timeline header is one line");
 
 /* Totals summed over all cells. */
 struct ms_seg_totals {
@@ -149,11 +155,19 @@ struct ms_seg_totals {
 	int torn; /* a cell stayed mid-update (its writer died): values best effort */
 };
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Sums the cells, reading each under its seqcount. Bounded: a cell whose
  * writer never finishes (killed mid-update) is read as it is and flagged. */
 void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms_seg_totals *out);
 
 /* Reads the peak under its seqcount, with the same bound. */
 void ms_seg_read_peak(const struct ms_seg_globals *g, uint64_t *bytes, uint64_t *mono_ns);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -4,7 +4,7 @@
  *   ingest  churns short-lived records (allocation rate, no growth);
  *   cache   leaks a 4 KiB entry every 50 ms (steady growth);
  *   render  makes a 32 MiB spike at 30% of the run and frees it at 60%.
- * Usage: memscope-demo [--seconds N]   (default 10)
+ * Usage: memscope-demo [--seconds N]   (default 10, or MEMSCOPE_DEMO_SECONDS)
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -108,6 +108,8 @@ int main(int argc, char **argv)
 	void *(*const bodies[])(void *) = { ingest, cache, render };
 	pthread_t threads[3];
 
+	if (getenv("MEMSCOPE_DEMO_SECONDS") != NULL)
+		run_seconds = atof(getenv("MEMSCOPE_DEMO_SECONDS"));
 	if (argc == 3 && strcmp(argv[1], "--seconds") == 0)
 		run_seconds = atof(argv[2]);
 	if (argc != 1 && argc != 3) {

@@ -1,0 +1,413 @@
+// The capture engine, the core backend and the EventStore, driven directly
+// (no preloading): exact figures for known event sequences, the reader's
+// view of a store being written, and the store's session rules.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <memscope/backends.h>
+#include <memscope/capture.h>
+#include <memscope/platform.h>
+#include <memscope/snapshot.h>
+#include <memscope/store.h>
+
+#include "core/store_layout.h"
+
+namespace {
+
+std::string temp_dir()
+{
+	std::string templ = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
+			    "/store-XXXXXX";
+	std::vector<char> buf(templ.begin(), templ.end());
+	buf.push_back('\0');
+	EXPECT_NE(mkdtemp(buf.data()), nullptr);
+	return buf.data();
+}
+
+void *fake(uint64_t i)
+{
+	return reinterpret_cast<void *>(0x10000 + i * 16);
+}
+
+class Engine : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		dir = temp_dir();
+		// Our own pid as keeper: the segment outlives finish() for reading.
+		ASSERT_EQ(ms_capture_open(&c, &ms_backend_core, dir.c_str(), getpid()), 0);
+		ASSERT_EQ(ms_reader_open(&r, c.store.path), 0);
+	}
+	void TearDown() override
+	{
+		ms_reader_close(&r);
+		unlink(c.store.path);
+		ms_capture_close(&c);
+	}
+	ms_snapshot snap()
+	{
+		ms_snapshot s;
+		EXPECT_EQ(ms_snapshot_take(&r, &s), 0);
+		return s;
+	}
+	const ms_thread_info *slot_of(const ms_snapshot &s, pid_t tid)
+	{
+		for (size_t i = 0; i < s.nthreads; i++)
+			if (s.threads[i].tid == tid)
+				return &s.threads[i];
+		return nullptr;
+	}
+	std::string dir;
+	ms_capture c;
+	ms_reader r;
+};
+
+TEST_F(Engine, ExactCountsOneThread)
+{
+	uint64_t bytes = 0;
+	for (uint64_t i = 0; i < 10; i++) {
+		ms_capture_alloc(&c, fake(i), 100 + i);
+		bytes += 100 + i;
+	}
+	for (uint64_t i = 0; i < 4; i++)
+		ms_capture_free(&c, fake(i));
+
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.total_allocs, 10u);
+	EXPECT_EQ(s.total_frees, 4u);
+	EXPECT_EQ(s.total_bytes, bytes);
+	EXPECT_EQ(s.live_allocs, 6u);
+	EXPECT_EQ(s.live_bytes, bytes - (100 + 101 + 102 + 103));
+	EXPECT_EQ(s.peak_bytes, bytes);
+	EXPECT_EQ(s.dropped_events, 0u);
+	EXPECT_EQ(s.untracked_frees, 0u);
+	EXPECT_EQ(s.state, MS_SESSION_RUNNING);
+	EXPECT_EQ(s.pid, getpid());
+	const ms_thread_info *t = slot_of(s, ms_thread_id());
+	ASSERT_NE(t, nullptr);
+	EXPECT_EQ(t->allocs, 10u);
+	EXPECT_EQ(t->frees, 4u);
+	EXPECT_EQ(t->alloc_bytes, bytes);
+	EXPECT_EQ(t->live_bytes, s.live_bytes);
+	EXPECT_EQ(t->live_allocs, 6u);
+	ms_snapshot_release(&s);
+}
+
+TEST_F(Engine, PeakIsExact)
+{
+	ms_capture_alloc(&c, fake(1), 100);
+	ms_capture_alloc(&c, fake(2), 200);
+	ms_capture_free(&c, fake(1));
+	ms_capture_free(&c, fake(2));
+	ms_capture_alloc(&c, fake(3), 250);
+
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.peak_bytes, 300u);
+	EXPECT_EQ(s.live_bytes, 250u);
+	EXPECT_GE(s.peak_time_s, 0.0);
+	EXPECT_LE(s.peak_time_s, s.time_s);
+	ms_snapshot_release(&s);
+}
+
+TEST_F(Engine, ReallocCases)
+{
+	ms_claim claim;
+
+	// realloc(NULL, 40): a plain allocation.
+	ms_capture_realloc_begin(&c, nullptr, &claim);
+	ms_capture_realloc_end(&c, &claim, fake(1), 40);
+	// grow in place: 40 -> 400 at the same address.
+	ms_capture_realloc_begin(&c, fake(1), &claim);
+	EXPECT_TRUE(claim.found);
+	EXPECT_EQ(claim.size, 40u);
+	ms_capture_realloc_end(&c, &claim, fake(1), 400);
+	// move: 400 -> 4000 at a new address.
+	ms_capture_realloc_begin(&c, fake(1), &claim);
+	ms_capture_realloc_end(&c, &claim, fake(2), 4000);
+	// failure: the block stays as it was.
+	ms_capture_realloc_begin(&c, fake(2), &claim);
+	ms_capture_realloc_end(&c, &claim, nullptr, 1 << 30);
+
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.total_allocs, 3u);
+	EXPECT_EQ(s.total_reallocs, 2u);
+	EXPECT_EQ(s.total_frees, 2u);
+	EXPECT_EQ(s.total_bytes, 40u + 400 + 4000);
+	EXPECT_EQ(s.live_bytes, 4000u);
+	EXPECT_EQ(s.live_allocs, 1u);
+	ms_snapshot_release(&s);
+
+	// realloc(p, 0) that freed p.
+	ms_capture_realloc_begin(&c, fake(2), &claim);
+	ms_capture_realloc_end(&c, &claim, nullptr, 0);
+	s = snap();
+	EXPECT_EQ(s.total_frees, 3u);
+	EXPECT_EQ(s.live_bytes, 0u);
+	EXPECT_EQ(s.live_allocs, 0u);
+	EXPECT_EQ(s.peak_bytes, 4000u);
+	ms_snapshot_release(&s);
+
+	// The block is really gone: freeing it again is untracked.
+	ms_capture_free(&c, fake(2));
+	s = snap();
+	EXPECT_EQ(s.total_frees, 3u);
+	EXPECT_EQ(s.untracked_frees, 1u);
+	ms_snapshot_release(&s);
+}
+
+TEST_F(Engine, ReallocOfUntrackedBlock)
+{
+	ms_claim claim;
+
+	ms_capture_realloc_begin(&c, fake(9), &claim);
+	EXPECT_FALSE(claim.found);
+	ms_capture_realloc_end(&c, &claim, fake(10), 64);
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.total_allocs, 1u);
+	EXPECT_EQ(s.total_reallocs, 0u);
+	EXPECT_EQ(s.untracked_frees, 1u);
+	EXPECT_EQ(s.live_bytes, 64u);
+	ms_snapshot_release(&s);
+}
+
+TEST_F(Engine, AnnotationsMoveKeepsTheBlock)
+{
+	ms_capture_alloc(&c, fake(1), 128);
+	ms_capture_annotate(&c, MS_OP_MOVE, fake(2), fake(1));
+	ms_capture_annotate(&c, MS_OP_BORROW, fake(2), nullptr);
+	ms_capture_annotate(&c, MS_OP_RETURN, fake(2), nullptr);
+	ms_capture_free(&c, fake(2)); // freed under its new address
+
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.total_allocs, 1u);
+	EXPECT_EQ(s.total_frees, 1u);
+	EXPECT_EQ(s.live_bytes, 0u);
+	EXPECT_EQ(s.untracked_frees, 0u);
+	EXPECT_EQ(s.moves, 1u);
+	EXPECT_EQ(s.borrows, 1u);
+	EXPECT_EQ(s.returns, 1u);
+	ms_snapshot_release(&s);
+}
+
+TEST_F(Engine, EightThreadsExactWithCrossThreadFrees)
+{
+	const int threads = 8, per = 20000;
+	std::vector<std::thread> pool;
+	std::vector<pid_t> tids(threads);
+
+	// Thread t allocates blocks [t*per, (t+1)*per), frees the first half of
+	// its own and the second half of its neighbour's is freed by the
+	// neighbour, after all allocations are done.
+	std::atomic<int> allocated{ 0 };
+	for (int t = 0; t < threads; t++) {
+		pool.emplace_back([&, t] {
+			tids[t] = ms_thread_id();
+			for (int i = 0; i < per; i++)
+				ms_capture_alloc(&c, fake((uint64_t)t * per + i), 8 + (i % 16));
+			allocated++;
+			while (allocated.load() < threads)
+				std::this_thread::yield();
+			for (int i = 0; i < per / 2; i++)
+				ms_capture_free(&c, fake((uint64_t)t * per + i));
+			int n = (t + 1) % threads;
+			for (int i = per / 2; i < per; i++)
+				ms_capture_free(&c, fake((uint64_t)n * per + i));
+		});
+	}
+	for (auto &th : pool)
+		th.join();
+
+	uint64_t per_bytes = 0;
+	for (int i = 0; i < per; i++)
+		per_bytes += 8 + (i % 16);
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.total_allocs, (uint64_t)threads * per);
+	EXPECT_EQ(s.total_frees, (uint64_t)threads * per);
+	EXPECT_EQ(s.total_bytes, per_bytes * threads);
+	EXPECT_EQ(s.live_bytes, 0u);
+	EXPECT_EQ(s.live_allocs, 0u);
+	EXPECT_EQ(s.dropped_events, 0u);
+	EXPECT_FALSE(s.torn);
+	for (int t = 0; t < threads; t++) {
+		const ms_thread_info *ti = slot_of(s, tids[t]);
+		ASSERT_NE(ti, nullptr);
+		EXPECT_EQ(ti->allocs, (uint64_t)per);
+		EXPECT_EQ(ti->frees, (uint64_t)per);
+		EXPECT_EQ(ti->alloc_bytes, per_bytes);
+		EXPECT_EQ(ti->live_bytes, 0u);
+		EXPECT_EQ(ti->live_allocs, 0u);
+		EXPECT_TRUE(ti->exited);
+	}
+	ms_snapshot_release(&s);
+}
+
+// A reader polling while writers churn never sees an impossible state.
+TEST_F(Engine, ReaderSeesConsistentFiguresWhileWritersRun)
+{
+	std::atomic<bool> stop{ false };
+	std::vector<std::thread> writers;
+
+	for (int t = 0; t < 2; t++) {
+		writers.emplace_back([&, t] {
+			uint64_t base = (uint64_t)t << 32;
+			for (uint64_t i = 0; !stop.load(); i++) {
+				ms_capture_alloc(&c, fake(base + i % 1000), 64);
+				if (i % 1000 == 999)
+					for (uint64_t k = 0; k < 1000; k++)
+						ms_capture_free(&c, fake(base + k));
+			}
+		});
+	}
+	for (int i = 0; i < 2000; i++) {
+		ms_snapshot s = snap();
+		ASSERT_LE(s.total_frees, s.total_allocs);
+		ASSERT_LE(s.live_bytes, s.peak_bytes);
+		ASSERT_EQ(s.live_bytes, s.live_allocs * 64);
+		ASSERT_LE(s.live_allocs, 2000u + 2);
+		ASSERT_FALSE(s.torn);
+		ms_snapshot_release(&s);
+	}
+	stop = true;
+	for (auto &th : writers)
+		th.join();
+}
+
+TEST_F(Engine, TimelineKeepsWholeHistory)
+{
+	// 5000 samples do not fit 2048 slots: the ring compacts, keeping the
+	// oldest sample and time order, never overflowing.
+	for (int i = 0; i < 5000; i++) {
+		ms_capture_alloc(&c, fake(i), 10);
+		ms_store_sample(&c.store);
+	}
+	ms_snapshot s = snap();
+	ASSERT_GT(s.nsamples, 1u);
+	EXPECT_LE(s.nsamples, 2048u);
+	for (size_t i = 1; i < s.nsamples; i++)
+		EXPECT_LE(s.samples[i - 1].time_s, s.samples[i].time_s);
+	EXPECT_EQ(s.samples[0].total_allocs, 0u); // the start survives compaction
+	EXPECT_EQ(s.samples[s.nsamples - 1].total_allocs, 5000u);
+	EXPECT_EQ(s.samples[s.nsamples - 1].live_bytes, 50000u);
+	EXPECT_GT(s.samples[s.nsamples - 1].rss_bytes, 0u);
+	ms_snapshot_release(&s);
+}
+
+TEST_F(Engine, ThreadTableOverflowSharesTheLastSlot)
+{
+	for (int i = 0; i < 5000; i++)
+		ms_store_thread_claim(&c.store, 100000 + i, "x");
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.nthreads, 4096u);
+	EXPECT_EQ(s.threads_overflowed, 5000u - 4095u);
+	EXPECT_STREQ(s.threads[4095].name, "(more threads)");
+	ms_snapshot_release(&s);
+}
+
+TEST_F(Engine, FinishMarksExitedAndKeeperKeepsTheName)
+{
+	ms_capture_alloc(&c, fake(1), 10);
+	ms_capture_finish(&c);
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.state, MS_SESSION_EXITED);
+	EXPECT_TRUE(s.threads[0].exited);
+	ms_snapshot_release(&s);
+	struct stat st;
+	EXPECT_EQ(stat(c.store.path, &st), 0); // our keeper (this process) lives
+	EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(StoreSession, WithoutKeeperFinishRemovesTheNameButReadersKeepTheirView)
+{
+	std::string dir = temp_dir();
+	ms_capture c;
+	ms_reader r;
+	ms_snapshot s;
+	struct stat st;
+
+	ASSERT_EQ(ms_capture_open(&c, &ms_backend_core, dir.c_str(), 0), 0);
+	ASSERT_EQ(ms_reader_open(&r, c.store.path), 0);
+	ms_capture_alloc(&c, fake(1), 77);
+	ms_capture_finish(&c);
+	EXPECT_NE(stat(c.store.path, &st), 0);
+	ms_capture_free(&c, fake(1)); // accounted after the exit path too
+	ASSERT_EQ(ms_snapshot_take(&r, &s), 0);
+	EXPECT_EQ(s.state, MS_SESSION_EXITED);
+	EXPECT_EQ(s.total_allocs, 1u);
+	EXPECT_EQ(s.total_frees, 1u);
+	EXPECT_EQ(s.peak_bytes, 77u);
+	ms_snapshot_release(&s);
+	ms_reader_close(&r);
+	ms_capture_close(&c);
+}
+
+// A second store of the same process is what an exec'd image makes: the
+// earlier one is marked replaced and the new one takes the next generation.
+TEST(StoreSession, ExecStartsANewGeneration)
+{
+	std::string dir = temp_dir();
+	ms_store first, second;
+	ms_reader r;
+	ms_snapshot s;
+
+	ASSERT_EQ(ms_store_create(&first, dir.c_str(), getpid()), 0);
+	ASSERT_EQ(ms_store_create(&second, dir.c_str(), getpid()), 0);
+	EXPECT_NE(std::string(first.path), std::string(second.path));
+	ASSERT_EQ(ms_reader_open(&r, first.path), 0);
+	ASSERT_EQ(ms_snapshot_take(&r, &s), 0);
+	EXPECT_EQ(s.state, MS_SESSION_EXECED);
+	EXPECT_EQ(s.generation, 0u);
+	ms_snapshot_release(&s);
+	ms_reader_close(&r);
+	ASSERT_EQ(ms_reader_open(&r, second.path), 0);
+	ASSERT_EQ(ms_snapshot_take(&r, &s), 0);
+	EXPECT_EQ(s.state, MS_SESSION_RUNNING);
+	EXPECT_EQ(s.generation, 1u);
+	ms_snapshot_release(&s);
+	ms_reader_close(&r);
+	unlink(first.path);
+	unlink(second.path);
+	ms_shm_unmap(first.base, first.size);
+	ms_shm_unmap(second.base, second.size);
+}
+
+// A segment with our pid but another process's start time was left by a
+// dead process whose pid we reuse: it is replaced, not kept beside ours.
+TEST(StoreSession, StaleSegmentOfAReusedPidIsReplaced)
+{
+	std::string dir = temp_dir();
+	ms_store st;
+
+	ASSERT_EQ(ms_store_create(&st, dir.c_str(), getpid()), 0);
+	std::string path = st.path;
+	// Pretend the process that wrote it started at another time.
+	uint64_t *ticks = &static_cast<ms_seg_header *>(st.base)->proc_start_ticks;
+	uint64_t mine = 0;
+	ASSERT_EQ(ms_proc_start_ticks(0, &mine), 0);
+	ASSERT_EQ(*ticks, mine);
+	*ticks = mine + 12345;
+	ms_shm_unmap(st.base, st.size);
+
+	ms_store again;
+	ASSERT_EQ(ms_store_create(&again, dir.c_str(), getpid()), 0);
+	EXPECT_EQ(std::string(again.path), path); // generation 0 reused
+	unlink(again.path);
+	ms_shm_unmap(again.base, again.size);
+}
+
+TEST(Backends, FindByName)
+{
+	EXPECT_EQ(ms_backend_find("core"), &ms_backend_core);
+	EXPECT_EQ(ms_backend_find(nullptr), &ms_backend_core);
+	EXPECT_EQ(ms_backend_find(""), &ms_backend_core);
+	EXPECT_EQ(ms_backend_find("nonesuch"), nullptr);
+}
+
+} // namespace
