@@ -1,5 +1,5 @@
 /*
- * holder N SIZE: a thread named "holder" makes N blocks of SIZE bytes and
+ * holder N SIZE: a thread named "holding" makes N blocks of SIZE bytes and
  * the program prints "ready"; on a line from stdin the blocks are freed and
  * it prints "done" and exits with status 0. For attaching to a running
  * program and reading its session from another process.
@@ -17,7 +17,7 @@ static void **blocks;
 static void *hold(void *arg)
 {
 	(void)arg;
-	pthread_setname_np(pthread_self(), "holder");
+	pthread_setname_np(pthread_self(), "holding");
 	for (long i = 0; i < count; i++) {
 		blocks[i] = malloc(size);
 		memset(blocks[i], 1, size);
