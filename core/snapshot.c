@@ -65,7 +65,11 @@ static int load_header(const ms_reader *r, struct ms_seg_header *copy)
 		return MS_ERR_NOT_MEMSCOPE;
 	if (ms_atomic_load_acquire_u32(&live->state) == MS_SEG_STARTING)
 		return MS_ERR_STARTING;
-	memcpy(copy, live, sizeof(*copy));
+	/* Word by word with atomic loads: a few header words (state,
+	 * heartbeat) change while we copy. */
+	MS_STATIC_ASSERT(sizeof(*copy) % sizeof(uint64_t) == 0, "header is whole words");
+	for (size_t k = 0; k < sizeof(*copy) / sizeof(uint64_t); k++)
+		((uint64_t *)copy)[k] = ms_atomic_load_relaxed((const uint64_t *)live + k);
 	return validate(copy, r->size);
 }
 

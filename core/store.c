@@ -412,14 +412,28 @@ void ms_store_count_annotation(ms_store *st, int op)
 		ms_atomic_add_relaxed(&g->returns, 1);
 }
 
+/* Readers copy samples concurrently (and retry on a seqcount change), so
+ * each word is stored atomically. */
+static void put_sample(struct ms_seg_sample *dst, const struct ms_seg_sample *src)
+{
+	const uint64_t *from = (const uint64_t *)src;
+	uint64_t *to = (uint64_t *)dst;
+
+	for (size_t k = 0; k < sizeof(*src) / sizeof(uint64_t); k++)
+		ms_atomic_store_relaxed(&to[k], from[k]);
+}
+
 /* Drops every other sample and doubles the interval. Inside the seqcount. */
 static void timeline_compact(struct ms_seg_timeline *tl, struct ms_seg_sample *s)
 {
 	uint32_t kept = 0;
 
-	for (uint32_t i = 0; i < tl->count; i += 2)
-		s[kept++] = s[i];
-	tl->count = kept;
+	for (uint32_t i = 0; i < tl->count; i += 2) {
+		struct ms_seg_sample keep = s[i];
+
+		put_sample(&s[kept++], &keep);
+	}
+	ms_atomic_store_relaxed_u32(&tl->count, kept);
 	tl->interval_ns *= 2;
 }
 
@@ -451,11 +465,11 @@ void ms_store_sample(ms_store *st)
 	ms_atomic_fence_release();
 	if (tl->count >= 2 &&
 	    s[tl->count - 1].mono_ns - s[tl->count - 2].mono_ns < tl->interval_ns / 10 * 9) {
-		s[tl->count - 1] = now;
+		put_sample(&s[tl->count - 1], &now);
 	} else {
 		if (tl->count == MS_SEG_SAMPLES)
 			timeline_compact(tl, s);
-		s[tl->count] = now;
+		put_sample(&s[tl->count], &now);
 		ms_atomic_store_relaxed_u32(&tl->count, tl->count + 1);
 	}
 	ms_atomic_store_release_u32(&tl->seq, tl->seq + 1);
