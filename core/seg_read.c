@@ -1,17 +1,56 @@
 /* Seqcount readers shared by the sampler (store.c) and readers (snapshot.c).
  * The protocol is described at the top of store.c. */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <string.h>
 
 #include <memscope/atomic.h>
+#include <memscope/platform.h>
 
 #include "store_layout.h"
 
-/* Retries before a seqcount is taken as abandoned by a dead writer. A live
- * writer holds a cell for a few dozen instructions. */
-#define SEQ_TRIES 4096
+/*
+ * How long a reader waits for a seqcount to turn even. A live writer holds a
+ * cell for a few dozen instructions, but it can be preempted there for a
+ * whole time slice; a writer that died mid-update never finishes. So a
+ * reader spins briefly, then yields until a deadline shared by the whole
+ * read, after which every still-odd seqcount is read as it is (and
+ * flagged): a dead writer costs a snapshot at most this long, once.
+ */
+#define SPIN_TRIES 256
+#define PATIENCE_NS (100 * 1000 * 1000ULL)
+
+struct patience {
+	uint64_t deadline; /* 0 until the first wait */
+	int expired;
+};
+
+/* Called after a failed try; returns 0 to try again, 1 to give up. */
+static int wait_more(struct patience *p, int tries)
+{
+	uint64_t now;
+
+	if (tries < SPIN_TRIES) {
+		ms_cpu_relax();
+		return 0;
+	}
+	if (p->expired)
+		return 1;
+	now = ms_clock_mono_ns();
+	if (p->deadline == 0)
+		p->deadline = now + PATIENCE_NS;
+	if (now >= p->deadline) {
+		p->expired = 1;
+		return 1;
+	}
+	sched_yield();
+	return 0;
+}
 
 void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms_seg_totals *out)
 {
+	struct patience patience = { 0, 0 };
+
 	memset(out, 0, sizeof(*out));
 	for (uint32_t i = 0; i < count; i++) {
 		const struct ms_seg_cell *c = &cells[i];
@@ -30,11 +69,10 @@ void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms
 			s2 = ms_atomic_load_relaxed_u32(&c->seq);
 			if (s1 == s2 && (s1 & 1) == 0)
 				break;
-			if (++tries == SEQ_TRIES) {
+			if (wait_more(&patience, tries++)) {
 				out->torn = 1;
 				break;
 			}
-			ms_cpu_relax();
 		}
 		out->allocs += allocs;
 		out->frees += frees;
@@ -46,7 +84,9 @@ void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms
 
 void ms_seg_read_peak(const struct ms_seg_globals *g, uint64_t *bytes, uint64_t *mono_ns)
 {
-	for (int tries = 0; tries < SEQ_TRIES; tries++) {
+	struct patience patience = { 0, 0 };
+
+	for (int tries = 0;; tries++) {
 		uint32_t s1 = ms_atomic_load_acquire_u32(&g->peak_seq);
 
 		*bytes = ms_atomic_load_relaxed(&g->peak_bytes);
@@ -54,6 +94,7 @@ void ms_seg_read_peak(const struct ms_seg_globals *g, uint64_t *bytes, uint64_t 
 		ms_atomic_fence_acquire();
 		if (s1 == ms_atomic_load_relaxed_u32(&g->peak_seq) && (s1 & 1) == 0)
 			return;
-		ms_cpu_relax();
+		if (wait_more(&patience, tries))
+			return;
 	}
 }

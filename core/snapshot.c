@@ -8,6 +8,7 @@
 #include <memscope/snapshot.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,6 +181,8 @@ static int copy_timeline(const struct ms_seg_timeline *tl, const struct ms_seg_s
 
 	if (raw == NULL)
 		return -ENOMEM;
+	/* The sampler holds the timeline's seqcount for microseconds; a few
+	 * yields outlast a preemption, and a dead sampler only costs these. */
 	for (int tries = 0; tries < 64; tries++) {
 		uint32_t s1 = ms_atomic_load_acquire_u32(&tl->seq);
 
@@ -198,6 +201,8 @@ static int copy_timeline(const struct ms_seg_timeline *tl, const struct ms_seg_s
 			break;
 		if (tries == 63)
 			s->torn = 1;
+		else
+			sched_yield();
 	}
 	s->samples = count ? calloc(count, sizeof(*s->samples)) : NULL;
 	if (count && s->samples == NULL) {

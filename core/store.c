@@ -65,7 +65,6 @@
 
 /* Largest number of images (exec generations) of one pid kept apart. */
 #define MAX_GENERATIONS 1024u
-#define SEQ_READ_TRIES 100000
 
 /* A launcher that said it would remove our segment, and is still there to
  * do it. Without one, the target removes its own name at exit. */
