@@ -240,6 +240,7 @@ static int copy_threads(const struct ms_seg_header *h, const struct ms_seg_globa
 		const struct ms_seg_thread *t = &slots[i];
 		ms_thread_info *d = &s->threads[s->nthreads];
 		uint32_t state = ms_atomic_load_acquire_u32(&t->state);
+		uint64_t freed, freed_bytes;
 
 		if (state != MS_THREAD_RUNNING && state != MS_THREAD_EXITED)
 			continue; /* claimed but not yet published */
@@ -250,17 +251,16 @@ static int copy_threads(const struct ms_seg_header *h, const struct ms_seg_globa
 		 * allocation, so this order never shows more freed than made. */
 		d->frees = ms_atomic_load_relaxed(&t->frees);
 		d->free_bytes = ms_atomic_load_relaxed(&t->free_bytes);
-		d->live_bytes = ms_atomic_load_relaxed(&t->live_bytes);
-		d->live_allocs = ms_atomic_load_relaxed(&t->live_allocs);
+		freed = ms_atomic_load_relaxed(&t->remote_freed);
+		freed_bytes = ms_atomic_load_relaxed(&t->remote_freed_bytes);
+		freed += ms_atomic_load_relaxed(&t->self_freed);
+		freed_bytes += ms_atomic_load_relaxed(&t->self_freed_bytes);
 		ms_atomic_fence_acquire();
 		d->allocs = ms_atomic_load_relaxed(&t->allocs);
 		d->alloc_bytes = ms_atomic_load_relaxed(&t->alloc_bytes);
-		/* A slot's live figures can dip below zero for an instant when one
-		 * thread frees another's block while we read; never show that. */
-		if (d->live_bytes > (uint64_t)INT64_MAX)
-			d->live_bytes = 0;
-		if (d->live_allocs > (uint64_t)INT64_MAX)
-			d->live_allocs = 0;
+		/* Clamped: a hostile segment may claim more freed than made. */
+		d->live_allocs = d->allocs > freed ? d->allocs - freed : 0;
+		d->live_bytes = d->alloc_bytes > freed_bytes ? d->alloc_bytes - freed_bytes : 0;
 		s->nthreads++;
 	}
 	return 0;

@@ -33,9 +33,10 @@
  * - Threads: a slot is claimed with an atomic add on globals.threads_used;
  *   its fields are written before its state is published with a release
  *   store, and readers load state with acquire before reading the rest. The
- *   counters a thread alone writes are relaxed stores; live_bytes and
- *   live_allocs of a slot are changed by any thread that frees the slot's
- *   blocks, with relaxed atomic adds.
+ *   counters a thread alone writes are relaxed stores (no locked
+ *   instruction on the hot path); only the frees of its blocks by other
+ *   threads (remote_freed*) are atomic adds. A reader derives the slot's
+ *   live figures, reading the free counters before the allocation ones.
  * - The timeline has one writer, the sampler; its seqcount covers the whole
  *   ring, so a compaction (when full, every other sample is dropped and the
  *   interval doubles) is never seen half done.
@@ -344,12 +345,23 @@ static void raise_peak(struct ms_seg_globals *g, uint64_t live)
 	ms_atomic_store_release_u32(&g->peak_lock, 0);
 }
 
+/* Adds to a thread slot's counter: a plain store when the slot has one
+ * writer, an atomic add for the shared overflow slot. */
+static void thread_add(uint32_t slot, uint64_t *p, uint64_t v)
+{
+	if (slot == MS_SEG_THREADS - 1)
+		ms_atomic_add_relaxed(p, v);
+	else
+		bump(p, v);
+}
+
 void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint64_t size,
 			  int is_realloc)
 {
 	struct ms_seg_globals *g = globals(st);
 	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
-	struct ms_seg_thread *t = thread_at(st, thread % MS_SEG_THREADS);
+	uint32_t slot = thread % MS_SEG_THREADS;
+	struct ms_seg_thread *t = thread_at(st, slot);
 	uint64_t live;
 
 	cell_begin(c);
@@ -359,10 +371,8 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint64_t
 		bump(&c->reallocs, 1);
 	cell_end(c);
 
-	ms_atomic_add_relaxed(&t->allocs, 1);
-	ms_atomic_add_relaxed(&t->alloc_bytes, size);
-	ms_atomic_add_relaxed(&t->live_bytes, size);
-	ms_atomic_add_relaxed(&t->live_allocs, 1);
+	thread_add(slot, &t->allocs, 1);
+	thread_add(slot, &t->alloc_bytes, size);
 
 	live = ms_atomic_add_relaxed(&g->live_bytes, size);
 	if (live > ms_atomic_load_relaxed(&g->peak_bytes))
@@ -374,18 +384,25 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 {
 	struct ms_seg_globals *g = globals(st);
 	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
-	struct ms_seg_thread *t = thread_at(st, thread % MS_SEG_THREADS);
-	struct ms_seg_thread *o = thread_at(st, owner % MS_SEG_THREADS);
+	uint32_t slot = thread % MS_SEG_THREADS, owner_slot = owner % MS_SEG_THREADS;
+	struct ms_seg_thread *t = thread_at(st, slot);
 
 	cell_begin(c);
 	bump(&c->frees, 1);
 	bump(&c->free_bytes, size);
 	cell_end(c);
 
-	ms_atomic_add_relaxed(&t->frees, 1);
-	ms_atomic_add_relaxed(&t->free_bytes, size);
-	ms_atomic_sub_relaxed(&o->live_bytes, size);
-	ms_atomic_sub_relaxed(&o->live_allocs, 1);
+	thread_add(slot, &t->frees, 1);
+	thread_add(slot, &t->free_bytes, size);
+	if (owner_slot == slot) {
+		thread_add(slot, &t->self_freed, 1);
+		thread_add(slot, &t->self_freed_bytes, size);
+	} else {
+		struct ms_seg_thread *o = thread_at(st, owner_slot);
+
+		ms_atomic_add_relaxed(&o->remote_freed, 1);
+		ms_atomic_add_relaxed(&o->remote_freed_bytes, size);
+	}
 	ms_atomic_sub_relaxed(&g->live_bytes, size);
 }
 

@@ -110,16 +110,19 @@ struct ms_seg_thread {
 	char name[MS_THREAD_NAME_MAX];
 	uint64_t start_mono_ns;
 	uint64_t end_mono_ns;
-	/* Written by this thread only. */
+	/* Written by this thread only (plain stores, no locked instruction;
+	 * the shared overflow slot is the exception and uses atomic adds). */
 	uint64_t allocs;
-	uint64_t frees;
 	uint64_t alloc_bytes;
+	uint64_t frees;          /* every free this thread made */
 	uint64_t free_bytes;
-	/* Bytes and blocks this thread allocated that are still live: any
-	 * thread may free them, so these are updated atomically. */
-	uint64_t live_bytes;
-	uint64_t live_allocs;
-	uint64_t pad[5];
+	uint64_t self_freed;     /* ... of which blocks it had allocated */
+	uint64_t self_freed_bytes;
+	/* This thread's blocks freed by other threads: atomic adds. Its live
+	 * figure is allocs - self_freed - remote_freed (and so for bytes). */
+	uint64_t remote_freed;
+	uint64_t remote_freed_bytes;
+	uint64_t pad[3];
 };
 
 struct ms_seg_sample {
