@@ -22,6 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <memscope/session.h>
+#include <memscope/snapshot.h>
+
 /* About 0.2-0.3 s for a plain 1-thread run of an optimised build: glibc's
  * tcache serves this churn in ~9 ns a pair. */
 #define DEFAULT_OPS 25000000UL
@@ -180,8 +183,13 @@ static void child(const struct bench *b, enum mode m, char **argv, int report)
 	int err;
 
 	if (m == HOOK) {
+		char keeper[24];
+
+		/* We keep the session, to check it counted every operation. */
+		snprintf(keeper, sizeof(keeper), "%d", (int)getppid());
 		setenv("LD_PRELOAD", b->hook, 1);
 		setenv("MEMSCOPE_DIR", tmpdir, 1);
+		setenv("MEMSCOPE_KEEPER", keeper, 1);
 	} else {
 		/* The baseline and heaptrack must not carry any other preload. */
 		unsetenv("LD_PRELOAD");
@@ -201,6 +209,31 @@ static void child(const struct bench *b, enum mode m, char **argv, int report)
 static double seconds_between(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) * 1e-9;
+}
+
+/* A hooked run is only worth timing if the hook really counted: its session
+ * must hold at least one allocation per churn operation. */
+static void check_recorded(pid_t pid, unsigned long nthreads, unsigned long ops)
+{
+	char path[512];
+	ms_reader r;
+	ms_snapshot s;
+	int err;
+
+	if (ms_session_find(tmpdir, pid, path, sizeof(path)) != 0)
+		die("hook run with %lu threads left no session: the hook did not load", nthreads);
+	err = ms_reader_open(&r, path);
+	if (err == 0) {
+		err = ms_snapshot_take(&r, &s);
+		ms_reader_close(&r);
+	}
+	if (err != 0)
+		die("hook run with %lu threads: %s", nthreads, ms_reader_strerror(err));
+	if (s.total_allocs < (uint64_t)nthreads * ops || s.dropped_events != 0)
+		die("hook run with %lu threads counted %llu allocations (%llu dropped), expected at "
+		    "least %lu", nthreads, (unsigned long long)s.total_allocs,
+		    (unsigned long long)s.dropped_events, nthreads * ops);
+	ms_snapshot_release(&s);
 }
 
 static double run_once(const struct bench *b, enum mode m, unsigned long nthreads)
@@ -244,6 +277,8 @@ static double run_once(const struct bench *b, enum mode m, unsigned long nthread
 		die("%s run with %lu threads failed with exit status %d",
 		    mode_name[m], nthreads, WEXITSTATUS(status));
 
+	if (m == HOOK)
+		check_recorded(pid, nthreads, b->ops);
 	if (m != PLAIN && clean_tmpdir(1) != 0)
 		die("cannot empty %s: %s", tmpdir, strerror(errno));
 	return seconds_between(&t0, &t1);
