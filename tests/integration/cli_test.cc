@@ -105,10 +105,12 @@ TEST(Cli, DemoShowsItsThreadsLeakAndSpike)
 	for (const Json &t : f["threads"].items) {
 		const std::string &n = t["name"].str();
 		named += n == "ingest" || n == "cache" || n == "render";
-		if (n == "cache") // the leak: every entry still live
+		if (n == "cache") { // the leak: every entry still live
 			EXPECT_EQ(t["live_bytes"].u64(), t["alloc_bytes"].u64());
-		if (n == "render") // the spike came and went
+		}
+		if (n == "render") { // the spike came and went
 			EXPECT_EQ(t["live_bytes"].u64(), 0u);
+		}
 	}
 	EXPECT_EQ(named, 3);
 	EXPECT_GE(f["peak_bytes"].u64(), 32u << 20);

@@ -18,17 +18,9 @@
 
 #include "core/store_layout.h"
 
-namespace {
+#include "tests/support/run.h"
 
-std::string temp_dir()
-{
-	std::string templ = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
-			    "/reader-XXXXXX";
-	std::vector<char> buf(templ.begin(), templ.end());
-	buf.push_back('\0');
-	EXPECT_NE(mkdtemp(buf.data()), nullptr);
-	return buf.data();
-}
+namespace {
 
 std::vector<char> slurp(const std::string &path)
 {
@@ -56,7 +48,7 @@ class Damaged : public ::testing::Test {
 protected:
 	void SetUp() override
 	{
-		dir = temp_dir();
+		dir = mstest::temp_dir("reader");
 		ASSERT_EQ(ms_capture_open(&c, &ms_backend_core, dir.c_str(), getpid()), 0);
 		for (uint64_t i = 0; i < 100; i++)
 			ms_capture_alloc(&c, reinterpret_cast<void *>(0x1000 + i * 16), 10);

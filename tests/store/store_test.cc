@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,17 +19,9 @@
 
 #include "core/store_layout.h"
 
-namespace {
+#include "tests/support/run.h"
 
-std::string temp_dir()
-{
-	std::string templ = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
-			    "/store-XXXXXX";
-	std::vector<char> buf(templ.begin(), templ.end());
-	buf.push_back('\0');
-	EXPECT_NE(mkdtemp(buf.data()), nullptr);
-	return buf.data();
-}
+namespace {
 
 void *fake(uint64_t i)
 {
@@ -41,7 +32,7 @@ class Engine : public ::testing::Test {
 protected:
 	void SetUp() override
 	{
-		dir = temp_dir();
+		dir = mstest::temp_dir("store");
 		// Our own pid as keeper: the segment outlives finish() for reading.
 		ASSERT_EQ(ms_capture_open(&c, &ms_backend_core, dir.c_str(), getpid()), 0);
 		ASSERT_EQ(ms_reader_open(&r, c.store.path), 0);
@@ -330,7 +321,7 @@ TEST_F(Engine, FinishMarksExitedAndKeeperKeepsTheName)
 
 TEST(StoreSession, WithoutKeeperFinishRemovesTheNameButReadersKeepTheirView)
 {
-	std::string dir = temp_dir();
+	std::string dir = mstest::temp_dir("store");
 	ms_capture c;
 	ms_reader r;
 	ms_snapshot s;
@@ -356,7 +347,7 @@ TEST(StoreSession, WithoutKeeperFinishRemovesTheNameButReadersKeepTheirView)
 // earlier one is marked replaced and the new one takes the next generation.
 TEST(StoreSession, ExecStartsANewGeneration)
 {
-	std::string dir = temp_dir();
+	std::string dir = mstest::temp_dir("store");
 	ms_store first, second;
 	ms_reader r;
 	ms_snapshot s;
@@ -386,7 +377,7 @@ TEST(StoreSession, ExecStartsANewGeneration)
 // dead process whose pid we reuse: it is replaced, not kept beside ours.
 TEST(StoreSession, StaleSegmentOfAReusedPidIsReplaced)
 {
-	std::string dir = temp_dir();
+	std::string dir = mstest::temp_dir("store");
 	ms_store st;
 
 	ASSERT_EQ(ms_store_create(&st, dir.c_str(), getpid()), 0);

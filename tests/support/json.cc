@@ -6,138 +6,297 @@
 namespace mstest {
 namespace {
 
-struct Parser {
+// A strict RFC 8259 reader: any deviation (bad escape, raw control byte,
+// invalid UTF-8, lone surrogate, bad number, duplicate key, trailing
+// garbage) throws, so a malformed frame fails the test that reads it.
+class Parser {
+public:
+	explicit Parser(const std::string &src) : s(src) {}
+
+	Json document()
+	{
+		Json v = value();
+
+		ws();
+		if (i != s.size())
+			fail("trailing bytes");
+		return v;
+	}
+
+private:
 	const std::string &s;
 	size_t i = 0;
 
-	[[noreturn]] void fail(const std::string &why)
+	[[noreturn]] void fail(const std::string &what)
 	{
-		throw std::runtime_error("json: " + why + " at offset " + std::to_string(i));
+		throw std::runtime_error("json: " + what + " at byte " + std::to_string(i));
 	}
+	int peek() const { return i < s.size() ? (unsigned char)s[i] : -1; }
 	void ws()
 	{
-		while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		while (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r')
 			i++;
-	}
-	bool eat(char c)
-	{
-		ws();
-		if (i < s.size() && s[i] == c) {
-			i++;
-			return true;
-		}
-		return false;
 	}
 	void expect(char c)
 	{
-		if (!eat(c))
+		if (peek() != (unsigned char)c)
 			fail(std::string("expected '") + c + "'");
+		i++;
 	}
-	std::string string()
+	void literal(const char *word)
 	{
-		std::string out;
-
-		expect('"');
-		while (i < s.size() && s[i] != '"') {
-			unsigned char c = (unsigned char)s[i++];
-
-			if (c < 0x20)
-				fail("control character in string");
-			if (c != '\\') {
-				out += (char)c;
-				continue;
-			}
-			if (i >= s.size())
-				fail("cut escape");
-			char e = s[i++];
-			switch (e) {
-			case '"': out += '"'; break;
-			case '\\': out += '\\'; break;
-			case '/': out += '/'; break;
-			case 'b': out += '\b'; break;
-			case 'f': out += '\f'; break;
-			case 'n': out += '\n'; break;
-			case 'r': out += '\r'; break;
-			case 't': out += '\t'; break;
-			case 'u': {
-				if (i + 4 > s.size())
-					fail("cut \\u escape");
-				unsigned cp = std::stoul(s.substr(i, 4), nullptr, 16);
-				i += 4;
-				if (cp < 0x80) {
-					out += (char)cp;
-				} else if (cp < 0x800) {
-					out += (char)(0xc0 | (cp >> 6));
-					out += (char)(0x80 | (cp & 0x3f));
-				} else {
-					out += (char)(0xe0 | (cp >> 12));
-					out += (char)(0x80 | ((cp >> 6) & 0x3f));
-					out += (char)(0x80 | (cp & 0x3f));
-				}
-				break;
-			}
-			default:
-				fail("bad escape");
-			}
-		}
-		expect('"');
-		return out;
+		for (const char *p = word; *p != '\0'; p++)
+			expect(*p);
 	}
+
 	Json value()
 	{
 		Json v;
 
 		ws();
-		if (i >= s.size())
-			fail("unexpected end");
-		char c = s[i];
-		if (c == '{') {
-			i++;
+		switch (peek()) {
+		case '{':
 			v.type = Json::Type::Object;
-			if (eat('}'))
-				return v;
-			do {
-				ws();
-				std::string k = string();
-				expect(':');
-				if (v.fields.count(k))
-					fail("duplicate key " + k);
-				v.fields[k] = value();
-			} while (eat(','));
-			expect('}');
-		} else if (c == '[') {
 			i++;
-			v.type = Json::Type::Array;
-			if (eat(']'))
+			ws();
+			if (peek() == '}') {
+				i++;
 				return v;
-			do {
+			}
+			for (;;) {
+				ws();
+				std::string key = string();
+				ws();
+				expect(':');
+				if (v.fields.count(key) != 0)
+					fail("duplicate key " + key);
+				v.fields[key] = value();
+				ws();
+				if (peek() == ',') {
+					i++;
+					continue;
+				}
+				expect('}');
+				return v;
+			}
+		case '[':
+			v.type = Json::Type::Array;
+			i++;
+			ws();
+			if (peek() == ']') {
+				i++;
+				return v;
+			}
+			for (;;) {
 				v.items.push_back(value());
-			} while (eat(','));
-			expect(']');
-		} else if (c == '"') {
+				ws();
+				if (peek() == ',') {
+					i++;
+					continue;
+				}
+				expect(']');
+				return v;
+			}
+		case '"':
 			v.type = Json::Type::String;
 			v.text = string();
-		} else if (s.compare(i, 4, "true") == 0) {
-			i += 4;
+			return v;
+		case 't':
+			literal("true");
 			v.type = Json::Type::Bool;
 			v.boolean = true;
-		} else if (s.compare(i, 5, "false") == 0) {
-			i += 5;
+			return v;
+		case 'f':
+			literal("false");
 			v.type = Json::Type::Bool;
-		} else if (s.compare(i, 4, "null") == 0) {
-			i += 4;
-		} else if (c == '-' || (c >= '0' && c <= '9')) {
-			size_t start = i;
-			i++;
-			while (i < s.size() && (isdigit((unsigned char)s[i]) || s[i] == '.' || s[i] == 'e' ||
-						s[i] == 'E' || s[i] == '+' || s[i] == '-'))
-				i++;
+			return v;
+		case 'n':
+			literal("null");
+			return v;
+		default:
 			v.type = Json::Type::Number;
-			v.text = s.substr(start, i - start);
+			v.text = number();
+			return v;
+		}
+	}
+
+	std::string number()
+	{
+		size_t start = i;
+
+		if (peek() == '-')
+			i++;
+		if (peek() == '0') {
+			i++;
+		} else if (peek() >= '1' && peek() <= '9') {
+			while (peek() >= '0' && peek() <= '9')
+				i++;
 		} else {
-			fail(std::string("unexpected '") + c + "'");
+			fail("bad value");
+		}
+		if (peek() == '.') {
+			i++;
+			if (!(peek() >= '0' && peek() <= '9'))
+				fail("bad fraction");
+			while (peek() >= '0' && peek() <= '9')
+				i++;
+		}
+		if (peek() == 'e' || peek() == 'E') {
+			i++;
+			if (peek() == '+' || peek() == '-')
+				i++;
+			if (!(peek() >= '0' && peek() <= '9'))
+				fail("bad exponent");
+			while (peek() >= '0' && peek() <= '9')
+				i++;
+		}
+		return s.substr(start, i - start);
+	}
+
+	unsigned hex4()
+	{
+		unsigned v = 0;
+
+		for (int k = 0; k < 4; k++) {
+			int c = peek();
+
+			v <<= 4;
+			if (c >= '0' && c <= '9')
+				v |= (unsigned)(c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v |= (unsigned)(c - 'a' + 10);
+			else if (c >= 'A' && c <= 'F')
+				v |= (unsigned)(c - 'A' + 10);
+			else
+				fail("bad \\u escape");
+			i++;
 		}
 		return v;
+	}
+
+	static void put_utf8(std::string &out, unsigned cp)
+	{
+		if (cp < 0x80) {
+			out += (char)cp;
+		} else if (cp < 0x800) {
+			out += (char)(0xc0 | (cp >> 6));
+			out += (char)(0x80 | (cp & 0x3f));
+		} else if (cp < 0x10000) {
+			out += (char)(0xe0 | (cp >> 12));
+			out += (char)(0x80 | ((cp >> 6) & 0x3f));
+			out += (char)(0x80 | (cp & 0x3f));
+		} else {
+			out += (char)(0xf0 | (cp >> 18));
+			out += (char)(0x80 | ((cp >> 12) & 0x3f));
+			out += (char)(0x80 | ((cp >> 6) & 0x3f));
+			out += (char)(0x80 | (cp & 0x3f));
+		}
+	}
+
+	// One raw UTF-8 sequence, validated (no overlongs, no surrogates).
+	void raw_utf8(std::string &out)
+	{
+		unsigned char c = (unsigned char)s[i];
+		size_t len;
+		unsigned cp;
+
+		if (c < 0x80) {
+			len = 1, cp = c;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			len = 2, cp = c & 0x1fu;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3, cp = c & 0x0fu;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4, cp = c & 0x07u;
+		} else {
+			fail("invalid UTF-8 lead byte");
+		}
+		if (i + len > s.size())
+			fail("truncated UTF-8");
+		for (size_t k = 1; k < len; k++) {
+			unsigned char cc = (unsigned char)s[i + k];
+
+			if ((cc & 0xc0) != 0x80)
+				fail("invalid UTF-8 continuation");
+			cp = (cp << 6) | (cc & 0x3fu);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			fail("invalid UTF-8 code point");
+		out.append(s, i, len);
+		i += len;
+	}
+
+	std::string string()
+	{
+		std::string out;
+
+		expect('"');
+		for (;;) {
+			int c = peek();
+
+			if (c < 0)
+				fail("unterminated string");
+			if (c == '"') {
+				i++;
+				return out;
+			}
+			if (c < 0x20)
+				fail("raw control byte in string");
+			if (c != '\\') {
+				raw_utf8(out);
+				continue;
+			}
+			i++;
+			c = peek();
+			i++;
+			switch (c) {
+			case '"':
+				out += '"';
+				break;
+			case '\\':
+				out += '\\';
+				break;
+			case '/':
+				out += '/';
+				break;
+			case 'b':
+				out += '\b';
+				break;
+			case 'f':
+				out += '\f';
+				break;
+			case 'n':
+				out += '\n';
+				break;
+			case 'r':
+				out += '\r';
+				break;
+			case 't':
+				out += '\t';
+				break;
+			case 'u': {
+				unsigned cp = hex4();
+
+				if (cp >= 0xdc00 && cp <= 0xdfff)
+					fail("lone low surrogate");
+				if (cp >= 0xd800 && cp <= 0xdbff) {
+					expect('\\');
+					expect('u');
+					unsigned lo = hex4();
+
+					if (lo < 0xdc00 || lo > 0xdfff)
+						fail("bad surrogate pair");
+					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+				}
+				put_utf8(out, cp);
+				break;
+			}
+			default:
+				i--;
+				fail("bad escape");
+			}
+		}
 	}
 };
 
@@ -145,13 +304,7 @@ struct Parser {
 
 Json Json::parse(const std::string &src)
 {
-	Parser p{ src };
-	Json v = p.value();
-
-	p.ws();
-	if (p.i != src.size())
-		p.fail("trailing characters");
-	return v;
+	return Parser(src).document();
 }
 
 const Json &Json::operator[](const std::string &key) const

@@ -1,5 +1,6 @@
-// A small JSON reader for tests: enough to check memscope's frames field by
-// field, strict enough that a malformed frame fails the test.
+// A small, strict JSON reader for tests: enough to check memscope's frames
+// field by field, and strict (RFC 8259, valid UTF-8) so that a malformed
+// frame fails the test rather than being read charitably.
 #ifndef MEMSCOPE_TESTS_JSON_H
 #define MEMSCOPE_TESTS_JSON_H
 
@@ -15,11 +16,14 @@ namespace mstest {
 struct Json {
 	enum class Type { Null, Bool, Number, String, Array, Object } type = Type::Null;
 	bool boolean = false;
-	std::string text; // the number's literal, or the string's value
+	std::string text; // the number's literal, or the string's decoded UTF-8 value
 	std::vector<Json> items;
 	std::map<std::string, Json> fields;
 
-	// Throws std::runtime_error on malformed input or trailing garbage.
+	// Throws std::runtime_error on anything that is not strict JSON: bad
+	// escapes or numbers, raw control bytes, invalid UTF-8, lone surrogates,
+	// duplicate keys, trailing bytes. \u escapes (and surrogate pairs) are
+	// decoded to UTF-8.
 	static Json parse(const std::string &src);
 
 	const Json &operator[](const std::string &key) const;

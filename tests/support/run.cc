@@ -29,6 +29,20 @@ std::string hook_path() { return runfile("hooks/libmemscope.so"); }
 std::string top_path() { return runfile("tui/memscope-top"); }
 std::string workload(const std::string &name) { return runfile("tests/workloads/" + name); }
 
+std::string temp_dir(const std::string &prefix)
+{
+	const char *base = getenv("TEST_TMPDIR");
+	std::string templ = std::string(base != nullptr ? base : "/tmp") + "/" + prefix + "-XXXXXX";
+	std::vector<char> buf(templ.begin(), templ.end());
+
+	buf.push_back('\0');
+	// An exception rather than a gtest check: this library has no gtest,
+	// and the test fails all the same.
+	if (mkdtemp(buf.data()) == nullptr)
+		throw std::runtime_error("mkdtemp " + templ + ": " + strerror(errno));
+	return buf.data();
+}
+
 std::string fresh_session_dir(const std::string &name)
 {
 	const char *tmp = getenv("TEST_TMPDIR");

@@ -17,6 +17,10 @@ std::string hook_path();        // hooks/libmemscope.so
 std::string top_path();         // tui/memscope-top
 std::string workload(const std::string &name); // tests/workloads/NAME
 
+// A fresh, empty directory PREFIX-XXXXXX (mkdtemp) under the test's
+// temporary directory; throws if it cannot be made.
+std::string temp_dir(const std::string &prefix);
+
 // A fresh, empty directory under the test's temporary directory, also set
 // as MEMSCOPE_DIR for this process and the programs it runs.
 std::string fresh_session_dir(const std::string &name);

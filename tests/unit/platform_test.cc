@@ -18,22 +18,12 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include <memscope/platform.h>
 
+#include "tests/support/run.h"
+
 namespace {
-
-std::string temp_dir()
-{
-	const char *base = getenv("TEST_TMPDIR");
-	std::string templ = std::string(base != nullptr ? base : "/tmp") + "/platform-XXXXXX";
-	std::vector<char> buf(templ.begin(), templ.end());
-
-	buf.push_back('\0');
-	EXPECT_NE(mkdtemp(buf.data()), nullptr);
-	return buf.data();
-}
 
 void sleep_ms(long ms)
 {
@@ -260,7 +250,7 @@ TEST(Proc, CmdlineNamesTheBinary)
 TEST(ReadFile, MissingAndExact)
 {
 	char buf[64];
-	std::string dir = temp_dir(), path = dir + "/f";
+	std::string dir = mstest::temp_dir("platform"), path = dir + "/f";
 
 	EXPECT_EQ(ms_read_file((dir + "/missing").c_str(), buf, sizeof(buf)), -ENOENT);
 	int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -277,7 +267,7 @@ TEST(ReadFile, MissingAndExact)
 
 TEST(Shm, CreateMapAndRefuse)
 {
-	std::string dir = temp_dir(), path = dir + "/seg";
+	std::string dir = mstest::temp_dir("platform"), path = dir + "/seg";
 	const size_t size = 12345;
 	void *rw = nullptr;
 	struct stat st;

@@ -9,22 +9,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
-#include <vector>
 
 #include <memscope/session.h>
 
+#include "tests/support/run.h"
+
 namespace {
-
-std::string temp_dir()
-{
-	const char *base = getenv("TEST_TMPDIR");
-	std::string templ = std::string(base != nullptr ? base : "/tmp") + "/session-XXXXXX";
-	std::vector<char> buf(templ.begin(), templ.end());
-
-	buf.push_back('\0');
-	EXPECT_NE(mkdtemp(buf.data()), nullptr);
-	return buf.data();
-}
 
 void touch(const std::string &path)
 {
@@ -143,7 +133,7 @@ class SessionDir : public ::testing::Test {
 protected:
 	void SetUp() override
 	{
-		dir = temp_dir();
+		dir = mstest::temp_dir("session");
 		me = geteuid();
 		other = me + 1;
 		// The caller's, created out of order.
