@@ -73,8 +73,9 @@ TEST_F(Attach, ASecondProcessReadsTheRunningSegment)
 	ASSERT_EQ(ms_snapshot_take(&r, &s), 0);
 	EXPECT_EQ(s.state, MS_SESSION_EXITED);
 	for (size_t i = 0; i < s.nthreads; i++) {
-		if (std::string(s.threads[i].name) == "holding")
+		if (std::string(s.threads[i].name) == "holding") {
 			EXPECT_EQ(s.threads[i].live_bytes, 0u);
+		}
 	}
 	ms_snapshot_release(&s);
 	ms_reader_close(&r);
