@@ -95,10 +95,10 @@ static void track(ms_backend *be, unsigned s, const ms_ptr_entry *e, uint32_t th
 	if (r == 1) {
 		/* The address was live in our table: its free went by a path we
 		 * do not see. Account that free now and flag the anomaly. */
-		ms_store_count_free(be->store, s, thread, stale.owner, stale.size);
+		ms_store_count_free(be->store, s, thread, stale.owner, stale.stack, stale.size);
 		ms_store_count_dropped(be->store);
 	}
-	ms_store_count_alloc(be->store, s, thread, e->size, is_realloc);
+	ms_store_count_alloc(be->store, s, thread, e->stack, e->size, is_realloc);
 }
 
 /* Removes a block from its shard and accounts the free. Call with the
@@ -107,14 +107,14 @@ static int untrack(ms_backend *be, unsigned s, uint64_t ptr, uint32_t thread, ms
 {
 	if (ms_ptr_map_take(&state_of(be)->shards[s].map, ptr, out) != 0)
 		return -ENOENT;
-	ms_store_count_free(be->store, s, thread, out->owner, out->size);
+	ms_store_count_free(be->store, s, thread, out->owner, out->stack, out->size);
 	return 0;
 }
 
 static void core_record(ms_backend *be, const ms_event *ev)
 {
 	struct core_state *cs = state_of(be);
-	ms_ptr_entry e = { .ptr = ev->ptr, .size = ev->size, .owner = ev->thread };
+	ms_ptr_entry e = { .ptr = ev->ptr, .size = ev->size, .owner = ev->thread, .stack = ev->stack };
 	unsigned s = shard_of(ev->ptr), old;
 
 	switch (ev->op) {
@@ -134,7 +134,8 @@ static void core_record(ms_backend *be, const ms_event *ev)
 		 * realloc; account its free in its own shard's cell. */
 		old = shard_of(ev->old_ptr);
 		pthread_mutex_lock(&cs->shards[old].lock);
-		ms_store_count_free(be->store, old, ev->thread, ev->old_thread, ev->old_size);
+		ms_store_count_free(be->store, old, ev->thread, ev->old_thread, ev->old_stack,
+				    ev->old_size);
 		pthread_mutex_unlock(&cs->shards[old].lock);
 		if (ev->ptr == 0)
 			break;
@@ -180,13 +181,16 @@ static void core_claim(ms_backend *be, uint64_t ptr, ms_claim *out)
 	if (out->found) {
 		out->size = e.size;
 		out->owner = e.owner;
+		out->stack = e.stack;
 	}
 }
 
 static void core_unclaim(ms_backend *be, const ms_claim *claim)
 {
 	struct shard *sh = &state_of(be)->shards[shard_of(claim->ptr)];
-	ms_ptr_entry e = { .ptr = claim->ptr, .size = claim->size, .owner = claim->owner };
+	ms_ptr_entry e = {
+		.ptr = claim->ptr, .size = claim->size, .owner = claim->owner, .stack = claim->stack
+	};
 
 	pthread_mutex_lock(&sh->lock);
 	if (ms_ptr_map_put(&sh->map, &e, NULL) < 0)

@@ -52,8 +52,11 @@ int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, p
 		return err;
 	c->backend.ops = ops;
 	c->backend.store = &c->store;
-	err = ops->open(&c->backend);
+	err = ms_stacks_init(&c->stacks, &c->store);
+	if (err == 0)
+		err = ops->open(&c->backend);
 	if (err != 0) {
+		ms_stacks_destroy(&c->stacks);
 		ms_store_finish(&c->store);
 		ms_shm_unmap(c->store.base, c->store.size);
 		ms_store_detach(&c->store);
@@ -75,6 +78,7 @@ void ms_capture_close(ms_capture *c)
 		active = NULL;
 	ms_atomic_add_relaxed_u32(&epoch, 1);
 	c->backend.ops->close(&c->backend);
+	ms_stacks_destroy(&c->stacks);
 	ms_shm_unmap(c->store.base, c->store.size);
 	ms_store_detach(&c->store);
 }
@@ -95,13 +99,15 @@ uint32_t ms_capture_thread(ms_capture *c)
 	return tls_slot;
 }
 
-void ms_capture_alloc(ms_capture *c, void *ptr, size_t size)
+void ms_capture_alloc(ms_capture *c, void *ptr, size_t size, const uint64_t *frames,
+		      uint32_t depth)
 {
 	ms_event ev = {
 		.op = MS_OP_ALLOC,
 		.thread = ms_capture_thread(c),
 		.ptr = (uintptr_t)ptr,
 		.size = size,
+		.stack = ms_stacks_intern(&c->stacks, frames, depth),
 	};
 
 	ms_backend_record(&c->backend, &ev);
@@ -125,7 +131,8 @@ void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim)
 		c->backend.ops->claim(&c->backend, (uintptr_t)old_ptr, claim);
 }
 
-void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size)
+void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size,
+			    const uint64_t *frames, uint32_t depth)
 {
 	ms_event ev = {
 		.thread = ms_capture_thread(c),
@@ -133,6 +140,8 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr,
 		.size = size,
 	};
 
+	if (new_ptr != NULL)
+		ev.stack = ms_stacks_intern(&c->stacks, frames, depth);
 	if (new_ptr == NULL && size != 0) {
 		/* Failed: the old block is untouched and still live. */
 		if (claim->found)
@@ -156,6 +165,7 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr,
 	ev.old_ptr = claim->ptr;
 	ev.old_size = claim->size;
 	ev.old_thread = claim->owner;
+	ev.old_stack = claim->stack;
 	ms_backend_record(&c->backend, &ev);
 }
 
@@ -171,23 +181,35 @@ void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr)
 	ms_backend_record(&c->backend, &ev);
 }
 
+void ms_capture_maintain(ms_capture *c)
+{
+	ms_stacks_maintain(&c->stacks);
+}
+
 void ms_capture_fork_prepare(ms_capture *c)
 {
 	c->backend.ops->fork_prepare(&c->backend);
+	ms_stacks_fork_prepare(&c->stacks);
 }
 
 void ms_capture_fork_parent(ms_capture *c)
 {
+	ms_stacks_fork_parent(&c->stacks);
 	c->backend.ops->fork_parent(&c->backend);
 }
 
 int ms_capture_fork_child(ms_capture *c)
 {
+	int err;
+
 	c->backend.ops->fork_child(&c->backend);
 	/* The parent's segment stays mapped in the child but is the parent's:
 	 * never write it again. */
 	ms_shm_unmap(c->store.base, c->store.size);
 	ms_store_detach(&c->store);
 	ms_atomic_add_relaxed_u32(&epoch, 1);
-	return ms_store_create(&c->store, c->dir, c->keeper_pid);
+	err = ms_store_create(&c->store, c->dir, c->keeper_pid);
+	if (err != 0)
+		return err;
+	return ms_stacks_fork_child(&c->stacks, &c->store);
 }

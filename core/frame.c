@@ -60,8 +60,77 @@ static void json_string(FILE *out, const char *str)
 	fputc('"', out);
 }
 
-void ms_frame_print_json(FILE *out, const ms_snapshot *s, int exit_status)
+const char *ms_frame_name(const ms_frame *f, char *buf, size_t len)
 {
+	const char *base;
+
+	if (f->function != NULL) {
+		snprintf(buf, len, "%s", f->function);
+	} else if (f->module != NULL) {
+		base = strrchr(f->module, '/');
+		snprintf(buf, len, "%s+0x%" PRIx64, base != NULL ? base + 1 : f->module, f->offset);
+	} else {
+		snprintf(buf, len, "0x%" PRIx64, f->address);
+	}
+	return buf;
+}
+
+/* A string or null. */
+static void json_string_or_null(FILE *out, const char *str)
+{
+	if (str != NULL)
+		json_string(out, str);
+	else
+		fputs("null", out);
+}
+
+static void json_frame_fields(FILE *out, const ms_frame *f)
+{
+	char name[512];
+
+	fputs("\"function\":", out);
+	json_string(out, ms_frame_name(f, name, sizeof(name)));
+	fputs(",\"file\":", out);
+	json_string_or_null(out, f->file);
+	fprintf(out, ",\"line\":%d,\"module\":", f->line);
+	json_string_or_null(out, f->module);
+}
+
+static void json_callsite(FILE *out, const ms_callsite *c)
+{
+	fputc('{', out);
+	if (c->top != NULL) {
+		json_frame_fields(out, c->top);
+	} else {
+		fputs("\"function\":", out);
+		json_string(out, c->site.stack == 0 ? "(no stack)" : "(allocator)");
+		fputs(",\"file\":null,\"line\":0,\"module\":null", out);
+	}
+	fputs(",\"stack\":[", out);
+	for (uint32_t i = 0; i < c->depth; i++) {
+		fputs(i ? ",{" : "{", out);
+		json_frame_fields(out, c->frames[i]);
+		fprintf(out, ",\"address\":\"0x%" PRIx64 "\"}", c->frames[i]->address);
+	}
+	fprintf(out,
+		"],\"live_bytes\":%" PRIu64 ",\"live_allocs\":%" PRIu64
+		",\"total_allocs\":%" PRIu64 ",\"total_frees\":%" PRIu64
+		",\"total_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRIu64 "}",
+		c->site.live_bytes, c->site.live_allocs, c->site.allocs, c->site.frees,
+		c->site.alloc_bytes, c->site.peak_bytes);
+}
+
+static size_t sites_shown(const ms_frame_extra *x)
+{
+	if (x == NULL || x->sites == NULL)
+		return 0;
+	return x->max_sites != 0 && x->max_sites < x->nsites ? x->max_sites : x->nsites;
+}
+
+void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *x)
+{
+	int exit_status = x != NULL ? x->exit_status : -1;
+
 	fprintf(out, "{\"pid\":%d,\"command\":", (int)s->pid);
 	json_string(out, s->command);
 	fprintf(out,
@@ -93,8 +162,13 @@ void ms_frame_print_json(FILE *out, const ms_snapshot *s, int exit_status)
 			t->exited ? "exited" : "running", t->allocs, t->frees, t->alloc_bytes,
 			t->live_bytes, t->live_allocs);
 	}
-	/* Call sites arrive with stack traces. */
-	fputs("],\"callsites\":[]}\n", out);
+	fputs("],\"callsites\":[", out);
+	for (size_t i = 0; i < sites_shown(x); i++) {
+		if (i)
+			fputc(',', out);
+		json_callsite(out, &x->sites[i]);
+	}
+	fputs("]}\n", out);
 }
 
 const char *ms_format_bytes(char *buf, size_t len, uint64_t bytes)
@@ -125,11 +199,39 @@ static int by_live_bytes(const void *a, const void *b)
 }
 
 #define TEXT_THREADS 20
+#define TEXT_SITES 10
 
-void ms_frame_print_text(FILE *out, const ms_snapshot *s, int exit_status)
+static void text_sites(FILE *out, const ms_frame_extra *x)
+{
+	size_t n = sites_shown(x);
+	char b1[32], b2[32], name[512];
+
+	if (n == 0)
+		return;
+	if (n > TEXT_SITES)
+		n = TEXT_SITES;
+	fprintf(out, "%12s %10s %12s  %s\n", "LIVE_BYTES", "LIVE", "TOTAL_BYTES", "CALL SITE");
+	for (size_t i = 0; i < n; i++) {
+		const ms_callsite *c = &x->sites[i];
+
+		fprintf(out, "%12s %10" PRIu64 " %12s  ",
+			ms_format_bytes(b1, sizeof(b1), c->site.live_bytes), c->site.live_allocs,
+			ms_format_bytes(b2, sizeof(b2), c->site.alloc_bytes));
+		if (c->top == NULL)
+			fputs(c->site.stack == 0 ? "(no stack)" : "(allocator)", out);
+		else
+			fputs(ms_frame_name(c->top, name, sizeof(name)), out);
+		if (c->top != NULL && c->top->file != NULL)
+			fprintf(out, " (%s:%d)", c->top->file, c->top->line);
+		fputc('\n', out);
+	}
+}
+
+void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *x)
 {
 	char live[32], peak[32], rss[32], total[32], b1[32], b2[32];
 	const ms_thread_info **order;
+	int exit_status = x != NULL ? x->exit_status : -1;
 
 	fprintf(out, "memscope - pid %d - %s - %s %.1fs", (int)s->pid, s->command,
 		ms_session_state_name(s->state), s->time_s);
@@ -163,5 +265,6 @@ void ms_frame_print_text(FILE *out, const ms_snapshot *s, int exit_status)
 			fprintf(out, "%8s (%zu more threads)\n", "", s->nthreads - TEXT_THREADS);
 		free(order);
 	}
+	text_sites(out, x);
 	fputc('\n', out);
 }

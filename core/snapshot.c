@@ -50,7 +50,16 @@ static int validate(const struct ms_seg_header *h, size_t size)
 	/* The timeline header is as large as one sample; counted above as +1. */
 	_Static_assert(sizeof(struct ms_seg_timeline) <= sizeof(struct ms_seg_sample),
 		       "timeline header fits the slot counted for it");
-	if (h->cell_count > 4096 || h->thread_count > (1u << 20) || h->sample_count > (1u << 20))
+	if (!section_ok(h->stacks_off, h->stack_count, h->stack_size, sizeof(struct ms_seg_stack),
+			size) ||
+	    !section_ok(h->sites_off, h->stack_count, h->site_size, sizeof(struct ms_seg_site),
+			size) ||
+	    !section_ok(h->frames_off, h->frame_words, sizeof(uint64_t), sizeof(uint64_t), size) ||
+	    !section_ok(h->modules_off, h->module_count, h->module_size,
+			sizeof(struct ms_seg_module), size))
+		return MS_ERR_CORRUPT;
+	if (h->cell_count > 4096 || h->thread_count > (1u << 20) || h->sample_count > (1u << 20) ||
+	    h->stack_count > (1u << 24) || h->module_count > (1u << 16))
 		return MS_ERR_CORRUPT;
 	return 0;
 }
@@ -266,6 +275,46 @@ static int copy_threads(const struct ms_seg_header *h, const struct ms_seg_globa
 	return 0;
 }
 
+static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals *g,
+		      const struct ms_seg_site *sites, ms_snapshot *s)
+{
+	uint32_t used = ms_atomic_load_relaxed_u32(&g->stacks_used);
+	uint32_t n = used < h->stack_count ? used : h->stack_count;
+	size_t cap = 64;
+
+	s->sites = malloc(cap * sizeof(*s->sites));
+	if (s->sites == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ms_seg_site *site = &sites[i];
+		ms_site_info d = { .stack = i };
+
+		/* Frees before allocations, as for threads. */
+		d.frees = ms_atomic_load_relaxed(&site->frees);
+		d.free_bytes = ms_atomic_load_relaxed(&site->free_bytes);
+		d.peak_bytes = ms_atomic_load_relaxed(&site->peak_bytes);
+		ms_atomic_fence_acquire();
+		d.allocs = ms_atomic_load_relaxed(&site->allocs);
+		d.alloc_bytes = ms_atomic_load_relaxed(&site->alloc_bytes);
+		if (d.allocs == 0)
+			continue;
+		d.live_allocs = d.allocs > d.frees ? d.allocs - d.frees : 0;
+		d.live_bytes = d.alloc_bytes > d.free_bytes ? d.alloc_bytes - d.free_bytes : 0;
+		if (d.peak_bytes < d.live_bytes)
+			d.peak_bytes = d.live_bytes;
+		if (s->nsites == cap) {
+			ms_site_info *more = realloc(s->sites, cap * 2 * sizeof(*more));
+
+			if (more == NULL)
+				return -ENOMEM;
+			s->sites = more;
+			cap *= 2;
+		}
+		s->sites[s->nsites++] = d;
+	}
+	return 0;
+}
+
 int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 {
 	const struct ms_seg_header *live = r->base;
@@ -338,6 +387,8 @@ int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 
 	err = copy_threads(h, g, (const void *)(base + h->threads_off), s);
 	if (err == 0)
+		err = copy_sites(h, g, (const void *)(base + h->sites_off), s);
+	if (err == 0)
 		err = copy_timeline(tl, (const struct ms_seg_sample *)(tl + 1), h->sample_count,
 				    start, s);
 	if (err != 0) {
@@ -372,8 +423,76 @@ void ms_snapshot_release(ms_snapshot *s)
 {
 	free(s->threads);
 	free(s->samples);
+	free(s->sites);
 	s->threads = NULL;
 	s->samples = NULL;
+	s->sites = NULL;
 	s->nthreads = 0;
 	s->nsamples = 0;
+	s->nsites = 0;
+}
+
+int ms_reader_stack(const ms_reader *r, uint32_t id, uint64_t *frames, uint32_t max,
+		    uint32_t *epoch)
+{
+	struct ms_seg_header h;
+	const struct ms_seg_stack *e;
+	const uint64_t *words;
+	uint64_t off;
+	uint32_t depth;
+	int err = load_header(r, &h);
+
+	if (err != 0)
+		return err;
+	if (id == 0 || id >= h.stack_count)
+		return 0;
+	e = (const struct ms_seg_stack *)((const char *)r->base + h.stacks_off) + id;
+	depth = ms_atomic_load_acquire_u32(&e->depth);
+	off = ms_atomic_load_relaxed(&e->frames_off);
+	*epoch = ms_atomic_load_relaxed_u32(&e->module_epoch);
+	if (depth == 0)
+		return 0;
+	if (off > h.frame_words || depth > h.frame_words - off)
+		return MS_ERR_CORRUPT;
+	if (depth > max)
+		depth = max;
+	words = (const uint64_t *)((const char *)r->base + h.frames_off) + off;
+	for (uint32_t i = 0; i < depth; i++)
+		frames[i] = ms_atomic_load_relaxed(&words[i]);
+	return (int)depth;
+}
+
+int ms_reader_modules(const ms_reader *r, ms_module_entry **out)
+{
+	struct ms_seg_header h;
+	const struct ms_seg_module *m;
+	const struct ms_seg_globals *g;
+	uint32_t n;
+	int err = load_header(r, &h);
+
+	*out = NULL;
+	if (err != 0)
+		return err;
+	g = (const void *)((const char *)r->base + h.globals_off);
+	m = (const void *)((const char *)r->base + h.modules_off);
+	n = ms_atomic_load_acquire_u32(&g->modules_used);
+	if (n > h.module_count)
+		n = h.module_count;
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (*out == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		ms_module_entry *d = &(*out)[i];
+		size_t k;
+
+		d->base = m[i].base;
+		d->lo = m[i].lo;
+		d->hi = m[i].hi;
+		d->load_epoch = m[i].load_epoch;
+		d->unload_epoch = ms_atomic_load_acquire_u32(&m[i].unload_epoch);
+		for (k = 0; k + 1 < sizeof(d->path) && k < MS_MODULE_PATH_MAX && m[i].path[k]; k++)
+			d->path[k] = m[i].path[k];
+		d->path[k] = '\0';
+	}
+	return (int)n;
 }

@@ -101,6 +101,26 @@ static struct ms_seg_thread *thread_at(const ms_store *st, uint32_t i)
 	return (struct ms_seg_thread *)((char *)st->base + header(st)->threads_off) + i;
 }
 
+static struct ms_seg_stack *stack_at(const ms_store *st, uint32_t i)
+{
+	return (struct ms_seg_stack *)((char *)st->base + header(st)->stacks_off) + i;
+}
+
+static struct ms_seg_site *site_at(const ms_store *st, uint32_t i)
+{
+	return (struct ms_seg_site *)((char *)st->base + header(st)->sites_off) + i;
+}
+
+static uint64_t *frame_words(const ms_store *st)
+{
+	return (uint64_t *)((char *)st->base + header(st)->frames_off);
+}
+
+static struct ms_seg_module *module_at(const ms_store *st, uint32_t i)
+{
+	return (struct ms_seg_module *)((char *)st->base + header(st)->modules_off) + i;
+}
+
 static struct ms_seg_timeline *timeline(const ms_store *st)
 {
 	return (struct ms_seg_timeline *)((char *)st->base + header(st)->timeline_off);
@@ -117,6 +137,7 @@ static size_t layout(struct ms_seg_header *h)
 {
 	size_t off = align_up(sizeof(struct ms_seg_header), 64);
 	size_t globals_off = off, cells_off, threads_off, timeline_off;
+	size_t stacks_off, sites_off, frames_off, modules_off;
 
 	off = align_up(off + sizeof(struct ms_seg_globals), 64);
 	cells_off = off;
@@ -125,6 +146,16 @@ static size_t layout(struct ms_seg_header *h)
 	off = align_up(off + MS_SEG_THREADS * sizeof(struct ms_seg_thread), 64);
 	timeline_off = off;
 	off += sizeof(struct ms_seg_timeline) + MS_SEG_SAMPLES * sizeof(struct ms_seg_sample);
+	off = align_up(off, 64);
+	stacks_off = off;
+	off = align_up(off + MS_SEG_STACKS * sizeof(struct ms_seg_stack), 64);
+	sites_off = off;
+	off = align_up(off + MS_SEG_STACKS * sizeof(struct ms_seg_site), 64);
+	frames_off = off;
+	off = align_up(off + MS_SEG_STACK_WORDS * sizeof(uint64_t), 64);
+	modules_off = off;
+	off += MS_SEG_MODULES * sizeof(struct ms_seg_module);
+	/* The file is sparse: only the pages written take memory. */
 	off = align_up(off, 4096);
 	if (h != NULL) {
 		h->header_size = sizeof(*h);
@@ -139,6 +170,16 @@ static size_t layout(struct ms_seg_header *h)
 		h->timeline_off = timeline_off;
 		h->sample_count = MS_SEG_SAMPLES;
 		h->sample_size = sizeof(struct ms_seg_sample);
+		h->stacks_off = stacks_off;
+		h->stack_count = MS_SEG_STACKS;
+		h->stack_size = sizeof(struct ms_seg_stack);
+		h->sites_off = sites_off;
+		h->site_size = sizeof(struct ms_seg_site);
+		h->frames_off = frames_off;
+		h->frame_words = MS_SEG_STACK_WORDS;
+		h->modules_off = modules_off;
+		h->module_count = MS_SEG_MODULES;
+		h->module_size = sizeof(struct ms_seg_module);
 	}
 	return off;
 }
@@ -228,6 +269,9 @@ int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid)
 	h->cmdline_len = n > 0 ? (uint32_t)n : 0;
 	tl = timeline(st);
 	tl->interval_ns = 100 * 1000 * 1000;
+	/* Stack id 0 is MS_STACK_NONE: a site without frames. */
+	globals(st)->stacks_used = 1;
+	globals(st)->module_epoch = 1;
 	/* A first sample at the start: the baseline for rates and CPU%. */
 	ms_store_sample(st);
 	ms_atomic_store_release_u32(&h->state, MS_SEG_RUNNING);
@@ -355,13 +399,29 @@ static void thread_add(uint32_t slot, uint64_t *p, uint64_t v)
 		bump(p, v);
 }
 
-void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint64_t size,
-			  int is_realloc)
+static struct ms_seg_site *site_of(const ms_store *st, uint32_t stack)
+{
+	return site_at(st, stack < MS_SEG_STACKS ? stack : MS_STACK_NONE);
+}
+
+static void raise_site_peak(struct ms_seg_site *site, uint64_t live)
+{
+	uint64_t peak = ms_atomic_load_relaxed(&site->peak_bytes);
+
+	while (live > peak &&
+	       !__atomic_compare_exchange_n(&site->peak_bytes, &peak, live, 1, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t stack,
+			  uint64_t size, int is_realloc)
 {
 	struct ms_seg_globals *g = globals(st);
 	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
 	uint32_t slot = thread % MS_SEG_THREADS;
 	struct ms_seg_thread *t = thread_at(st, slot);
+	struct ms_seg_site *site = site_of(st, stack);
 	uint64_t live;
 
 	cell_begin(c);
@@ -374,18 +434,25 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint64_t
 	thread_add(slot, &t->allocs, 1);
 	thread_add(slot, &t->alloc_bytes, size);
 
+	ms_atomic_add_relaxed(&site->allocs, 1);
+	ms_atomic_add_relaxed(&site->alloc_bytes, size);
+	live = ms_atomic_add_relaxed(&site->live_bytes, size);
+	if (live > ms_atomic_load_relaxed(&site->peak_bytes))
+		raise_site_peak(site, live);
+
 	live = ms_atomic_add_relaxed(&g->live_bytes, size);
 	if (live > ms_atomic_load_relaxed(&g->peak_bytes))
 		raise_peak(g, live);
 }
 
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
-			 uint64_t size)
+			 uint32_t stack, uint64_t size)
 {
 	struct ms_seg_globals *g = globals(st);
 	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
 	uint32_t slot = thread % MS_SEG_THREADS, owner_slot = owner % MS_SEG_THREADS;
 	struct ms_seg_thread *t = thread_at(st, slot);
+	struct ms_seg_site *site = site_of(st, stack);
 
 	cell_begin(c);
 	bump(&c->frees, 1);
@@ -403,7 +470,108 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 		ms_atomic_add_relaxed(&o->remote_freed, 1);
 		ms_atomic_add_relaxed(&o->remote_freed_bytes, size);
 	}
+
+	ms_atomic_add_relaxed(&site->frees, 1);
+	ms_atomic_add_relaxed(&site->free_bytes, size);
+	ms_atomic_sub_relaxed(&site->live_bytes, size);
+
 	ms_atomic_sub_relaxed(&g->live_bytes, size);
+}
+
+uint32_t ms_store_stack_add(ms_store *st, const uint64_t *frames, uint32_t depth,
+			    uint32_t module_epoch)
+{
+	struct ms_seg_globals *g = globals(st);
+	struct ms_seg_stack *e;
+	uint64_t at;
+	uint32_t id;
+	uint64_t *words = frame_words(st);
+
+	if (depth == 0)
+		return MS_STACK_NONE;
+	/* Reserve the frames first: an id is only taken when its frames fit. */
+	at = __atomic_fetch_add(&g->frame_words_used, depth, __ATOMIC_RELAXED);
+	if (at + depth > MS_SEG_STACK_WORDS)
+		return MS_STACK_NONE;
+	id = __atomic_fetch_add(&g->stacks_used, 1, __ATOMIC_RELAXED);
+	if (id >= MS_SEG_STACKS)
+		return MS_STACK_NONE;
+	for (uint32_t i = 0; i < depth; i++)
+		ms_atomic_store_relaxed(&words[at + i], frames[i]);
+	e = stack_at(st, id);
+	e->frames_off = at;
+	e->module_epoch = module_epoch;
+	ms_atomic_store_release_u32(&e->depth, depth);
+	return id;
+}
+
+const uint64_t *ms_store_stack_frames(const ms_store *st, uint32_t id, uint32_t *depth)
+{
+	const struct ms_seg_stack *e;
+
+	if (id == MS_STACK_NONE || id >= MS_SEG_STACKS)
+		return NULL;
+	e = stack_at(st, id);
+	*depth = ms_atomic_load_acquire_u32(&e->depth);
+	return *depth ? frame_words(st) + e->frames_off : NULL;
+}
+
+uint32_t ms_store_module_epoch(const ms_store *st)
+{
+	return ms_atomic_load_acquire_u32(&globals(st)->module_epoch);
+}
+
+void ms_store_module_set_epoch(ms_store *st, uint32_t epoch)
+{
+	ms_atomic_store_release_u32(&globals(st)->module_epoch, epoch);
+}
+
+int ms_store_module_add(ms_store *st, uint32_t epoch, uint64_t base, uint64_t lo, uint64_t hi,
+			const char *path)
+{
+	struct ms_seg_globals *g = globals(st);
+	uint32_t i = g->modules_used;
+	struct ms_seg_module *m;
+	size_t n = 0;
+
+	if (i >= MS_SEG_MODULES)
+		return -ENOSPC;
+	m = module_at(st, i);
+	m->base = base;
+	m->lo = lo;
+	m->hi = hi;
+	m->load_epoch = epoch;
+	m->unload_epoch = 0;
+	for (; path != NULL && path[n] != '\0' && n + 1 < MS_MODULE_PATH_MAX; n++)
+		m->path[n] = path[n];
+	m->path[n] = '\0';
+	ms_atomic_store_release_u32(&g->modules_used, i + 1);
+	return (int)i;
+}
+
+uint32_t ms_store_module_count(const ms_store *st)
+{
+	return ms_atomic_load_acquire_u32(&globals(st)->modules_used);
+}
+
+int ms_store_module_get(const ms_store *st, uint32_t i, uint64_t *base, const char **path,
+			int *loaded)
+{
+	const struct ms_seg_module *m;
+
+	if (i >= ms_store_module_count(st))
+		return -ENOENT;
+	m = module_at(st, i);
+	*base = m->base;
+	*path = m->path;
+	*loaded = ms_atomic_load_relaxed_u32(&m->unload_epoch) == 0;
+	return 0;
+}
+
+void ms_store_module_unload(ms_store *st, uint32_t i, uint32_t epoch)
+{
+	if (i < ms_store_module_count(st))
+		ms_atomic_store_release_u32(&module_at(st, i)->unload_epoch, epoch);
 }
 
 void ms_store_count_dropped(ms_store *st)

@@ -19,7 +19,7 @@
 #endif
 
 #define MS_MAGIC "MEMSCOPE"
-#define MS_LAYOUT_VERSION 1u
+#define MS_LAYOUT_VERSION 2u
 
 #define MS_CMDLINE_MAX 2048u
 #define MS_THREAD_NAME_MAX 16u
@@ -28,6 +28,10 @@
 #define MS_SEG_CELLS 64u
 #define MS_SEG_THREADS 4096u
 #define MS_SEG_SAMPLES 2048u
+#define MS_SEG_STACKS (1u << 18)       /* distinct stacks (call sites) */
+#define MS_SEG_STACK_WORDS (1u << 23)  /* return addresses, all stacks */
+#define MS_SEG_MODULES 1024u
+#define MS_MODULE_PATH_MAX 256u
 
 /* Values of ms_seg_header.state. */
 #define MS_SEG_STARTING 0u
@@ -69,6 +73,14 @@ struct ms_seg_header {
 	uint32_t thread_count, thread_size;
 	uint64_t timeline_off;
 	uint32_t sample_count, sample_size;
+	uint64_t stacks_off;      /* struct ms_seg_stack[stack_count] */
+	uint32_t stack_count, stack_size;
+	uint64_t sites_off;       /* struct ms_seg_site[stack_count] */
+	uint32_t site_size, pad_sites;
+	uint64_t frames_off;      /* uint64_t[frame_words] */
+	uint32_t frame_words, pad_frames;
+	uint64_t modules_off;     /* struct ms_seg_module[module_count] */
+	uint32_t module_count, module_size;
 
 	char cmdline[MS_CMDLINE_MAX]; /* arguments separated by NULs */
 };
@@ -81,14 +93,17 @@ struct ms_seg_globals {
 	uint64_t borrows, returns, moves;
 	uint64_t threads_overflowed; /* threads folded into the last slot */
 	uint32_t threads_used;    /* slots handed out, atomic; bounds readers */
-	uint32_t pad0;
+	uint32_t stacks_used;     /* stack ids handed out, atomic */
+	uint64_t frame_words_used; /* of the frames region, atomic */
+	uint32_t modules_used;    /* module entries published, release */
+	uint32_t module_epoch;    /* bumped on every change of the module map */
 	/* Peak, guarded by peak_lock (writers, in the target) and peak_seq
 	 * (seqcount for readers). */
 	uint32_t peak_lock;
 	uint32_t peak_seq;
 	uint64_t peak_bytes;
 	uint64_t peak_mono_ns;
-	uint64_t pad1[5];
+	uint64_t pad1[3];
 };
 
 /* A counter cell: written only by the holder of the backend's lock for it,
@@ -136,6 +151,42 @@ struct ms_seg_sample {
 	uint64_t cpu_ns;
 };
 
+/*
+ * A stack: its return addresses, innermost first, in the frames region.
+ * Appended once and never changed: the writer fills the frames, then
+ * publishes the entry by a release store of depth (0 = not yet there).
+ * module_epoch is the module map's epoch when the stack was interned, so a
+ * reader resolves each address against the modules loaded then.
+ */
+struct ms_seg_stack {
+	uint64_t frames_off;  /* index of the first word in the frames region */
+	uint32_t depth;       /* release-published last */
+	uint32_t module_epoch;
+};
+
+/* The figures of one call site (one stack), updated by any thread with
+ * atomic adds. live_bytes is the exact running figure its peak comes from. */
+struct ms_seg_site {
+	uint64_t allocs;
+	uint64_t alloc_bytes;
+	uint64_t frees;
+	uint64_t free_bytes;
+	uint64_t live_bytes;
+	uint64_t peak_bytes;
+	uint64_t pad[2];
+};
+
+/* A loaded object (the executable or a shared library). Entries are
+ * appended, never reused: one dlclose'd stays, with the epoch it left in,
+ * so that stacks from its time still resolve. */
+struct ms_seg_module {
+	uint64_t base;          /* load bias: file address = runtime - base */
+	uint64_t lo, hi;        /* runtime range of its loadable segments */
+	uint32_t load_epoch;    /* epoch it appeared in */
+	uint32_t unload_epoch;  /* epoch it was gone in; 0 while loaded */
+	char path[MS_MODULE_PATH_MAX];
+};
+
 /* The timeline: a single writer (the sampler thread). When full, every
  * other sample is dropped and the interval doubles, so the whole history
  * since the start stays, at decreasing resolution. */
@@ -151,6 +202,7 @@ MS_STATIC_ASSERT(sizeof(struct ms_seg_cell) == 64, "a cell is one cache line");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_thread) == 128, "two cache lines a thread");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_globals) % 64 == 0, "globals fill lines");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_timeline) == 64, "timeline header is one line");
+MS_STATIC_ASSERT(sizeof(struct ms_seg_site) == 64, "a site is one cache line");
 
 /* Totals summed over all cells. */
 struct ms_seg_totals {

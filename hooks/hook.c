@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "unwind.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -116,9 +117,10 @@ static inline int ensure_real(void)
 static void *track_alloc(void *p, size_t size)
 {
 	if (p != NULL) {
+		uint64_t frames[MS_UNWIND_MAX_DEPTH];
 		int saved = errno;
 
-		ms_capture_alloc(&ms_hook_capture, p, size);
+		ms_capture_alloc(&ms_hook_capture, p, size, frames, ms_unwind(frames));
 		errno = saved;
 	}
 	return p;
@@ -192,6 +194,7 @@ static void *arena_realloc(void *old, size_t size)
 static void *tracked_realloc(void *old, size_t size, void *(*call)(void *, size_t, size_t),
 			     size_t n, size_t m)
 {
+	uint64_t frames[MS_UNWIND_MAX_DEPTH];
 	ms_claim claim;
 	void *p;
 	int saved;
@@ -202,7 +205,8 @@ static void *tracked_realloc(void *old, size_t size, void *(*call)(void *, size_
 	errno = saved;
 	p = call(old, n, m);
 	saved = errno;
-	ms_capture_realloc_end(&ms_hook_capture, &claim, p, size);
+	ms_capture_realloc_end(&ms_hook_capture, &claim, p, size, frames,
+			       p != NULL ? ms_unwind(frames) : 0);
 	errno = saved;
 	ms_hook_busy = 0;
 	return p;

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "unwind.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -43,8 +44,10 @@ static void *sampler_main(void *arg)
 		while (nanosleep(&left, &left) != 0)
 			;
 		pthread_mutex_lock(&sample_lock);
-		if (!finished && ms_hook_ready)
+		if (!finished && ms_hook_ready) {
 			ms_store_sample(&ms_hook_capture.store);
+			ms_capture_maintain(&ms_hook_capture);
+		}
 		pthread_mutex_unlock(&sample_lock);
 	}
 	return NULL;
@@ -130,6 +133,7 @@ void ms_runtime_start(void)
 		ops = ms_backend_find(NULL);
 	}
 	ms_hook_busy = 1;
+	ms_unwind_init();
 	if (ms_capture_open(&ms_hook_capture, ops, ms_shm_dir(), env_pid("MEMSCOPE_KEEPER")) == 0) {
 		pthread_atfork(fork_prepare, fork_parent, fork_child);
 		start_sampler();

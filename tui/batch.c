@@ -14,6 +14,7 @@
 #include <memscope/platform.h>
 #include <memscope/session.h>
 #include <memscope/snapshot.h>
+#include <memscope/symbols.h>
 
 /* How often the target is checked for exit between frames. */
 #define POLL_NS (20 * 1000 * 1000ULL)
@@ -26,6 +27,7 @@ struct watch {
 	int reaped;
 	int exit_status;    /* shell convention: code, or 128 + signal */
 	ms_reader reader;   /* base NULL while no session is open */
+	ms_symbols *symbols; /* for reader's session; NULL while none */
 };
 
 static void sleep_ns(uint64_t ns)
@@ -47,8 +49,13 @@ static void follow(struct watch *w)
 		return;
 	if (w->reader.base != NULL)
 		ms_reader_close(&w->reader);
+	/* A new image: new stacks and modules, so fresh symbols. */
+	ms_symbols_free(w->symbols);
+	w->symbols = NULL;
 	if (ms_reader_open(&w->reader, path) != 0)
 		w->reader.base = NULL;
+	else
+		w->symbols = ms_symbols_new();
 }
 
 static void reap(struct watch *w, int block)
@@ -78,6 +85,8 @@ static int target_gone(struct watch *w)
 
 static int print_frame(const struct ms_top_options *opt, struct watch *w, int final)
 {
+	ms_frame_extra x = { .exit_status = -1 };
+	ms_callsite *sites = NULL;
 	ms_snapshot s;
 	int err;
 
@@ -92,11 +101,22 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 	/* Our child is reaped: whatever the segment says, it is gone. */
 	if (final && s.state == MS_SESSION_RUNNING)
 		s.state = MS_SESSION_GONE;
+	x.exit_status = final && w->reaped ? w->exit_status : -1;
+	x.max_sites = (size_t)opt->sites;
+	if (w->symbols != NULL) {
+		int n = ms_symbols_callsites(w->symbols, &w->reader, &s, &sites);
+
+		if (n > 0) {
+			x.sites = sites;
+			x.nsites = (size_t)n;
+		}
+	}
 	if (opt->json)
-		ms_frame_print_json(stdout, &s, final && w->reaped ? w->exit_status : -1);
+		ms_frame_print_json(stdout, &s, &x);
 	else
-		ms_frame_print_text(stdout, &s, final && w->reaped ? w->exit_status : -1);
+		ms_frame_print_text(stdout, &s, &x);
 	fflush(stdout);
+	free(sites);
 	ms_snapshot_release(&s);
 	return 0;
 }
@@ -161,6 +181,7 @@ int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched)
 	}
 	if (w.reader.base != NULL)
 		ms_reader_close(&w.reader);
+	ms_symbols_free(w.symbols);
 	if (launched && gone)
 		remove_sessions(pid);
 	return launched && gone ? w.exit_status : 0;

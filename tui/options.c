@@ -17,6 +17,7 @@ void ms_top_usage(FILE *out)
 	      "  --json        with --batch: one JSON object per line per frame\n"
 	      "  -d SECONDS    refresh interval (default 1; fractions allowed)\n"
 	      "  -n N          stop after N frames\n"
+	      "  --sites N     call sites per batch frame, by live bytes (default 100; 0: all)\n"
 	      "  -w FILE       also record the session to FILE\n"
 	      "  -h, --help    this text;  -V, --version  the version\n"
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
@@ -64,6 +65,7 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 
 	memset(opt, 0, sizeof(*opt));
 	opt->interval_s = 1.0;
+	opt->sites = 100;
 	opt->mode = MS_TOP_HELP;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -101,6 +103,10 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 		} else if (strcmp(a, "-n") == 0) {
 			if (next == NULL || parse_long(next, 1, 1000000000L, &opt->frames) != 0)
 				return fail("-n needs a positive number of frames", next);
+			i++;
+		} else if (strcmp(a, "--sites") == 0) {
+			if (next == NULL || parse_long(next, 0, 100000000L, &opt->sites) != 0)
+				return fail("--sites needs a number of call sites (0: all)", next);
 			i++;
 		} else if (strcmp(a, "-p") == 0) {
 			if (next == NULL || parse_long(next, 1, 0x7fffffffL, &v) != 0)

@@ -22,6 +22,7 @@ struct ms_top_options {
 	int clean;          /* -l --clean */
 	double interval_s;  /* -d */
 	long frames;        /* -n, 0 = unlimited */
+	long sites;         /* --sites: call sites per frame, 0 = all */
 	pid_t pid;          /* -p */
 	const char *record; /* -w */
 	const char *replay; /* -r */

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,25 +23,67 @@
 
 namespace {
 
-std::vector<char> slurp(const std::string &path)
+// A segment file as the tests damage it: the pages that hold data, and the
+// file's full size. Segments are large and sparse (most of a fresh one is
+// room for stacks), so copying only the written pages keeps thousands of
+// damaged copies cheap.
+struct Image {
+	static constexpr size_t kPage = 64 * 1024;
+	std::map<size_t, std::vector<char>> pages; // page index -> kPage bytes
+	size_t size = 0;
+
+	// The bytes at off, in a page made (zero-filled) if it held nothing.
+	char *at(size_t off)
+	{
+		std::vector<char> &page = pages[off / kPage];
+		if (page.empty())
+			page.assign(kPage, 0);
+		return page.data() + off % kPage;
+	}
+	// A structure at off; it must not straddle two pages.
+	template <typename T> T *field(size_t off)
+	{
+		EXPECT_LE(off % kPage + sizeof(T), kPage);
+		return reinterpret_cast<T *>(at(off));
+	}
+	ms_seg_header *hdr() { return field<ms_seg_header>(0); }
+};
+
+Image slurp(const std::string &path)
 {
-	std::vector<char> bytes;
+	Image img;
 	int fd = open(path.c_str(), O_RDONLY);
-	char buf[65536];
+	std::vector<char> buf(Image::kPage);
 	ssize_t n;
 
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		bytes.insert(bytes.end(), buf, buf + n);
+	for (size_t page = 0; (n = pread(fd, buf.data(), buf.size(), page * Image::kPage)) > 0;
+	     page++) {
+		img.size += n;
+		bool data = false;
+		for (ssize_t i = 0; i < n && !data; i++)
+			data = buf[i] != 0;
+		if (data) {
+			buf.resize(Image::kPage, 0);
+			img.pages[page] = buf;
+		}
+	}
 	close(fd);
-	return bytes;
+	return img;
 }
 
-void spill(const std::string &path, const std::vector<char> &bytes)
+void spill(const std::string &path, const Image &img)
 {
 	unlink(path.c_str());
 	int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	ASSERT_GE(fd, 0);
-	ASSERT_EQ(write(fd, bytes.data(), bytes.size()), (ssize_t)bytes.size());
+	ASSERT_EQ(ftruncate(fd, (off_t)img.size), 0);
+	for (const auto &[page, bytes] : img.pages) {
+		size_t off = page * Image::kPage;
+		if (off >= img.size)
+			continue;
+		size_t len = std::min(bytes.size(), img.size - off);
+		ASSERT_EQ(pwrite(fd, bytes.data(), len, (off_t)off), (ssize_t)len);
+	}
 	close(fd);
 }
 
@@ -51,10 +94,10 @@ protected:
 		dir = mstest::temp_dir("reader");
 		ASSERT_EQ(ms_capture_open(&c, &ms_backend_core, dir.c_str(), getpid()), 0);
 		for (uint64_t i = 0; i < 100; i++)
-			ms_capture_alloc(&c, reinterpret_cast<void *>(0x1000 + i * 16), 10);
+			ms_capture_alloc(&c, reinterpret_cast<void *>(0x1000 + i * 16), 10, nullptr, 0);
 		ms_store_sample(&c.store);
 		good = slurp(c.store.path);
-		ASSERT_GT(good.size(), sizeof(ms_seg_header));
+		ASSERT_GT(good.size, sizeof(ms_seg_header));
 		path = dir + "/damaged";
 	}
 	void TearDown() override
@@ -63,13 +106,9 @@ protected:
 		unlink(path.c_str());
 		ms_capture_close(&c);
 	}
-	ms_seg_header *hdr(std::vector<char> &bytes)
+	int open_copy(const Image &img)
 	{
-		return reinterpret_cast<ms_seg_header *>(bytes.data());
-	}
-	int open_copy(const std::vector<char> &bytes)
-	{
-		spill(path, bytes);
+		spill(path, img);
 		ms_reader r;
 		int err = ms_reader_open(&r, path.c_str());
 		if (err == 0) {
@@ -83,7 +122,7 @@ protected:
 	}
 	std::string dir, path;
 	ms_capture c;
-	std::vector<char> good;
+	Image good;
 };
 
 TEST_F(Damaged, IntactCopyReads)
@@ -101,28 +140,33 @@ TEST_F(Damaged, IntactCopyReads)
 
 TEST_F(Damaged, EmptyAndForeignFiles)
 {
-	EXPECT_EQ(open_copy({}), -EINVAL); // empty: not even mappable
-	EXPECT_EQ(open_copy(std::vector<char>(100, 'x')), MS_ERR_NOT_MEMSCOPE);
-	std::vector<char> junk(good.size());
+	EXPECT_EQ(open_copy(Image{}), -EINVAL); // empty: not even mappable
+	Image text;
+	text.size = 100;
+	memset(text.at(0), 'x', 100);
+	EXPECT_EQ(open_copy(text), MS_ERR_NOT_MEMSCOPE);
+	Image junk;
+	junk.size = good.size;
 	std::mt19937 rng(1);
-	for (char &b : junk)
-		b = (char)rng();
+	for (size_t i = 0; i < Image::kPage; i++)
+		*junk.at(i) = (char)rng();
 	EXPECT_EQ(open_copy(junk), MS_ERR_NOT_MEMSCOPE);
 }
 
 TEST_F(Damaged, WrongVersion)
 {
-	std::vector<char> b = good;
-	hdr(b)->layout_version = MS_LAYOUT_VERSION + 1;
+	Image b = good;
+	b.hdr()->layout_version = MS_LAYOUT_VERSION + 1;
 	EXPECT_EQ(open_copy(b), MS_ERR_VERSION);
 }
 
 TEST_F(Damaged, Truncated)
 {
-	std::vector<char> b(good.begin(), good.begin() + good.size() / 2);
+	Image b = good;
+	b.size = good.size / 2;
 	EXPECT_EQ(open_copy(b), MS_ERR_CORRUPT);
-	std::vector<char> tiny(good.begin(), good.begin() + 64);
-	EXPECT_EQ(open_copy(tiny), MS_ERR_NOT_MEMSCOPE);
+	b.size = 64;
+	EXPECT_EQ(open_copy(b), MS_ERR_NOT_MEMSCOPE);
 }
 
 TEST_F(Damaged, OffsetsAndCountsOutOfRange)
@@ -139,34 +183,38 @@ TEST_F(Damaged, OffsetsAndCountsOutOfRange)
 		{ "threads overflow", [](ms_seg_header *h) { h->thread_count = 0x7fffffffu; } },
 		{ "timeline misaligned", [](ms_seg_header *h) { h->timeline_off += 3; } },
 		{ "samples huge", [](ms_seg_header *h) { h->sample_count = 1u << 30; } },
+		{ "stacks past the end", [](ms_seg_header *h) { h->stacks_off = h->segment_size; } },
+		{ "stack count huge", [](ms_seg_header *h) { h->stack_count = 0xffffffffu; } },
+		{ "site size wrong", [](ms_seg_header *h) { h->site_size = 1; } },
+		{ "frames overflow", [](ms_seg_header *h) { h->frame_words = 0xffffffffu; } },
+		{ "modules misaligned", [](ms_seg_header *h) { h->modules_off += 4; } },
 		{ "segment size lies", [](ms_seg_header *h) { h->segment_size = ~0ull; } },
 		{ "header size wrong", [](ms_seg_header *h) { h->header_size = 12; } },
 	};
 	for (const Case &k : cases) {
-		std::vector<char> b = good;
-		k.damage(hdr(b));
+		Image b = good;
+		k.damage(b.hdr());
 		EXPECT_EQ(open_copy(b), MS_ERR_CORRUPT) << k.what;
 	}
 }
 
 TEST_F(Damaged, AdversarialContentsGiveSaneSnapshots)
 {
-	std::vector<char> b = good;
-	ms_seg_header *h = hdr(b);
+	Image b = good;
+	ms_seg_header *h = b.hdr();
 	// Counts and strings the writer never wrote: the snapshot stays bounded.
 	h->cmdline_len = 0xffffffffu;
 	memset(h->cmdline, 0x01, sizeof(h->cmdline));
-	auto *g = reinterpret_cast<ms_seg_globals *>(b.data() + h->globals_off);
-	g->threads_used = 0xffffffffu;
-	auto *tl = reinterpret_cast<ms_seg_timeline *>(b.data() + h->timeline_off);
+	b.field<ms_seg_globals>(h->globals_off)->threads_used = 0xffffffffu;
+	auto *tl = b.field<ms_seg_timeline>(h->timeline_off);
 	tl->count = 0xffffffffu;
 	tl->seq = 1; // a writer that died mid-update
-	auto *cell = reinterpret_cast<ms_seg_cell *>(b.data() + h->cells_off);
-	cell[3].seq = 7;
-	cell[3].frees = 1000000; // more freed than allocated
-	auto *threads = reinterpret_cast<ms_seg_thread *>(b.data() + h->threads_off);
-	memset(threads[0].name, 'A', sizeof(threads[0].name)); // no terminator
-	threads[1].state = 99;
+	auto *cell = b.field<ms_seg_cell>(h->cells_off + 3 * sizeof(ms_seg_cell));
+	cell->seq = 7;
+	cell->frees = 1000000; // more freed than allocated
+	auto *t0 = b.field<ms_seg_thread>(h->threads_off);
+	memset(t0->name, 'A', sizeof(t0->name)); // no terminator
+	b.field<ms_seg_thread>(h->threads_off + sizeof(ms_seg_thread))->state = 99;
 
 	spill(path, b);
 	ms_reader r;
@@ -190,16 +238,16 @@ TEST_F(Damaged, AdversarialContentsGiveSaneSnapshots)
 TEST_F(Damaged, RandomHeaderMutations)
 {
 	std::mt19937 rng(42);
-	size_t span = std::min(good.size(), (size_t)16384);
+	const size_t span = 16384;
 	int errors = 0, reads = 0;
 
 	for (int i = 0; i < 3000; i++) {
-		std::vector<char> b = good;
+		Image b = good;
 		int flips = 1 + rng() % 8;
 		for (int k = 0; k < flips; k++)
-			b[rng() % span] = (char)rng();
+			*b.at(rng() % span) = (char)rng();
 		if (rng() % 4 == 0)
-			b.resize(rng() % good.size());
+			b.size = rng() % good.size;
 		(open_copy(b) == 0 ? reads : errors)++;
 	}
 	EXPECT_EQ(reads + errors, 3000);

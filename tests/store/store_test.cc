@@ -65,7 +65,7 @@ TEST_F(Engine, ExactCountsOneThread)
 {
 	uint64_t bytes = 0;
 	for (uint64_t i = 0; i < 10; i++) {
-		ms_capture_alloc(&c, fake(i), 100 + i);
+		ms_capture_alloc(&c, fake(i), 100 + i, nullptr, 0);
 		bytes += 100 + i;
 	}
 	for (uint64_t i = 0; i < 4; i++)
@@ -94,11 +94,11 @@ TEST_F(Engine, ExactCountsOneThread)
 
 TEST_F(Engine, PeakIsExact)
 {
-	ms_capture_alloc(&c, fake(1), 100);
-	ms_capture_alloc(&c, fake(2), 200);
+	ms_capture_alloc(&c, fake(1), 100, nullptr, 0);
+	ms_capture_alloc(&c, fake(2), 200, nullptr, 0);
 	ms_capture_free(&c, fake(1));
 	ms_capture_free(&c, fake(2));
-	ms_capture_alloc(&c, fake(3), 250);
+	ms_capture_alloc(&c, fake(3), 250, nullptr, 0);
 
 	ms_snapshot s = snap();
 	EXPECT_EQ(s.peak_bytes, 300u);
@@ -114,18 +114,18 @@ TEST_F(Engine, ReallocCases)
 
 	// realloc(NULL, 40): a plain allocation.
 	ms_capture_realloc_begin(&c, nullptr, &claim);
-	ms_capture_realloc_end(&c, &claim, fake(1), 40);
+	ms_capture_realloc_end(&c, &claim, fake(1), 40, nullptr, 0);
 	// grow in place: 40 -> 400 at the same address.
 	ms_capture_realloc_begin(&c, fake(1), &claim);
 	EXPECT_TRUE(claim.found);
 	EXPECT_EQ(claim.size, 40u);
-	ms_capture_realloc_end(&c, &claim, fake(1), 400);
+	ms_capture_realloc_end(&c, &claim, fake(1), 400, nullptr, 0);
 	// move: 400 -> 4000 at a new address.
 	ms_capture_realloc_begin(&c, fake(1), &claim);
-	ms_capture_realloc_end(&c, &claim, fake(2), 4000);
+	ms_capture_realloc_end(&c, &claim, fake(2), 4000, nullptr, 0);
 	// failure: the block stays as it was.
 	ms_capture_realloc_begin(&c, fake(2), &claim);
-	ms_capture_realloc_end(&c, &claim, nullptr, 1 << 30);
+	ms_capture_realloc_end(&c, &claim, nullptr, 1 << 30, nullptr, 0);
 
 	ms_snapshot s = snap();
 	EXPECT_EQ(s.total_allocs, 3u);
@@ -138,7 +138,7 @@ TEST_F(Engine, ReallocCases)
 
 	// realloc(p, 0) that freed p.
 	ms_capture_realloc_begin(&c, fake(2), &claim);
-	ms_capture_realloc_end(&c, &claim, nullptr, 0);
+	ms_capture_realloc_end(&c, &claim, nullptr, 0, nullptr, 0);
 	s = snap();
 	EXPECT_EQ(s.total_frees, 3u);
 	EXPECT_EQ(s.live_bytes, 0u);
@@ -160,7 +160,7 @@ TEST_F(Engine, ReallocOfUntrackedBlock)
 
 	ms_capture_realloc_begin(&c, fake(9), &claim);
 	EXPECT_FALSE(claim.found);
-	ms_capture_realloc_end(&c, &claim, fake(10), 64);
+	ms_capture_realloc_end(&c, &claim, fake(10), 64, nullptr, 0);
 	ms_snapshot s = snap();
 	EXPECT_EQ(s.total_allocs, 1u);
 	EXPECT_EQ(s.total_reallocs, 0u);
@@ -171,7 +171,7 @@ TEST_F(Engine, ReallocOfUntrackedBlock)
 
 TEST_F(Engine, AnnotationsMoveKeepsTheBlock)
 {
-	ms_capture_alloc(&c, fake(1), 128);
+	ms_capture_alloc(&c, fake(1), 128, nullptr, 0);
 	ms_capture_annotate(&c, MS_OP_MOVE, fake(2), fake(1));
 	ms_capture_annotate(&c, MS_OP_BORROW, fake(2), nullptr);
 	ms_capture_annotate(&c, MS_OP_RETURN, fake(2), nullptr);
@@ -202,7 +202,7 @@ TEST_F(Engine, EightThreadsExactWithCrossThreadFrees)
 		pool.emplace_back([&, t] {
 			tids[t] = ms_thread_id();
 			for (int i = 0; i < per; i++)
-				ms_capture_alloc(&c, fake((uint64_t)t * per + i), 8 + (i % 16));
+				ms_capture_alloc(&c, fake((uint64_t)t * per + i), 8 + (i % 16), nullptr, 0);
 			allocated++;
 			while (allocated.load() < threads)
 				std::this_thread::yield();
@@ -250,7 +250,7 @@ TEST_F(Engine, ReaderSeesConsistentFiguresWhileWritersRun)
 		writers.emplace_back([&, t] {
 			uint64_t base = (uint64_t)t << 32;
 			for (uint64_t i = 0; !stop.load(); i++) {
-				ms_capture_alloc(&c, fake(base + i % 1000), 64);
+				ms_capture_alloc(&c, fake(base + i % 1000), 64, nullptr, 0);
 				if (i % 1000 == 999)
 					for (uint64_t k = 0; k < 1000; k++)
 						ms_capture_free(&c, fake(base + k));
@@ -280,7 +280,7 @@ TEST_F(Engine, TimelineKeepsWholeHistory)
 	// 5000 samples do not fit 2048 slots: the ring compacts, keeping the
 	// oldest sample and time order, never overflowing.
 	for (int i = 0; i < 5000; i++) {
-		ms_capture_alloc(&c, fake(i), 10);
+		ms_capture_alloc(&c, fake(i), 10, nullptr, 0);
 		ms_store_sample(&c.store);
 	}
 	ms_snapshot s = snap();
@@ -308,7 +308,7 @@ TEST_F(Engine, ThreadTableOverflowSharesTheLastSlot)
 
 TEST_F(Engine, FinishMarksExitedAndKeeperKeepsTheName)
 {
-	ms_capture_alloc(&c, fake(1), 10);
+	ms_capture_alloc(&c, fake(1), 10, nullptr, 0);
 	ms_capture_finish(&c);
 	ms_snapshot s = snap();
 	EXPECT_EQ(s.state, MS_SESSION_EXITED);
@@ -329,7 +329,7 @@ TEST(StoreSession, WithoutKeeperFinishRemovesTheNameButReadersKeepTheirView)
 
 	ASSERT_EQ(ms_capture_open(&c, &ms_backend_core, dir.c_str(), 0), 0);
 	ASSERT_EQ(ms_reader_open(&r, c.store.path), 0);
-	ms_capture_alloc(&c, fake(1), 77);
+	ms_capture_alloc(&c, fake(1), 77, nullptr, 0);
 	ms_capture_finish(&c);
 	EXPECT_NE(stat(c.store.path, &st), 0);
 	ms_capture_free(&c, fake(1)); // accounted after the exit path too

@@ -17,16 +17,18 @@ namespace {
 using mstest::Json;
 
 // What one of the frame printers writes for s, as a string.
-std::string print(void (*printer)(FILE *, const ms_snapshot *, int), const ms_snapshot &s,
-		  int exit_status)
+std::string print(void (*printer)(FILE *, const ms_snapshot *, const ms_frame_extra *),
+		  const ms_snapshot &s, int exit_status)
 {
+	ms_frame_extra x{};
+	x.exit_status = exit_status;
 	char *buf = nullptr;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
 	if (f == nullptr)
 		throw std::runtime_error("open_memstream");
-	printer(f, &s, exit_status);
+	printer(f, &s, &x);
 	fclose(f);
 	std::string out(buf, len);
 	free(buf);

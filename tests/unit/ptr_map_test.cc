@@ -22,7 +22,7 @@ ms_ptr_entry entry(uint64_t ptr, uint64_t size, uint32_t owner)
 	e.ptr = ptr;
 	e.size = size;
 	e.owner = owner;
-	e.aux = owner ^ 0x5a5a;
+	e.stack = owner ^ 0x5a5a;
 	return e;
 }
 
@@ -63,7 +63,7 @@ TEST(PtrMap, PutTakeRoundTrip)
 	EXPECT_EQ(out.ptr, fake_ptr(7));
 	EXPECT_EQ(out.size, 123u);
 	EXPECT_EQ(out.owner, 4u);
-	EXPECT_EQ(out.aux, 4u ^ 0x5a5au);
+	EXPECT_EQ(out.stack, 4u ^ 0x5a5au);
 	EXPECT_EQ(m.count, 0u);
 	// Taken once: gone.
 	EXPECT_EQ(ms_ptr_map_take(&m, fake_ptr(7), &out), -ENOENT);

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include <memscope/event.h>
+#include <memscope/stacks.h>
 #include <memscope/store.h>
 
 #ifdef __cplusplus
@@ -27,6 +28,7 @@ typedef struct ms_claim {
 	uint64_t ptr;
 	uint64_t size;
 	uint32_t owner;
+	uint32_t stack;
 	int found; /* 0: the block was never tracked */
 } ms_claim;
 
@@ -68,6 +70,7 @@ static inline void ms_backend_record(ms_backend *be, const ms_event *ev)
 
 typedef struct ms_capture {
 	ms_store store;
+	ms_stacks stacks;
 	ms_backend backend;
 	char dir[256];
 	pid_t keeper_pid;
@@ -88,14 +91,20 @@ void ms_capture_close(ms_capture *c);
 uint32_t ms_capture_thread(ms_capture *c);
 
 /* Hook path: record an operation. ms_capture_free is called before the real
- * free, the others after the real call succeeded. */
-void ms_capture_alloc(ms_capture *c, void *ptr, size_t size);
+ * free, the others after the real call succeeded. frames/depth: the
+ * caller's stack, innermost return address first (depth 0: none). */
+void ms_capture_alloc(ms_capture *c, void *ptr, size_t size, const uint64_t *frames,
+		      uint32_t depth);
 void ms_capture_free(ms_capture *c, void *ptr);
 void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim);
 /* new_ptr NULL with size 0: the block was freed; NULL otherwise: failure. */
-void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size);
+void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size,
+			    const uint64_t *frames, uint32_t depth);
 /* MS_OP_MOVE (old_ptr -> ptr), MS_OP_BORROW, MS_OP_RETURN. */
 void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr);
+
+/* Sampler: periodic upkeep of the engine's indexes. */
+void ms_capture_maintain(ms_capture *c);
 
 /* fork handlers, in pthread_atfork order. The child one creates the child's
  * own session. */

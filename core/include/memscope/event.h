@@ -40,6 +40,10 @@ typedef struct ms_event {
 	uint64_t old_ptr;
 	uint64_t old_size;
 	uint32_t old_thread;
+	/* The stack id (memscope/stacks.h) of the block made (ptr), and for a
+	 * realloc that of the old block. */
+	uint32_t stack;
+	uint32_t old_stack;
 } ms_event;
 
 /* "alloc", "free", ...; "?" for a value outside the enum. */

@@ -9,15 +9,25 @@
 #include <stdio.h>
 
 #include <memscope/snapshot.h>
+#include <memscope/symbols.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* exit_status: the target's exit status when known (a launched program that
- * exited), else -1. */
-void ms_frame_print_json(FILE *out, const ms_snapshot *s, int exit_status);
-void ms_frame_print_text(FILE *out, const ms_snapshot *s, int exit_status);
+/* What a frame shows besides the snapshot. */
+typedef struct ms_frame_extra {
+	int exit_status;            /* the target's, when known; else -1 */
+	const ms_callsite *sites;   /* call sites, sorted (ms_symbols_callsites) */
+	size_t nsites;
+	size_t max_sites;           /* print at most this many; 0 = all */
+} ms_frame_extra;
+
+void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *x);
+void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *x);
+
+/* "function", else "module+0x1f3", else the bare address, into buf. */
+const char *ms_frame_name(const ms_frame *f, char *buf, size_t len);
 
 /* "12.3 MiB" etc. into buf; returns buf. */
 const char *ms_format_bytes(char *buf, size_t len, uint64_t bytes);

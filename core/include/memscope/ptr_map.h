@@ -19,7 +19,7 @@ typedef struct ms_ptr_entry {
 	uint64_t ptr;   /* 0 marks an empty slot */
 	uint64_t size;
 	uint32_t owner; /* thread slot that allocated the block */
-	uint32_t aux;   /* reserved for the stack id */
+	uint32_t stack; /* stack id of its allocation */
 } ms_ptr_entry;
 
 typedef struct ms_ptr_map {

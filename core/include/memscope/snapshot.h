@@ -45,6 +45,21 @@ typedef struct ms_thread_info {
 	uint64_t live_bytes, live_allocs;
 } ms_thread_info;
 
+/* A call site: the figures of the blocks allocated with one stack. */
+typedef struct ms_site_info {
+	uint32_t stack; /* stack id; MS_STACK_NONE (0) for blocks without one */
+	uint64_t allocs, frees, alloc_bytes, free_bytes;
+	uint64_t live_bytes, live_allocs;
+	uint64_t peak_bytes; /* the most this site ever held live at once */
+} ms_site_info;
+
+/* A loaded object as the target recorded it (see memscope/store.h). */
+typedef struct ms_module_entry {
+	uint64_t base, lo, hi;
+	uint32_t load_epoch, unload_epoch; /* unload 0: still loaded */
+	char path[256];
+} ms_module_entry;
+
 typedef struct ms_sample {
 	double time_s; /* since the session started */
 	uint64_t live_bytes, live_allocs, total_allocs, total_frees, total_bytes;
@@ -75,6 +90,8 @@ typedef struct ms_snapshot {
 	ms_thread_info *threads;
 	size_t nsamples;
 	ms_sample *samples;
+	size_t nsites;        /* sites with at least one allocation */
+	ms_site_info *sites;
 } ms_snapshot;
 
 /* Maps and checks the segment at path. Returns 0 or a negative error: -errno
@@ -91,6 +108,17 @@ int ms_snapshot_take(const ms_reader *r, ms_snapshot *s);
 void ms_snapshot_release(ms_snapshot *s);
 
 const char *ms_session_state_name(ms_session_state st);
+
+/* Copies stack id's return addresses (innermost first, at most max) and the
+ * module epoch it was recorded in. Stacks never change once published.
+ * Returns the depth, 0 for MS_STACK_NONE or a stack not (yet) published, or
+ * MS_ERR_CORRUPT. */
+int ms_reader_stack(const ms_reader *r, uint32_t id, uint64_t *frames, uint32_t max,
+		    uint32_t *epoch);
+
+/* Copies the module map. *out is malloc'ed (free it). Returns the count or
+ * a negative error. */
+int ms_reader_modules(const ms_reader *r, ms_module_entry **out);
 
 #ifdef __cplusplus
 }

@@ -56,18 +56,51 @@ void ms_store_thread_rename(ms_store *st, uint32_t slot, const char *name);
  * (a short spin lock). The caller must be the only writer of `cell` for the
  * duration of the call (backends hold the lock of the domain the cell
  * belongs to). `thread` is the acting thread's slot, `owner` the slot of the
- * thread that allocated the block being freed.
+ * thread that allocated the block being freed, `stack` the block's stack id
+ * (MS_STACK_NONE when it has none).
  */
-void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint64_t size,
-			  int is_realloc);
+void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t stack,
+			  uint64_t size, int is_realloc);
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
-			 uint64_t size);
+			 uint32_t stack, uint64_t size);
 /* An operation the hook could not account (its own table could not grow). */
 void ms_store_count_dropped(ms_store *st);
 /* A free of a block the hook never saw allocated (before it loaded). */
 void ms_store_count_untracked_free(ms_store *st);
 /* Annotation events. */
 void ms_store_count_annotation(ms_store *st, int op);
+
+/* The stack id of blocks without a stack (stacks off, or the table full):
+ * their call site reads "(no stack)". Real ids start at 1. */
+#define MS_STACK_NONE 0u
+
+/* Appends a stack (return addresses, innermost first) to the stack table
+ * and publishes it. Returns its id, or MS_STACK_NONE when the table is
+ * full. Hook path: lock-free, does not allocate. Interning (finding an
+ * existing equal stack) is the caller's job: see memscope/stacks.h. */
+uint32_t ms_store_stack_add(ms_store *st, const uint64_t *frames, uint32_t depth,
+			    uint32_t module_epoch);
+
+/* The frames of a published stack of this store (writer side). */
+const uint64_t *ms_store_stack_frames(const ms_store *st, uint32_t id, uint32_t *depth);
+
+/*
+ * The module map (loaded objects), kept so that readers can resolve return
+ * addresses even of libraries closed since. Every change of the map starts
+ * a new epoch E: objects gone get unload epoch E, new ones load epoch E,
+ * then E is published; a stack interned in epoch E resolves against the
+ * objects loaded in E. Writers serialise these calls among themselves
+ * (memscope/stacks.h does, under its lock).
+ */
+uint32_t ms_store_module_epoch(const ms_store *st);
+void ms_store_module_set_epoch(ms_store *st, uint32_t epoch);
+/* Appends a loaded object; returns its index, or -ENOSPC. */
+int ms_store_module_add(ms_store *st, uint32_t epoch, uint64_t base, uint64_t lo, uint64_t hi,
+			const char *path);
+uint32_t ms_store_module_count(const ms_store *st);
+int ms_store_module_get(const ms_store *st, uint32_t i, uint64_t *base, const char **path,
+			int *loaded);
+void ms_store_module_unload(ms_store *st, uint32_t i, uint32_t epoch);
 
 /* Sampler: heartbeat, a timeline sample (live and total figures, RSS, CPU
  * time) and, every few calls, the names of running threads. Call from one

@@ -94,6 +94,23 @@ void ms_shm_unmap(const void *addr, size_t size);
 void *ms_pages_alloc(size_t size);
 void ms_pages_free(void *addr, size_t size);
 
+/* Loaded objects of the calling process (the executable, shared libraries,
+ * the vDSO), as the dynamic loader lists them. */
+typedef struct ms_module_info {
+	uint64_t base;    /* load bias */
+	uint64_t lo, hi;  /* runtime range of the loadable segments */
+	const char *path; /* valid during the callback only */
+} ms_module_info;
+
+/* Calls cb for each loaded object until it returns non-zero. The
+ * executable's path is read from /proc/self/exe. Hook-safe, but takes the
+ * loader's lock: do not call it from the callback of another scan. */
+int ms_modules_scan(int (*cb)(void *ctx, const ms_module_info *m), void *ctx);
+
+/* The loader's counts of objects loaded and unloaded so far: when both are
+ * unchanged, so is the set of loaded objects. Cheap (one callback). */
+void ms_modules_counts(uint64_t *adds, uint64_t *subs);
+
 #ifdef __cplusplus
 }
 #endif

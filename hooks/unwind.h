@@ -1,0 +1,18 @@
+/* Stack capture for the hook: the caller's return addresses, with the
+ * hook's own frames left out. Private to hooks/. */
+#ifndef MEMSCOPE_HOOK_UNWIND_H
+#define MEMSCOPE_HOOK_UNWIND_H
+
+#include <stdint.h>
+
+#define MS_UNWIND_MAX_DEPTH 128
+
+/* Reads MEMSCOPE_DEPTH (default 32; 0 turns stacks off) and sets libunwind
+ * up for per-thread caching. Call once, from the constructor. */
+void ms_unwind_init(void);
+
+/* Fills frames (room for MS_UNWIND_MAX_DEPTH) with the stack above the
+ * hook, innermost first; returns how many. Hook path. */
+uint32_t ms_unwind(uint64_t *frames);
+
+#endif

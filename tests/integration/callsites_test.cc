@@ -1,0 +1,189 @@
+// Call sites in batch JSON: allocations from named functions give exact
+// per-call-site figures with function, file:line and module; C++ new is
+// the caller's; a stripped binary reads module+offset; a library closed
+// before the end still resolves; the figures add up to the process totals.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "tests/support/json.h"
+#include "tests/support/run.h"
+
+namespace {
+
+using mstest::Json;
+
+Json final_frame(const std::vector<std::string> &command, const std::vector<std::string> &env = {})
+{
+	std::vector<std::string> argv = { mstest::top_path(), "-b", "--json", "--sites", "0", "--" };
+	argv.insert(argv.end(), command.begin(), command.end());
+	mstest::Result r = mstest::run(argv, env);
+	EXPECT_EQ(r.status, 0) << r.err;
+	return mstest::last_json_line(r.out);
+}
+
+const Json *site(const Json &f, const std::string &function)
+{
+	for (const Json &c : f["callsites"].items)
+		if (c["function"].str() == function)
+			return &c;
+	return nullptr;
+}
+
+bool ends_with(const std::string &s, const std::string &tail)
+{
+	return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// The line of a source file that carries "site: NAME".
+int marker_line(const std::string &source, const std::string &name)
+{
+	std::ifstream in(mstest::runfile(source));
+	std::string line;
+	for (int n = 1; std::getline(in, line); n++)
+		if (line.find("site: " + name) != std::string::npos)
+			return n;
+	return -1;
+}
+
+TEST(Callsites, NamedFunctionsHaveExactFigures)
+{
+	mstest::fresh_session_dir("sites");
+	Json f = final_frame({ mstest::workload("sites") });
+
+	const Json *small = site(f, "small_blocks");
+	ASSERT_NE(small, nullptr);
+	EXPECT_EQ((*small)["total_allocs"].u64(), 100u);
+	EXPECT_EQ((*small)["total_bytes"].u64(), 2400u);
+	EXPECT_EQ((*small)["total_frees"].u64(), 0u);
+	EXPECT_EQ((*small)["live_bytes"].u64(), 2400u);
+	EXPECT_EQ((*small)["live_allocs"].u64(), 100u);
+	EXPECT_EQ((*small)["peak_bytes"].u64(), 2400u);
+	EXPECT_TRUE(ends_with((*small)["file"].str(), "tests/workloads/sites.c"));
+	EXPECT_EQ((*small)["line"].i64(), marker_line("tests/workloads/sites.c", "small_blocks"));
+	EXPECT_TRUE(ends_with((*small)["module"].str(), "/sites"));
+	// The stack runs from the call site out to main.
+	const Json &stack = (*small)["stack"];
+	ASSERT_GE(stack.size(), 2u);
+	EXPECT_EQ(stack[0]["function"].str(), "small_blocks");
+	bool has_main = false;
+	for (const Json &fr : stack.items)
+		has_main |= fr["function"].str() == "main";
+	EXPECT_TRUE(has_main);
+
+	const Json *big = site(f, "big_blocks");
+	ASSERT_NE(big, nullptr);
+	EXPECT_EQ((*big)["total_allocs"].u64(), 10u);
+	EXPECT_EQ((*big)["total_bytes"].u64(), 40960u);
+	EXPECT_EQ((*big)["total_frees"].u64(), 6u);
+	EXPECT_EQ((*big)["live_bytes"].u64(), 16384u);
+	EXPECT_EQ((*big)["live_allocs"].u64(), 4u);
+	EXPECT_EQ((*big)["peak_bytes"].u64(), 40960u);
+	EXPECT_EQ((*big)["line"].i64(), marker_line("tests/workloads/sites.c", "big_blocks"));
+
+	// Sorted by live bytes.
+	const Json &sites = f["callsites"];
+	for (size_t i = 1; i < sites.size(); i++)
+		EXPECT_GE(sites[i - 1]["live_bytes"].u64(), sites[i]["live_bytes"].u64());
+}
+
+TEST(Callsites, SitesAddUpToTheProcessTotals)
+{
+	mstest::fresh_session_dir("sites-sum");
+	Json f = final_frame({ mstest::workload("exact_threads"), "3", "500" });
+	uint64_t allocs = 0, frees = 0, bytes = 0, live = 0;
+	for (const Json &c : f["callsites"].items) {
+		allocs += c["total_allocs"].u64();
+		frees += c["total_frees"].u64();
+		bytes += c["total_bytes"].u64();
+		live += c["live_bytes"].u64();
+	}
+	EXPECT_EQ(allocs, f["total_allocs"].u64());
+	EXPECT_EQ(frees, f["total_frees"].u64());
+	EXPECT_EQ(bytes, f["total_bytes"].u64());
+	EXPECT_EQ(live, f["live_bytes"].u64());
+	// The 64 MiB block is the main thread's, from main.
+	bool big = false;
+	for (const Json &c : f["callsites"].items)
+		big |= c["function"].str() == "main" && c["total_bytes"].u64() == (64u << 20);
+	EXPECT_TRUE(big);
+}
+
+TEST(Callsites, LibraryClosedBeforeTheEndStillResolves)
+{
+	mstest::fresh_session_dir("plugin");
+	Json f = final_frame({ mstest::workload("sites"), mstest::workload("libplugin.so") });
+	const Json *p = site(f, "plugin_alloc");
+	ASSERT_NE(p, nullptr);
+	EXPECT_EQ((*p)["total_allocs"].u64(), 5u);
+	EXPECT_EQ((*p)["live_bytes"].u64(), 5000u);
+	EXPECT_TRUE(ends_with((*p)["module"].str(), "/libplugin.so"));
+	EXPECT_TRUE(ends_with((*p)["file"].str(), "tests/workloads/plugin.c"));
+	EXPECT_EQ((*p)["line"].i64(), marker_line("tests/workloads/plugin.c", "plugin_alloc"));
+}
+
+TEST(Callsites, CxxNewIsTheCallersSite)
+{
+	mstest::fresh_session_dir("cxx");
+	Json f = final_frame({ mstest::workload("cxx_sites") });
+
+	const Json *w = site(f, "make_widgets()");
+	ASSERT_NE(w, nullptr);
+	EXPECT_EQ((*w)["total_allocs"].u64(), 50u);
+	EXPECT_EQ((*w)["total_bytes"].u64(), 50u * 64);
+	EXPECT_EQ((*w)["live_bytes"].u64(), 50u * 64);
+	EXPECT_EQ((*w)["line"].i64(), marker_line("tests/workloads/cxx_sites.cc", "make_widgets"));
+	// The innermost frame is operator new itself, passed over for the site.
+	EXPECT_EQ((*w)["stack"][0]["function"].str().rfind("operator new", 0), 0u);
+
+	const Json *b = site(f, "make_buffers()");
+	ASSERT_NE(b, nullptr);
+	EXPECT_EQ((*b)["total_allocs"].u64(), 20u);
+	EXPECT_EQ((*b)["total_frees"].u64(), 20u);
+	EXPECT_EQ((*b)["total_bytes"].u64(), 20u * 400);
+	EXPECT_EQ((*b)["live_bytes"].u64(), 0u);
+	EXPECT_EQ((*b)["peak_bytes"].u64(), 400u); // one array at a time
+}
+
+TEST(Callsites, StrippedBinaryReadsModulePlusOffset)
+{
+	mstest::fresh_session_dir("stripped");
+	Json f = final_frame({ mstest::workload("sites_stripped") });
+	const Json *small = nullptr;
+	for (const Json &c : f["callsites"].items)
+		if (c["total_allocs"].u64() == 100 && c["total_bytes"].u64() == 2400)
+			small = &c;
+	ASSERT_NE(small, nullptr);
+	EXPECT_EQ((*small)["function"].str().rfind("sites_stripped+0x", 0), 0u)
+		<< (*small)["function"].str();
+	EXPECT_EQ((*small)["file"].type, Json::Type::Null);
+	// The C library's frames still have names.
+	bool libc_named = false;
+	for (const Json &fr : (*small)["stack"].items)
+		libc_named |= fr["function"].str().find("__libc_start") == 0;
+	EXPECT_TRUE(libc_named);
+}
+
+TEST(Callsites, WithStacksOffEverythingIsOneSite)
+{
+	mstest::fresh_session_dir("nostack");
+	Json f = final_frame({ mstest::workload("sites") }, { "MEMSCOPE_DEPTH=0" });
+	ASSERT_EQ(f["callsites"].size(), 1u);
+	const Json &c = f["callsites"][0];
+	EXPECT_EQ(c["function"].str(), "(no stack)");
+	EXPECT_EQ(c["total_allocs"].u64(), f["total_allocs"].u64());
+	EXPECT_EQ(c["live_bytes"].u64(), f["live_bytes"].u64());
+	EXPECT_EQ(c["stack"].size(), 0u);
+}
+
+TEST(Callsites, SitesOptionLimitsTheList)
+{
+	mstest::fresh_session_dir("limit");
+	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "--sites", "2", "--",
+					 mstest::workload("sites") });
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(mstest::last_json_line(r.out)["callsites"].size(), 2u);
+}
+
+} // namespace
