@@ -1,7 +1,7 @@
 /* memscope-bench [--ops N] [--repeat R] [--no-heaptrack]: times the churn
- * workload plain, under the libmemscope.so hook, and under heaptrack (if it
- * is on PATH), for 1, 2 and 4 threads, and prints the slowdowns against the
- * plain run of the same invocation. Each case is the best of R wall-clock
+ * workload plain, under the libmemscope.so hook with and without stack
+ * capture, and under heaptrack (if it is on PATH), for 1, 2 and 4 threads,
+ * and prints the slowdowns against the plain run of the same invocation. Each case is the best of R wall-clock
  * runs, fork to waitpid, so process start-up is part of every number.
  *
  * churn sits next to this binary; the hook is ../../hooks/libmemscope.so
@@ -30,9 +30,12 @@
 #define DEFAULT_OPS 25000000UL
 #define DEFAULT_REPEAT 3UL
 
-enum mode { PLAIN, HOOK, HEAPTRACK, NMODES };
+/* HOOK captures stacks (the default), NOSTACK runs the hook with
+ * MEMSCOPE_DEPTH=0: the difference is the cost of stack capture. */
+enum mode { PLAIN, HOOK, NOSTACK, HEAPTRACK, NMODES };
 
-static const char *const mode_name[NMODES] = { "plain", "hook", "heaptrack" };
+static const char *const mode_name[NMODES] = { "plain", "hook", "hook without stacks",
+					       "heaptrack" };
 static const unsigned long thread_counts[] = { 1, 2, 4 };
 
 struct bench {
@@ -182,7 +185,7 @@ static void child(const struct bench *b, enum mode m, char **argv, int report)
 {
 	int err;
 
-	if (m == HOOK) {
+	if (m == HOOK || m == NOSTACK) {
 		char keeper[24];
 
 		/* We keep the session, to check it counted every operation. */
@@ -190,6 +193,7 @@ static void child(const struct bench *b, enum mode m, char **argv, int report)
 		setenv("LD_PRELOAD", b->hook, 1);
 		setenv("MEMSCOPE_DIR", tmpdir, 1);
 		setenv("MEMSCOPE_KEEPER", keeper, 1);
+		setenv("MEMSCOPE_DEPTH", m == NOSTACK ? "0" : "32", 1);
 	} else {
 		/* The baseline and heaptrack must not carry any other preload. */
 		unsetenv("LD_PRELOAD");
@@ -277,7 +281,7 @@ static double run_once(const struct bench *b, enum mode m, unsigned long nthread
 		die("%s run with %lu threads failed with exit status %d",
 		    mode_name[m], nthreads, WEXITSTATUS(status));
 
-	if (m == HOOK)
+	if (m == HOOK || m == NOSTACK)
 		check_recorded(pid, nthreads, b->ops);
 	if (m != PLAIN && clean_tmpdir(1) != 0)
 		die("cannot empty %s: %s", tmpdir, strerror(errno));
@@ -302,8 +306,8 @@ static void run_row(const struct bench *b, unsigned long nthreads)
 				best[m] = s;
 		}
 	}
-	printf("%7lu%10.3f%10.3f%11.2fx", nthreads, best[PLAIN], best[HOOK],
-	       best[HOOK] / best[PLAIN]);
+	printf("%7lu%10.3f%10.3f%11.2fx%12.3f%11.2fx", nthreads, best[PLAIN], best[HOOK],
+	       best[HOOK] / best[PLAIN], best[NOSTACK], best[NOSTACK] / best[PLAIN]);
 	if (b->use_heaptrack)
 		printf("%13.2f%16.1fx%15.1fx\n", best[HEAPTRACK],
 		       best[HEAPTRACK] / best[PLAIN], best[HEAPTRACK] / best[HOOK]);
@@ -328,8 +332,9 @@ static int bench_run(int argc, char **argv)
 
 	printf("memscope churn benchmark: %lu malloc+free per thread, best of %lu runs\n",
 	       b.ops, b.repeat);
-	printf("%7s%10s%10s%12s%13s%17s%16s\n", "threads", "plain_s", "hook_s",
-	       "hook/plain", "heaptrack_s", "heaptrack/plain", "heaptrack/hook");
+	printf("%7s%10s%10s%12s%12s%12s%13s%17s%16s\n", "threads", "plain_s", "hook_s",
+	       "hook/plain", "nostack_s", "nost/plain", "heaptrack_s", "heaptrack/plain",
+	       "heaptrack/hook");
 	for (size_t i = 0; i < sizeof(thread_counts) / sizeof(thread_counts[0]); i++)
 		run_row(&b, thread_counts[i]);
 
