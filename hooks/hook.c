@@ -117,7 +117,7 @@ static inline int ensure_real(void)
 static void *track_alloc(void *p, size_t size)
 {
 	if (p != NULL) {
-		uint64_t frames[MS_UNWIND_MAX_DEPTH];
+		uint64_t frames[MS_UNWIND_BUFFER];
 		int saved = errno;
 
 		ms_capture_alloc(&ms_hook_capture, p, size, frames, ms_unwind(frames));
@@ -194,7 +194,7 @@ static void *arena_realloc(void *old, size_t size)
 static void *tracked_realloc(void *old, size_t size, void *(*call)(void *, size_t, size_t),
 			     size_t n, size_t m)
 {
-	uint64_t frames[MS_UNWIND_MAX_DEPTH];
+	uint64_t frames[MS_UNWIND_BUFFER];
 	ms_claim claim;
 	void *p;
 	int saved;

@@ -11,12 +11,12 @@
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <memscope/platform.h>
 
 #define DEFAULT_DEPTH 32
-/* Our own frames at the top of the stack, at most. */
-#define OWN_FRAMES 8
+#define OWN_FRAMES (MS_UNWIND_BUFFER - MS_UNWIND_MAX_DEPTH)
 
 static uint32_t depth = DEFAULT_DEPTH;
 static uint64_t self_lo, self_hi;
@@ -49,17 +49,22 @@ void ms_unwind_init(void)
 
 uint32_t ms_unwind(uint64_t *frames)
 {
-	void *ips[MS_UNWIND_MAX_DEPTH + OWN_FRAMES];
 	int n, skip = 0;
-	uint32_t kept = 0;
 
 	if (depth == 0)
 		return 0;
-	n = unw_backtrace(ips, (int)depth + OWN_FRAMES);
-	while (skip < n && (uint64_t)(uintptr_t)ips[skip] >= self_lo &&
-	       (uint64_t)(uintptr_t)ips[skip] < self_hi)
+	/* Straight into the caller's buffer (a pointer is 64 bits here), then
+	 * our own frames are shifted out: one buffer on the hook's stack. */
+	_Static_assert(sizeof(void *) == sizeof(uint64_t), "return addresses fit uint64_t");
+	n = unw_backtrace((void **)frames, (int)depth + OWN_FRAMES);
+	while (skip < n && frames[skip] >= self_lo && frames[skip] < self_hi)
 		skip++;
-	for (int i = skip; i < n && kept < depth; i++)
-		frames[kept++] = (uint64_t)(uintptr_t)ips[i];
-	return kept;
+	n -= skip;
+	if (n > (int)depth)
+		n = (int)depth;
+	if (n <= 0)
+		return 0;
+	if (skip > 0)
+		memmove(frames, frames + skip, (size_t)n * sizeof(*frames));
+	return (uint32_t)n;
 }

@@ -6,13 +6,15 @@
 #include <stdint.h>
 
 #define MS_UNWIND_MAX_DEPTH 128
+/* Room for the hook's own frames too, which ms_unwind drops. */
+#define MS_UNWIND_BUFFER (MS_UNWIND_MAX_DEPTH + 8)
 
 /* Reads MEMSCOPE_DEPTH (default 32; 0 turns stacks off) and sets libunwind
  * up for per-thread caching. Call once, from the constructor. */
 void ms_unwind_init(void);
 
-/* Fills frames (room for MS_UNWIND_MAX_DEPTH) with the stack above the
- * hook, innermost first; returns how many. Hook path. */
+/* Fills frames (room for MS_UNWIND_BUFFER) with the stack above the hook,
+ * innermost first; returns how many. Hook path. */
 uint32_t ms_unwind(uint64_t *frames);
 
 #endif
