@@ -3,7 +3,8 @@
  * memscope-top has something real to show. Three named threads:
  *   ingest  churns short-lived records (allocation rate, no growth);
  *   cache   leaks a 4 KiB entry every 50 ms (steady growth);
- *   render  makes a 32 MiB spike at 30% of the run and frees it at 60%.
+ *   render  makes a 32 MiB spike 3 seconds into every 15 and frees it 3
+ *           seconds later.
  * Usage: memscope-demo [--seconds N]   (default 10, or MEMSCOPE_DEMO_SECONDS)
  */
 #define _GNU_SOURCE
@@ -79,6 +80,7 @@ static void *cache(void *arg)
 	return NULL;
 }
 
+/* A 32 MiB spike, 3 to 6 seconds into every 15. */
 static void *render(void *arg)
 {
 	enum { CHUNKS = 32, CHUNK = 1 << 20 };
@@ -86,18 +88,20 @@ static void *render(void *arg)
 
 	(void)arg;
 	pthread_setname_np(pthread_self(), "render");
-	while (elapsed() < run_seconds * 0.3)
-		nap_ms(20);
-	for (int i = 0; i < CHUNKS; i++) {
-		chunks[i] = malloc(CHUNK);
-		if (chunks[i] != NULL)
-			memset(chunks[i], 'r', CHUNK);
-		nap_ms(10);
+	for (double cycle = 0; cycle + 3 < run_seconds; cycle += 15) {
+		while (elapsed() < cycle + 3)
+			nap_ms(20);
+		for (int i = 0; i < CHUNKS; i++) {
+			chunks[i] = malloc(CHUNK);
+			if (chunks[i] != NULL)
+				memset(chunks[i], 'r', CHUNK);
+			nap_ms(10);
+		}
+		while (elapsed() < cycle + 6 && elapsed() < run_seconds)
+			nap_ms(20);
+		for (int i = 0; i < CHUNKS; i++)
+			free(chunks[i]);
 	}
-	while (elapsed() < run_seconds * 0.6)
-		nap_ms(20);
-	for (int i = 0; i < CHUNKS; i++)
-		free(chunks[i]);
 	while (elapsed() < run_seconds)
 		nap_ms(50);
 	return NULL;

@@ -2,6 +2,7 @@
 #include "launch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,7 +63,37 @@ int ms_find_sibling(const char *name, char *path, size_t len)
 	return first_existing(where, name, path, len);
 }
 
-pid_t ms_launch(char *const argv[], const char *hook_path)
+int ms_launch_output_file(char *buf, size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	int fd, n;
+
+	n = snprintf(buf, len, "%s/memscope-output-XXXXXX", dir != NULL && dir[0] ? dir : "/tmp");
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	fd = mkstemp(buf);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* In the child: the program's output to the file, no terminal input. */
+static void detach_from_terminal(const char *output)
+{
+	int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int out = open(output, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	if (in < 0 || out < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+	    dup2(out, STDERR_FILENO) < 0) {
+		fprintf(stderr, "memscope-top: cannot redirect the program's output to %s: %s\n",
+			output, strerror(errno));
+		_exit(127);
+	}
+	setpgid(0, 0);
+}
+
+pid_t ms_launch(char *const argv[], const char *hook_path, const char *output)
 {
 	char keeper[24];
 	pid_t pid;
@@ -83,6 +114,8 @@ pid_t ms_launch(char *const argv[], const char *hook_path)
 		}
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("MEMSCOPE_KEEPER", keeper, 1);
+		if (output != NULL)
+			detach_from_terminal(output);
 		execvp(argv[0], argv);
 		fprintf(stderr, "memscope-top: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

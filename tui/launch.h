@@ -14,7 +14,14 @@ int ms_find_sibling(const char *name, char *path, size_t len);
 
 /* Forks and execs argv with the hook preloaded and this process as the
  * session's keeper. Returns the child's pid or -errno. A child that cannot
- * exec says so on stderr and exits with 127. */
-pid_t ms_launch(char *const argv[], const char *hook_path);
+ * exec says so on stderr and exits with 127.
+ * output: NULL to leave stdin, stdout and stderr as they are; else the
+ * child's stdout and stderr go to that file (created), its stdin is
+ * /dev/null, and it gets a process group of its own, so that neither its
+ * output nor the terminal's signals get in the way of the screen. */
+pid_t ms_launch(char *const argv[], const char *hook_path, const char *output);
+
+/* Makes a file for a launched program's output; returns its path in buf. */
+int ms_launch_output_file(char *buf, size_t len);
 
 #endif

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <memscope/platform.h>
 #include <memscope/session.h>
@@ -15,26 +16,39 @@
 #include "launch.h"
 #include "list.h"
 #include "options.h"
+#include "ui.h"
 
 #define MS_VERSION "0.1.0"
 
-static int launch(const struct ms_top_options *opt, char *const argv[])
+static int launch(const struct ms_top_options *opt, char *const argv[], int is_demo)
 {
-	char hook[PATH_MAX];
+	char hook[PATH_MAX], output[PATH_MAX];
 	pid_t pid;
+	int status, err;
 
 	if (ms_find_hook_library(hook, sizeof(hook)) != 0) {
 		fprintf(stderr, "memscope-top: cannot find libmemscope.so next to memscope-top; "
 			"set MEMSCOPE_LIB to its absolute path\n");
 		return 1;
 	}
+	if (!opt->batch) {
+		err = ms_launch_output_file(output, sizeof(output));
+		if (err != 0) {
+			fprintf(stderr, "memscope-top: cannot create a file for the program's "
+				"output: %s\n", strerror(-err));
+			return 1;
+		}
+	}
 	fflush(stdout);
-	pid = ms_launch(argv, hook);
+	pid = ms_launch(argv, hook, opt->batch ? NULL : output);
 	if (pid < 0) {
 		fprintf(stderr, "memscope-top: cannot start %s: %s\n", argv[0], strerror(-pid));
 		return 1;
 	}
-	return ms_batch_run(opt, pid, 1);
+	if (opt->batch)
+		return ms_batch_run(opt, pid, 1);
+	status = ms_ui_run(pid, 1, opt->interval_s, output, is_demo);
+	return status;
 }
 
 static int attach(const struct ms_top_options *opt)
@@ -59,19 +73,22 @@ static int attach(const struct ms_top_options *opt)
 		return 1;
 	}
 	ms_reader_close(&r);
-	return ms_batch_run(opt, opt->pid, 0);
+	if (opt->batch)
+		return ms_batch_run(opt, opt->pid, 0);
+	return ms_ui_run(opt->pid, 0, opt->interval_s, NULL, 0);
 }
 
 static int demo(const struct ms_top_options *opt)
 {
 	char path[PATH_MAX];
-	char *argv[] = { path, NULL };
+	/* Watched on the screen, the demo runs until q (five minutes at most). */
+	char *argv[] = { path, opt->batch ? NULL : "--seconds", "300", NULL };
 
 	if (ms_find_sibling("memscope-demo", path, sizeof(path)) != 0) {
 		fprintf(stderr, "memscope-top: cannot find memscope-demo next to memscope-top\n");
 		return 1;
 	}
-	return launch(opt, argv);
+	return launch(opt, argv, 1);
 }
 
 int ms_top_run(int argc, char **argv)
@@ -99,15 +116,13 @@ int ms_top_run(int argc, char **argv)
 		fprintf(stderr, "memscope-top: -w: this memscope-top cannot record sessions yet\n");
 		return 2;
 	}
-	if (!opt.batch) {
-		/* The interactive view comes later; until then, frames as text. */
-		fprintf(stderr, "memscope-top: no interactive view in this version; printing "
-			"frames as with -b\n");
+	if (!opt.batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "memscope-top: not a terminal; printing frames as with -b\n");
 		opt.batch = 1;
 	}
 	if (opt.mode == MS_TOP_ATTACH)
 		return attach(&opt);
 	if (opt.mode == MS_TOP_DEMO)
 		return demo(&opt);
-	return launch(&opt, opt.command);
+	return launch(&opt, opt.command, 0);
 }

@@ -117,14 +117,15 @@ struct proc_stat {
 };
 
 /* /proc/PID/stat: "pid (comm) state ppid ...". comm may hold spaces and
- * parentheses, so fields are counted from the last ')'. */
-static int read_stat(pid_t pid, struct proc_stat *st)
+ * parentheses, so fields are counted from the last ')'. leaf: "stat" or
+ * "task/TID/stat", which has the same format. */
+static int read_stat_leaf(pid_t pid, const char *leaf, struct proc_stat *st)
 {
-	char path[64], buf[1024];
+	char path[96], buf[1024];
 	const char *p, *end;
 	ssize_t n;
 
-	proc_path(path, sizeof(path), pid, "stat");
+	proc_path(path, sizeof(path), pid, leaf);
 	n = ms_read_file(path, buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
@@ -154,6 +155,11 @@ static int read_stat(pid_t pid, struct proc_stat *st)
 	return 0;
 }
 
+static int read_stat(pid_t pid, struct proc_stat *st)
+{
+	return read_stat_leaf(pid, "stat", st);
+}
+
 static uint64_t ticks_to_ns(uint64_t ticks)
 {
 	long hz = sysconf(_SC_CLK_TCK);
@@ -171,6 +177,21 @@ int ms_proc_cpu_ns(pid_t pid, uint64_t *ns)
 	if (err != 0)
 		return err;
 	*ns = ticks_to_ns(st.utime + st.stime);
+	return 0;
+}
+
+int ms_proc_thread_stat(pid_t pid, pid_t tid, char *state, uint64_t *cpu_ns)
+{
+	char leaf[48];
+	struct proc_stat st;
+	int err;
+
+	snprintf(leaf, sizeof(leaf), "task/%d/stat", (int)tid);
+	err = read_stat_leaf(pid, leaf, &st);
+	if (err != 0)
+		return err;
+	*state = st.state;
+	*cpu_ns = ticks_to_ns(st.utime + st.stime);
 	return 0;
 }
 

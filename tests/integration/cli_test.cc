@@ -97,7 +97,7 @@ TEST(Cli, DemoShowsItsThreadsLeakAndSpike)
 {
 	mstest::fresh_session_dir("cli-demo");
 	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "-d", "0.25", "--demo" },
-				       { "MEMSCOPE_DEMO_SECONDS=1.5" });
+				       { "MEMSCOPE_DEMO_SECONDS=4" });
 	ASSERT_EQ(r.status, 0) << r.err;
 	Json f = mstest::last_json_line(r.out);
 	EXPECT_TRUE(f["exited"].boolean);

@@ -1,0 +1,283 @@
+// The interactive screen, used as a person would: memscope-top runs in a
+// real terminal (tmux), keys are typed with send-keys, and the assertions
+// are on what capture-pane shows.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/run.h"
+
+namespace {
+
+class Screen : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		dir = mstest::fresh_session_dir("tui");
+		// A socket path must fit sockaddr_un (108 bytes): not under the
+		// test's long temporary directory.
+		socket = "/tmp/memscope-tui-" + std::to_string(getpid()) + ".sock";
+	}
+	void TearDown() override
+	{
+		tmux({ "kill-server" });
+		unlink(socket.c_str());
+		if (target > 0)
+			kill(target, SIGKILL);
+	}
+	mstest::Result tmux(std::vector<std::string> args)
+	{
+		args.insert(args.begin(), { "tmux", "-S", socket });
+		return mstest::run(args, {}, "", 10);
+	}
+	// Starts memscope-top with these arguments in a WxH terminal.
+	void start(const std::vector<std::string> &args, int width = 100, int height = 30)
+	{
+		std::string cmd = "env LANG=C.UTF-8 MEMSCOPE_DIR=" + dir + " " + mstest::top_path();
+		for (const std::string &a : args)
+			cmd += " '" + a + "'";
+		mstest::Result r = tmux({ "new-session", "-d", "-x", std::to_string(width), "-y",
+					  std::to_string(height), cmd });
+		ASSERT_EQ(r.status, 0) << r.err;
+	}
+	std::string screen()
+	{
+		return tmux({ "capture-pane", "-p" }).out;
+	}
+	std::vector<std::string> lines()
+	{
+		std::vector<std::string> out;
+		std::istringstream in(screen());
+		std::string l;
+		while (std::getline(in, l))
+			out.push_back(l);
+		return out;
+	}
+	void keys(const std::vector<std::string> &k)
+	{
+		std::vector<std::string> args = { "send-keys" };
+		args.insert(args.end(), k.begin(), k.end());
+		ASSERT_EQ(tmux(args).status, 0);
+	}
+	// Waits until the screen shows text (true) or the time runs out.
+	bool wait_for(const std::string &text, double seconds = 10)
+	{
+		auto end = std::chrono::steady_clock::now() +
+			   std::chrono::milliseconds((int)(seconds * 1000));
+		while (std::chrono::steady_clock::now() < end) {
+			if (screen().find(text) != std::string::npos)
+				return true;
+			std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		}
+		return false;
+	}
+	bool wait_gone(const std::string &text, double seconds = 10)
+	{
+		auto end = std::chrono::steady_clock::now() +
+			   std::chrono::milliseconds((int)(seconds * 1000));
+		while (std::chrono::steady_clock::now() < end) {
+			if (screen().find(text) == std::string::npos)
+				return true;
+			std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		}
+		return false;
+	}
+	// The row of the first line containing text, or -1.
+	int row_of(const std::string &text)
+	{
+		std::vector<std::string> ls = lines();
+		for (size_t i = 0; i < ls.size(); i++)
+			if (ls[i].find(text) != std::string::npos)
+				return (int)i;
+		return -1;
+	}
+	// Waits until the session of memscope-top has ended.
+	bool wait_exit(double seconds = 5)
+	{
+		auto end = std::chrono::steady_clock::now() +
+			   std::chrono::milliseconds((int)(seconds * 1000));
+		while (std::chrono::steady_clock::now() < end) {
+			if (tmux({ "has-session" }).status != 0)
+				return true;
+			std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		}
+		return false;
+	}
+	// The launched target's pid, from the title line.
+	pid_t target_pid()
+	{
+		std::string s = screen();
+		size_t at = s.find(" pid ");
+		return at == std::string::npos ? -1 : std::stoi(s.substr(at + 5));
+	}
+	void start_target(int width = 100, int height = 30, const std::string &seconds = "120")
+	{
+		start({ "-d", "0.2", "--", mstest::workload("tui_target"), seconds }, width, height);
+		ASSERT_TRUE(wait_for("alpha_site")) << screen();
+		ASSERT_TRUE(wait_for("beta_site")) << screen();
+		target = target_pid();
+	}
+	std::string dir, socket;
+	pid_t target = -1;
+};
+
+TEST_F(Screen, HeaderGraphTableAndKeyBar)
+{
+	start_target();
+	std::vector<std::string> ls = lines();
+	ASSERT_EQ(ls.size(), 30u);
+	EXPECT_EQ(ls[0].rfind("memscope-top tui_target", 0), 0u) << ls[0];
+	EXPECT_NE(ls[1].find("Heap["), std::string::npos) << ls[1];
+	EXPECT_NE(ls[1].find("RSS"), std::string::npos);
+	EXPECT_NE(ls[2].find("Allocs"), std::string::npos);
+	EXPECT_NE(ls[3].find("Program output: "), std::string::npos);
+	EXPECT_NE(screen().find("^peak"), std::string::npos);
+	EXPECT_NE(screen().find("█"), std::string::npos); // Unicode blocks in a UTF-8 terminal
+	EXPECT_NE(row_of("LIVE_BYTES"), -1);
+	EXPECT_NE(ls.back().find("F10Quit"), std::string::npos) << ls.back();
+}
+
+TEST_F(Screen, SortingChangesTheOrder)
+{
+	start_target();
+	// By live bytes, alpha (2.5 MiB live) is above beta (512 B live).
+	EXPECT_LT(row_of("alpha_site"), row_of("beta_site"));
+	// Three columns on is ALLOCS: beta has made far more allocations.
+	keys({ ">", ">" });
+	ASSERT_TRUE(wait_for("sort: ALLOCS"));
+	EXPECT_GT(row_of("alpha_site"), row_of("beta_site")) << screen();
+	keys({ "I" });
+	ASSERT_TRUE(wait_for("(asc)"));
+	EXPECT_LT(row_of("alpha_site"), row_of("beta_site")) << screen();
+}
+
+TEST_F(Screen, FilterHidesRows)
+{
+	start_target();
+	keys({ "/", "a", "l", "p", "h", "a", "Enter" });
+	ASSERT_TRUE(wait_for("filter: alpha"));
+	EXPECT_NE(row_of("alpha_site"), -1);
+	EXPECT_TRUE(wait_gone("beta_site")) << screen();
+	keys({ "/", "Escape" });
+	EXPECT_TRUE(wait_for("beta_site")) << screen();
+}
+
+TEST_F(Screen, ThreadsViewListsNamedThreads)
+{
+	start_target();
+	keys({ "t" });
+	ASSERT_TRUE(wait_for("ALLOC/s"));
+	EXPECT_NE(row_of("worker-alpha"), -1) << screen();
+	EXPECT_NE(row_of("worker-beta"), -1) << screen();
+	// Sorted by live bytes: alpha holds 2.5 MiB.
+	EXPECT_LT(row_of("worker-alpha"), row_of("worker-beta"));
+	keys({ "Tab" });
+	EXPECT_TRUE(wait_for("CALL SITE"));
+}
+
+TEST_F(Screen, HelpListsTheKeys)
+{
+	start_target();
+	keys({ "F1" });
+	ASSERT_TRUE(wait_for("Press any key to return."));
+	std::string s = screen();
+	for (const char *k : { "Tab", "F1 h ?", "Enter", "F6 >  <", "F5 g", "F4 / \\", "Space p",
+			       "q F10", "I " })
+		EXPECT_NE(s.find(k), std::string::npos) << k;
+	keys({ "x" });
+	EXPECT_TRUE(wait_for("CALL SITE"));
+}
+
+TEST_F(Screen, EnterOpensTheStackAndGroupsChange)
+{
+	start_target();
+	keys({ "/", "a", "l", "p", "h", "a", "_", "s", "Enter" });
+	ASSERT_TRUE(wait_gone("beta_site"));
+	keys({ "Enter" });
+	ASSERT_TRUE(wait_for("> alpha_site")) << screen();
+	EXPECT_NE(screen().find("start_thread"), std::string::npos);
+	keys({ "Enter" });
+	EXPECT_TRUE(wait_gone("> alpha_site"));
+	keys({ "/", "Escape", "g" });
+	EXPECT_TRUE(wait_for("group: function"));
+	keys({ "g" });
+	EXPECT_TRUE(wait_for("group: module"));
+	keys({ "g" });
+	ASSERT_TRUE(wait_for("group: thread"));
+	EXPECT_TRUE(wait_for("worker-alpha"));
+}
+
+TEST_F(Screen, ResizingKeepsTheLayout)
+{
+	start_target(80, 24);
+	std::vector<std::string> ls = lines();
+	ASSERT_EQ(ls.size(), 24u);
+	EXPECT_EQ(ls[0].rfind("memscope-top", 0), 0u);
+	EXPECT_NE(ls.back().find("F10Quit"), std::string::npos);
+	for (auto [w, h] : { std::pair<int, int>{ 160, 50 }, { 80, 24 }, { 60, 15 } }) {
+		tmux({ "resize-window", "-x", std::to_string(w), "-y", std::to_string(h) });
+		std::this_thread::sleep_for(std::chrono::milliseconds(500));
+		ls = lines();
+		ASSERT_EQ(ls.size(), (size_t)h) << w << "x" << h;
+		EXPECT_EQ(ls[0].rfind("memscope-top", 0), 0u) << w << "x" << h;
+		EXPECT_NE(ls.back().find("F1Help"), std::string::npos) << w << "x" << h;
+		EXPECT_NE(row_of("LIVE_BYTES"), -1) << w << "x" << h << "\n" << screen();
+		if (h >= 20) {
+			EXPECT_NE(screen().find("^peak"), std::string::npos) << w << "x" << h;
+		}
+	}
+}
+
+TEST_F(Screen, QuitLeavesALaunchedProgramRunning)
+{
+	start_target();
+	ASSERT_GT(target, 0);
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+	EXPECT_EQ(kill(target, 0), 0); // still there
+}
+
+TEST_F(Screen, ExitOfTheTargetIsShownAndTheLastStateKept)
+{
+	start({ "-d", "0.2", "--", mstest::workload("tui_target"), "1.5" });
+	ASSERT_TRUE(wait_for("exited after")) << screen();
+	EXPECT_NE(screen().find("status 0"), std::string::npos);
+	EXPECT_NE(row_of("alpha_site"), -1) << screen();
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
+TEST_F(Screen, PauseFreezesTheScreen)
+{
+	start_target();
+	keys({ "Space" });
+	ASSERT_TRUE(wait_for("PAUSED"));
+	std::this_thread::sleep_for(std::chrono::milliseconds(300));
+	std::string a = screen();
+	std::this_thread::sleep_for(std::chrono::milliseconds(800));
+	EXPECT_EQ(screen(), a);
+	keys({ "p" });
+	EXPECT_TRUE(wait_gone("PAUSED"));
+}
+
+TEST_F(Screen, AsciiWithoutUnicodeLocale)
+{
+	std::string cmd = "env LANG=C LC_ALL=C MEMSCOPE_DIR=" + dir + " " + mstest::top_path() +
+			  " -d 0.2 -- " + mstest::workload("tui_target");
+	mstest::Result r = tmux({ "new-session", "-d", "-x", "100", "-y", "30", cmd });
+	ASSERT_EQ(r.status, 0) << r.err;
+	ASSERT_TRUE(wait_for("alpha_site"));
+	target = target_pid();
+	std::string s = screen();
+	EXPECT_EQ(s.find("█"), std::string::npos);
+	EXPECT_NE(s.find("#"), std::string::npos) << s;
+}
+
+} // namespace

@@ -1,0 +1,213 @@
+#define _GNU_SOURCE
+#include "feed.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <urcu/pointer.h>
+
+#include <memscope/platform.h>
+#include <memscope/session.h>
+
+/* Per session image: its reader and symbols. Symbols of an earlier image
+ * (before an exec) are kept: older models may still point into them. */
+struct source {
+	ms_reader reader;
+	ms_symbols *symbols;
+	ms_model_history history;
+};
+
+static void set_error(ms_feed *f, const char *msg)
+{
+	pthread_mutex_lock(&f->lock);
+	snprintf(f->error, sizeof(f->error), "%s", msg);
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Opens the newest session of the pid; follows it across exec. */
+static void follow(ms_feed *f, struct source *src, ms_symbols ***old, size_t *nold)
+{
+	char path[512];
+	int err;
+
+	if (ms_session_find(ms_shm_dir(), f->pid, path, sizeof(path)) != 0)
+		return;
+	if (src->reader.base != NULL && strcmp(path, src->reader.path) == 0)
+		return;
+	if (src->reader.base != NULL) {
+		ms_symbols **more = realloc(*old, (*nold + 1) * sizeof(**old));
+
+		if (more == NULL)
+			return;
+		*old = more;
+		(*old)[(*nold)++] = src->symbols;
+		ms_reader_close(&src->reader);
+		ms_model_history_free(&src->history);
+	}
+	src->symbols = NULL;
+	err = ms_reader_open(&src->reader, path);
+	if (err != 0) {
+		src->reader.base = NULL;
+		set_error(f, ms_reader_strerror(err));
+		return;
+	}
+	src->symbols = ms_symbols_new();
+}
+
+static void publish(ms_feed *f, ms_model *m)
+{
+	static unsigned long seq;
+	ms_model *old;
+
+	m->seq = ++seq;
+	old = f->current;
+	rcu_assign_pointer(f->current, m);
+	urcu_bp_synchronize_rcu();
+	ms_model_free(old);
+}
+
+static int target_gone(ms_feed *f)
+{
+	int status;
+
+	if (!f->launched)
+		return 0; /* the session's state tells (feed_main) */
+	if (waitpid(f->pid, &status, WNOHANG) != f->pid)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	f->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	pthread_mutex_unlock(&f->lock);
+	return 1;
+}
+
+/* Waits until the next tick, a poke or stop. Returns 0 to go on. */
+static int wait_tick(ms_feed *f, double seconds)
+{
+	struct timespec until;
+	int stop;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)seconds;
+	until.tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop && !f->refresh &&
+	       pthread_cond_timedwait(&f->wake, &f->lock, &until) != ETIMEDOUT)
+		;
+	f->refresh = 0;
+	stop = f->stop;
+	pthread_mutex_unlock(&f->lock);
+	return stop;
+}
+
+static void *feed_main(void *arg)
+{
+	ms_feed *f = arg;
+	struct source src = { 0 };
+	ms_symbols **old = NULL;
+	ms_model *last;
+	size_t nold = 0;
+	int gone = 0;
+
+	do {
+		int paused, err;
+		ms_model *m;
+
+		if (!gone)
+			gone = target_gone(f);
+		follow(f, &src, &old, &nold);
+		pthread_mutex_lock(&f->lock);
+		paused = f->paused;
+		pthread_mutex_unlock(&f->lock);
+		if (src.reader.base == NULL || (paused && !gone))
+			continue;
+		m = ms_model_build(&src.reader, src.symbols, &src.history, &err);
+		if (m == NULL) {
+			set_error(f, ms_reader_strerror(err));
+			continue;
+		}
+		if (gone && m->snap.state == MS_SESSION_RUNNING)
+			m->snap.state = MS_SESSION_GONE; /* reaped, whatever it says */
+		/* Attached: the session says when the process is gone (an exec'd
+		 * image is followed to the next one instead). */
+		if (!f->launched && (m->snap.state == MS_SESSION_EXITED ||
+				     m->snap.state == MS_SESSION_GONE))
+			gone = 1;
+		pthread_mutex_lock(&f->lock);
+		m->exit_status = f->exit_status;
+		pthread_mutex_unlock(&f->lock);
+		publish(f, m);
+		if (gone) {
+			pthread_mutex_lock(&f->lock);
+			f->gone = 1;
+			pthread_mutex_unlock(&f->lock);
+			/* The last state stays on screen; nothing more will come. */
+			while (!wait_tick(f, 3600))
+				;
+			break;
+		}
+	} while (!wait_tick(f, gone ? 0 : f->interval_s));
+
+	if (src.reader.base != NULL)
+		ms_reader_close(&src.reader);
+	ms_model_history_free(&src.history);
+	/* Models point into the symbols: the last model goes first. */
+	last = f->current;
+	rcu_assign_pointer(f->current, NULL);
+	urcu_bp_synchronize_rcu();
+	ms_model_free(last);
+	ms_symbols_free(src.symbols);
+	for (size_t i = 0; i < nold; i++)
+		ms_symbols_free(old[i]);
+	free(old);
+	return NULL;
+}
+
+int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s)
+{
+	memset(f, 0, sizeof(*f));
+	f->pid = pid;
+	f->launched = launched;
+	f->interval_s = interval_s;
+	f->exit_status = -1;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->wake, NULL);
+	return -pthread_create(&f->thread, NULL, feed_main, f);
+}
+
+void ms_feed_stop(ms_feed *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->stop = 1;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+}
+
+ms_model *ms_feed_model(ms_feed *f)
+{
+	return rcu_dereference(f->current);
+}
+
+void ms_feed_set_paused(ms_feed *f, int paused)
+{
+	pthread_mutex_lock(&f->lock);
+	f->paused = paused;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void ms_feed_poke(ms_feed *f)
+{
+	pthread_mutex_lock(&f->lock);
+	f->refresh = 1;
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
+}

@@ -1,0 +1,369 @@
+/* The screen's life: set-up, the input loop, layout, and the way out. */
+#define _GNU_SOURCE
+#include "ui.h"
+
+#include <curses.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <memscope/frame.h>
+
+/* How often the loop looks for a new model when no key comes. */
+#define INPUT_TIMEOUT_MS 50
+
+static const ms_view_ops *const views[MS_VIEW_COUNT] = {
+	[MS_VIEW_SITES] = &ms_view_sites,
+	[MS_VIEW_THREADS] = &ms_view_threads,
+};
+
+static const char *const group_names[MS_GROUP_COUNT] = { "stack", "function", "module", "thread" };
+
+static volatile sig_atomic_t quit_signal;
+
+static void on_signal(int sig)
+{
+	quit_signal = sig;
+}
+
+static void screen_start(struct ms_ui *ui)
+{
+	const char *codeset;
+
+	setlocale(LC_ALL, "");
+	codeset = nl_langinfo(CODESET);
+	ui->unicode = codeset != NULL && strcmp(codeset, "UTF-8") == 0;
+	initscr();
+	cbreak();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	curs_set(0);
+	timeout(INPUT_TIMEOUT_MS);
+	mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED, NULL);
+	mouseinterval(0);
+	ui->colors = has_colors();
+	if (ui->colors) {
+		start_color();
+		use_default_colors();
+		init_pair(MS_COLOR_LABEL, COLOR_CYAN, -1);
+		init_pair(MS_COLOR_LIVE, COLOR_GREEN, -1);
+		init_pair(MS_COLOR_RSS, COLOR_CYAN, -1);
+		init_pair(MS_COLOR_PEAK, COLOR_RED, -1);
+		init_pair(MS_COLOR_TABLE_HEAD, COLOR_BLACK, COLOR_GREEN);
+		init_pair(MS_COLOR_SELECTED, COLOR_BLACK, COLOR_CYAN);
+		init_pair(MS_COLOR_ALERT, COLOR_RED, -1);
+		init_pair(MS_COLOR_KEY, COLOR_BLACK, COLOR_CYAN);
+		init_pair(MS_COLOR_DIM, COLOR_BLUE, -1);
+	}
+	getmaxyx(stdscr, ui->rows, ui->cols);
+}
+
+static void screen_end(void)
+{
+	if (!isendwin())
+		endwin();
+}
+
+/* The key bar at the bottom, htop style. */
+static void key_bar(struct ms_ui *ui)
+{
+	static const char *const keys[][2] = {
+		{ "F1", "Help" }, { "F4", "Filter" }, { "F5", "Group" }, { "F6", "SortBy" },
+		{ "Tab", "View" }, { "Spc", "Pause" }, { "F10", "Quit" },
+	};
+	int col = 0, y = ui->rows - 1;
+
+	if (ui->filtering) {
+		ms_ui_textf(ui, y, 0, ui->cols, MS_COLOR_KEY, A_BOLD, "Filter: %s_", ui->filter);
+		ms_ui_text(ui, y, (int)strlen(ui->filter) + 10, ui->cols, 0, 0,
+			   "  Enter: keep   Esc: clear");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]) && col < ui->cols; i++) {
+		ms_ui_text(ui, y, col, (int)strlen(keys[i][0]), 0, A_BOLD, keys[i][0]);
+		col += (int)strlen(keys[i][0]);
+		ms_ui_text(ui, y, col, (int)strlen(keys[i][1]) + 1, MS_COLOR_KEY, 0, keys[i][1]);
+		col += (int)strlen(keys[i][1]) + 1;
+	}
+}
+
+/* The line above the table: views, grouping, sorting, filter. */
+static void tab_line(struct ms_ui *ui, int y)
+{
+	const ms_view_ops *v = views[ui->view];
+	char group[32] = "";
+	int col = 0;
+
+	for (int i = 0; i < MS_VIEW_COUNT; i++) {
+		int current = i == ui->view;
+
+		ms_ui_textf(ui, y, col, ui->cols - col, current ? MS_COLOR_SELECTED : 0,
+			    current ? A_BOLD : 0, " %s ", views[i]->title);
+		col += (int)strlen(views[i]->title) + 3;
+	}
+	if (ui->view == MS_VIEW_SITES)
+		snprintf(group, sizeof(group), "group: %s  ", group_names[ui->group]);
+	ms_ui_textf(ui, y, col, ui->cols - col, MS_COLOR_DIM, 0, " %ssort: %s %s%s%s", group,
+		    v->columns[ui->sort[ui->view]], ui->ascending[ui->view] ? "(asc)" : "(desc)",
+		    ui->filter[0] ? "  filter: " : "", ui->filter);
+}
+
+static void draw(struct ms_ui *ui, ms_feed *feed)
+{
+	ms_model *m;
+	int row = 0, graph;
+
+	erase();
+	if (ui->help) {
+		ms_ui_help(ui);
+		refresh();
+		return;
+	}
+	urcu_bp_read_lock();
+	m = ms_feed_model(feed);
+	if (m == NULL) {
+		char error[256];
+
+		pthread_mutex_lock(&feed->lock);
+		snprintf(error, sizeof(error), "%s", feed->error);
+		pthread_mutex_unlock(&feed->lock);
+		ms_ui_textf(ui, 0, 0, ui->cols, MS_COLOR_LABEL, A_BOLD,
+			    "memscope-top: waiting for pid %d's session...", (int)feed->pid);
+		if (error[0])
+			ms_ui_text(ui, 1, 0, ui->cols, MS_COLOR_ALERT, 0, error);
+	} else {
+		ms_ui_header(ui, m, &row);
+		/* The graph takes a fifth of a tall screen, none of a tiny one. */
+		graph = ui->rows >= 20 ? ui->rows / 5 : 0;
+		if (graph > 0) {
+			ms_ui_graph(ui, m, row, graph);
+			row += graph + 1;
+		}
+		tab_line(ui, row++);
+		ui->table_top = row;
+		ui->table_rows = ui->rows - 1 - row - 1;
+		ms_view_draw(views[ui->view], ui, m);
+	}
+	urcu_bp_read_unlock();
+	key_bar(ui);
+	refresh();
+}
+
+static void next_sort(struct ms_ui *ui, int step)
+{
+	int n = views[ui->view]->ncolumns;
+
+	ui->sort[ui->view] = (ui->sort[ui->view] + step + n) % n;
+}
+
+/* A click: on the table's title row it sorts, on a row it selects. */
+static void click(struct ms_ui *ui)
+{
+	MEVENT ev;
+	const ms_view_ops *v = views[ui->view];
+	int col = 0;
+
+	if (getmouse(&ev) != OK || ui->help)
+		return;
+	if (ev.y == ui->table_top) {
+		for (int i = 0; i < v->ncolumns; i++) {
+			if (v->widths[i] == 0 || ev.x < col + v->widths[i]) {
+				if (ui->sort[ui->view] == i)
+					ui->ascending[ui->view] = !ui->ascending[ui->view];
+				ui->sort[ui->view] = i;
+				return;
+			}
+			col += v->widths[i];
+		}
+	} else if (ev.y > ui->table_top && ev.y < ui->rows - 1) {
+		ui->selected[ui->view] = ui->scroll[ui->view] + ev.y - ui->table_top - 1;
+	}
+}
+
+static void filter_key(struct ms_ui *ui, int key)
+{
+	size_t len = strlen(ui->filter);
+
+	if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+		ui->filtering = 0;
+	} else if (key == 27) {
+		ui->filter[0] = '\0';
+		ui->filtering = 0;
+	} else if (key == KEY_BACKSPACE || key == 127 || key == 8) {
+		if (len > 0)
+			ui->filter[len - 1] = '\0';
+	} else if (key >= 32 && key < 127 && len + 1 < sizeof(ui->filter)) {
+		ui->filter[len] = (char)key;
+		ui->filter[len + 1] = '\0';
+	}
+	ui->selected[ui->view] = 0;
+	ui->scroll[ui->view] = 0;
+}
+
+/* Returns 1 to quit. */
+static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
+{
+	int page = ui->table_rows > 1 ? ui->table_rows - 1 : 1;
+	int *sel = &ui->selected[ui->view];
+
+	if (ui->filtering) {
+		filter_key(ui, key);
+		return 0;
+	}
+	if (ui->help) {
+		ui->help = 0;
+		return key == 'q' || key == KEY_F(10);
+	}
+	switch (key) {
+	case 'q':
+	case 'Q':
+	case KEY_F(10):
+		return 1;
+	case KEY_F(1):
+	case 'h':
+	case '?':
+		ui->help = 1;
+		break;
+	case '\t':
+		ui->view = (ui->view + 1) % MS_VIEW_COUNT;
+		break;
+	case 's':
+		ui->view = MS_VIEW_SITES;
+		break;
+	case 't':
+		ui->view = MS_VIEW_THREADS;
+		break;
+	case KEY_F(5):
+	case 'g':
+		ui->group = (ui->group + 1) % MS_GROUP_COUNT;
+		ui->expanded_key = 0;
+		ui->selected[MS_VIEW_SITES] = ui->scroll[MS_VIEW_SITES] = 0;
+		break;
+	case KEY_F(6):
+	case '>':
+	case '.':
+		next_sort(ui, 1);
+		break;
+	case '<':
+	case ',':
+		next_sort(ui, -1);
+		break;
+	case 'I':
+		ui->ascending[ui->view] = !ui->ascending[ui->view];
+		break;
+	case KEY_F(4):
+	case KEY_F(3):
+	case '/':
+	case '\\':
+		ui->filtering = 1;
+		break;
+	case ' ':
+	case 'p':
+		ui->paused = !ui->paused;
+		ms_feed_set_paused(feed, ui->paused);
+		if (!ui->paused)
+			ms_feed_poke(feed);
+		break;
+	case KEY_UP:
+	case 'k':
+		(*sel)--;
+		break;
+	case KEY_DOWN:
+	case 'j':
+		(*sel)++;
+		break;
+	case KEY_PPAGE:
+		*sel -= page;
+		break;
+	case KEY_NPAGE:
+		*sel += page;
+		break;
+	case KEY_HOME:
+		*sel = 0;
+		break;
+	case KEY_END:
+		*sel = 1 << 30;
+		break;
+	case '\n':
+	case '\r':
+	case KEY_ENTER: {
+		ms_model *m;
+
+		urcu_bp_read_lock();
+		m = ms_feed_model(feed);
+		if (m != NULL)
+			ms_view_activate(views[ui->view], ui, m);
+		urcu_bp_read_unlock();
+		break;
+	}
+	case KEY_MOUSE:
+		click(ui);
+		break;
+	case KEY_RESIZE:
+		getmaxyx(stdscr, ui->rows, ui->cols);
+		break;
+	}
+	return 0;
+}
+
+int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo)
+{
+	struct ms_ui ui = { .output_path = output_path };
+	/* Threads sort by what they hold, like call sites. */
+	ui.sort[MS_VIEW_THREADS] = 6;
+	ms_feed feed;
+	unsigned long shown = 0;
+	int status = 0, err, dirty = 1;
+
+	err = ms_feed_start(&feed, pid, launched, interval_s);
+	if (err != 0) {
+		fprintf(stderr, "memscope-top: cannot start: %s\n", strerror(-err));
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	screen_start(&ui);
+	while (!quit_signal) {
+		int key = getch();
+		ms_model *m;
+
+		if (key != ERR) {
+			if (handle_key(&ui, &feed, key))
+				break;
+			dirty = 1;
+		}
+		urcu_bp_read_lock();
+		m = ms_feed_model(&feed);
+		if (m != NULL && m->seq != shown) {
+			shown = m->seq;
+			dirty = 1;
+		}
+		urcu_bp_read_unlock();
+		if (dirty) {
+			draw(&ui, &feed);
+			dirty = 0;
+		}
+	}
+	screen_end();
+	pthread_mutex_lock(&feed.lock);
+	if (launched && feed.exit_status >= 0) {
+		status = feed.exit_status;
+	} else if (launched && is_demo) {
+		kill(pid, SIGTERM);
+		status = 0;
+	} else if (launched) {
+		fprintf(stderr, "memscope-top: pid %d goes on running; its output goes to %s\n",
+			(int)pid, output_path);
+	}
+	pthread_mutex_unlock(&feed.lock);
+	ms_feed_stop(&feed);
+	if (launched && is_demo && status == 0)
+		unlink(output_path);
+	return status;
+}

@@ -1,0 +1,99 @@
+/*
+ * The interactive screen of memscope-top (ncursesw), in the manner of htop:
+ * header meters and a heap graph on top, a switchable table (call sites,
+ * threads) below, a key bar at the bottom, and a help screen.
+ *
+ * Only the main thread touches ncurses. It reads models from the feed
+ * (feed.h) under urcu_bp_read_lock and never waits for one.
+ */
+#ifndef MEMSCOPE_TUI_UI_H
+#define MEMSCOPE_TUI_UI_H
+
+#include <stdint.h>
+
+#include "feed.h"
+#include "model.h"
+
+enum ms_view_id { MS_VIEW_SITES, MS_VIEW_THREADS, MS_VIEW_COUNT };
+
+enum ms_group { MS_GROUP_STACK, MS_GROUP_FUNCTION, MS_GROUP_MODULE, MS_GROUP_THREAD, MS_GROUP_COUNT };
+
+/* Color pairs. */
+enum {
+	MS_COLOR_LABEL = 1,
+	MS_COLOR_LIVE,
+	MS_COLOR_RSS,
+	MS_COLOR_PEAK,
+	MS_COLOR_TABLE_HEAD,
+	MS_COLOR_SELECTED,
+	MS_COLOR_ALERT,
+	MS_COLOR_KEY,
+	MS_COLOR_DIM,
+};
+
+struct ms_ui {
+	ms_feed *feed;
+	const char *output_path; /* where a launched target's output goes */
+	int rows, cols;
+	int unicode, colors;
+	int view;
+	int help;
+	int paused;
+	int group;
+	int sort[MS_VIEW_COUNT];      /* column index */
+	int ascending[MS_VIEW_COUNT];
+	char filter[64];
+	int filtering;                /* typing into the filter */
+	int selected[MS_VIEW_COUNT];
+	int scroll[MS_VIEW_COUNT];
+	uint64_t expanded_key;        /* the row whose stack is open; 0: none */
+	int table_top;                /* screen row of the table's header */
+	int table_rows;               /* rows below it */
+};
+
+/* A view: a table in the lower part of the screen (STYLE: a const vtable
+ * dispatched through small inline functions). */
+typedef struct ms_view_ops {
+	const char *title;
+	int ncolumns;
+	const char *const *columns; /* sortable column names */
+	const int *widths;          /* their widths on screen; 0: the rest */
+	/* Draws the table at ui->table_top; returns the number of rows. */
+	int (*draw)(struct ms_ui *ui, const ms_model *m);
+	/* Enter on the selected row. */
+	void (*activate)(struct ms_ui *ui, const ms_model *m);
+} ms_view_ops;
+
+extern const ms_view_ops ms_view_sites;
+extern const ms_view_ops ms_view_threads;
+
+static inline int ms_view_draw(const ms_view_ops *v, struct ms_ui *ui, const ms_model *m)
+{
+	return v->draw(ui, m);
+}
+
+static inline void ms_view_activate(const ms_view_ops *v, struct ms_ui *ui, const ms_model *m)
+{
+	if (v->activate != NULL)
+		v->activate(ui, m);
+}
+
+/* Runs the screen until q. launched: pid is our child; is_demo: it is the
+ * bundled demo, which q ends too (any other program runs on). Returns the
+ * exit status for memscope-top. */
+int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo);
+
+/* Drawing helpers shared by the views (ui_draw.c). */
+void ms_ui_text(struct ms_ui *ui, int row, int col, int width, int color, int attrs,
+		const char *text);
+void ms_ui_textf(struct ms_ui *ui, int row, int col, int width, int color, int attrs,
+		 const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row);
+void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height);
+void ms_ui_help(struct ms_ui *ui);
+/* Keeps the selection inside [0, nrows) and in sight. */
+void ms_ui_clamp_selection(struct ms_ui *ui, int nrows);
+/* Compact numbers: "12.3k", "4.5M". */
+const char *ms_ui_count(char *buf, size_t len, double v);
+
+#endif

@@ -1,0 +1,273 @@
+/* Drawing for the screen: text cells, the header meters, the heap graph,
+ * the help screen. */
+#define _GNU_SOURCE
+#include "ui.h"
+
+#include <curses.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <wchar.h>
+
+#include <memscope/frame.h>
+
+void ms_ui_text(struct ms_ui *ui, int row, int col, int width, int color, int attrs,
+		const char *text)
+{
+	int len;
+
+	if (row < 0 || row >= ui->rows || col >= ui->cols || width <= 0)
+		return;
+	if (col + width > ui->cols)
+		width = ui->cols - col;
+	len = (int)strlen(text);
+	if (ui->colors && color != 0)
+		attron(COLOR_PAIR(color));
+	attron(attrs);
+	mvaddnstr(row, col, text, len < width ? len : width);
+	attroff(attrs);
+	if (ui->colors && color != 0)
+		attroff(COLOR_PAIR(color));
+}
+
+void ms_ui_textf(struct ms_ui *ui, int row, int col, int width, int color, int attrs,
+		 const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ms_ui_text(ui, row, col, width, color, attrs, buf);
+}
+
+const char *ms_ui_count(char *buf, size_t len, double v)
+{
+	if (v < 1000)
+		snprintf(buf, len, "%.0f", v);
+	else if (v < 1e6)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else if (v < 1e9)
+		snprintf(buf, len, "%.1fM", v / 1e6);
+	else
+		snprintf(buf, len, "%.1fG", v / 1e9);
+	return buf;
+}
+
+/* htop's meter: "Label [|||||     value]". */
+static void meter(struct ms_ui *ui, int row, int col, int width, const char *label, double ratio,
+		  const char *value)
+{
+	int inner = width - (int)strlen(label) - 3, fill;
+
+	if (inner < 4)
+		return;
+	ms_ui_text(ui, row, col, width, MS_COLOR_LABEL, A_BOLD, label);
+	col += (int)strlen(label);
+	ms_ui_text(ui, row, col, 1, 0, A_BOLD, "[");
+	fill = ratio <= 0 ? 0 : ratio >= 1 ? inner : (int)(ratio * inner + 0.5);
+	for (int i = 0; i < fill; i++)
+		ms_ui_text(ui, row, col + 1 + i, 1, MS_COLOR_LIVE, 0, "|");
+	ms_ui_text(ui, row, col + 1 + inner - (int)strlen(value), (int)strlen(value), 0, A_BOLD,
+		   value);
+	ms_ui_text(ui, row, col + 1 + inner, 1, 0, A_BOLD, "]");
+}
+
+void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
+{
+	const ms_snapshot *s = &m->snap;
+	char a[32], b[32], c[32], line[512];
+	int half = ui->cols / 2;
+
+	/* Title: what runs (the program's name without its directory), and
+	 * whether it still does. */
+	const char *args = strchr(s->command, ' ');
+	const char *start = s->command;
+
+	for (const char *p = s->command; *p != '\0' && (args == NULL || p < args); p++)
+		if (*p == '/')
+			start = p + 1;
+	ms_ui_textf(ui, *row, 0, ui->cols, MS_COLOR_LABEL, A_BOLD, "memscope-top");
+	ms_ui_textf(ui, *row, 13, ui->cols - 13, 0, A_BOLD, "%s", start);
+	if (s->state == MS_SESSION_RUNNING) {
+		snprintf(line, sizeof(line), " pid %d  up %.1fs%s", (int)s->pid, s->time_s,
+			 ui->paused ? "  PAUSED" : "");
+		ms_ui_text(ui, *row, ui->cols - (int)strlen(line), (int)strlen(line),
+			   ui->paused ? MS_COLOR_ALERT : 0, 0, line);
+	} else {
+		if (m->exit_status >= 0)
+			snprintf(line, sizeof(line), " pid %d %s after %.1fs, status %d", (int)s->pid,
+				 ms_session_state_name(s->state), s->time_s, m->exit_status);
+		else
+			snprintf(line, sizeof(line), " pid %d %s after %.1fs", (int)s->pid,
+				 ms_session_state_name(s->state), s->time_s);
+		ms_ui_text(ui, *row, ui->cols - (int)strlen(line), (int)strlen(line), MS_COLOR_ALERT,
+			   A_BOLD, line);
+	}
+	(*row)++;
+
+	/* Heap against its peak; RSS and CPU beside it. */
+	snprintf(line, sizeof(line), "%s/%s",
+		 ms_format_bytes(a, sizeof(a), s->live_bytes),
+		 ms_format_bytes(b, sizeof(b), s->peak_bytes));
+	meter(ui, *row, 0, half - 1, "Heap", s->peak_bytes ? (double)s->live_bytes / s->peak_bytes : 0,
+	      line);
+	ms_ui_textf(ui, *row, half, ui->cols - half, 0, 0, "peak at %.1fs  RSS %s  CPU %.1f%%",
+		    s->peak_time_s, ms_format_bytes(c, sizeof(c), s->rss_bytes), s->cpu_percent);
+	(*row)++;
+
+	ms_ui_textf(ui, *row, 0, ui->cols, 0, 0,
+		    "Allocs %s (%s/s)  Frees %s (%s/s)  Blocks %" PRIu64 "  Threads %zu  Dropped %" PRIu64,
+		    ms_ui_count(a, sizeof(a), (double)s->total_allocs),
+		    ms_ui_count(b, sizeof(b), m->alloc_rate),
+		    ms_ui_count(c, sizeof(c), (double)s->total_frees),
+		    ms_ui_count(line, sizeof(line), m->free_rate), s->live_allocs, s->nthreads,
+		    s->dropped_events);
+	(*row)++;
+	if (ui->output_path != NULL && ui->rows >= 20) {
+		ms_ui_textf(ui, *row, 0, ui->cols, MS_COLOR_DIM, 0, "Program output: %s",
+			    ui->output_path);
+		(*row)++;
+	}
+}
+
+/* The heap over time: live bytes as bars, RSS as a line of dots, the peak
+ * marked under the graph on the time axis. */
+void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
+{
+	static const wchar_t *const blocks[] = { L" ", L"▁", L"▂", L"▃", L"▄", L"▅", L"▆", L"▇", L"█" };
+	static const char *const ascii[] = { " ", ".", ".", ":", ":", ":", "#", "#", "#" };
+	const ms_snapshot *s = &m->snap;
+	int left = 8, width = ui->cols - left - 1;
+	uint64_t live[512] = { 0 }, rss[512] = { 0 }, top = s->peak_bytes;
+	double span = s->time_s > 0 ? s->time_s : 1;
+	int peak_col;
+	char label[32];
+
+	if (height < 2 || width < 8)
+		return;
+	if (width > 512)
+		width = 512;
+	for (size_t i = 0; i < s->nsamples; i++) {
+		int c = (int)(s->samples[i].time_s / span * (width - 1));
+
+		if (c < 0 || c >= width)
+			continue;
+		if (s->samples[i].live_bytes > live[c])
+			live[c] = s->samples[i].live_bytes;
+		if (s->samples[i].rss_bytes > rss[c])
+			rss[c] = s->samples[i].rss_bytes;
+	}
+	/* Columns without a sample carry the one before; the last is now. */
+	for (int c = 1; c < width; c++) {
+		if (live[c] == 0 && rss[c] == 0) {
+			live[c] = live[c - 1];
+			rss[c] = rss[c - 1];
+		}
+	}
+	live[width - 1] = s->live_bytes;
+	for (int c = 0; c < width; c++)
+		if (rss[c] > top)
+			top = rss[c];
+	if (top == 0)
+		top = 1;
+	ms_ui_text(ui, row, 0, left, MS_COLOR_DIM, 0, ms_format_bytes(label, sizeof(label), top));
+	ms_ui_text(ui, row + height - 1, 0, left, MS_COLOR_DIM, 0, "0");
+	for (int c = 0; c < width; c++) {
+		int eighths = (int)((double)live[c] / (double)top * height * 8 + 0.5);
+		int rss_row = (int)((double)rss[c] / (double)top * height);
+
+		for (int r = 0; r < height; r++) {
+			int fill = eighths - r * 8, y = row + height - 1 - r;
+
+			fill = fill < 0 ? 0 : fill > 8 ? 8 : fill;
+			if (fill > 0) {
+				if (ui->colors)
+					attron(COLOR_PAIR(MS_COLOR_LIVE));
+				if (ui->unicode)
+					mvaddwstr(y, left + c, blocks[fill]);
+				else
+					mvaddstr(y, left + c, ascii[fill]);
+				if (ui->colors)
+					attroff(COLOR_PAIR(MS_COLOR_LIVE));
+			} else if (rss[c] > 0 && r == (rss_row >= height ? height - 1 : rss_row)) {
+				if (ui->colors)
+					attron(COLOR_PAIR(MS_COLOR_RSS));
+				if (ui->unicode)
+					mvaddwstr(y, left + c, L"·");
+				else
+					mvaddstr(y, left + c, "-");
+				if (ui->colors)
+					attroff(COLOR_PAIR(MS_COLOR_RSS));
+			}
+		}
+	}
+	/* The time axis, with the peak. */
+	peak_col = (int)(s->peak_time_s / span * (width - 1));
+	ms_ui_text(ui, row + height, left, 2, MS_COLOR_DIM, 0, "0s");
+	ms_ui_textf(ui, row + height, ui->cols - 10, 10, MS_COLOR_DIM, 0, "%9.1fs", s->time_s);
+	if (peak_col >= 0 && peak_col < width)
+		ms_ui_textf(ui, row + height, left + peak_col, ui->cols - left - peak_col - 11,
+			    MS_COLOR_PEAK, A_BOLD, "^peak %s", ms_format_bytes(label, sizeof(label),
+									      s->peak_bytes));
+	/* The legend, in the margin. */
+	ms_ui_text(ui, row + height, 0, left, MS_COLOR_LIVE, 0, "live");
+	if (height >= 3)
+		ms_ui_text(ui, row + 1, 0, left, MS_COLOR_RSS, 0, "rss");
+}
+
+void ms_ui_clamp_selection(struct ms_ui *ui, int nrows)
+{
+	int *sel = &ui->selected[ui->view], *top = &ui->scroll[ui->view];
+	int visible = ui->table_rows > 0 ? ui->table_rows : 1;
+
+	if (*sel >= nrows)
+		*sel = nrows - 1;
+	if (*sel < 0)
+		*sel = 0;
+	if (*sel < *top)
+		*top = *sel;
+	if (*sel >= *top + visible)
+		*top = *sel - visible + 1;
+	if (*top < 0)
+		*top = 0;
+}
+
+void ms_ui_help(struct ms_ui *ui)
+{
+	static const char *const lines[] = {
+		"memscope-top: the heap of a running program, live",
+		"",
+		"Views",
+		"  Tab          next view (call sites, threads)",
+		"  s  t         call sites view, threads view",
+		"  F1 h ?       this help (any key closes it)",
+		"",
+		"Call sites and threads tables",
+		"  Up Down PgUp PgDn Home End   move the selection (the mouse too)",
+		"  Enter        open or close the selected call site's full stack",
+		"  F6 >  <      sort by the next / previous column (or click its title)",
+		"  I            invert the sort order",
+		"  F5 g         group call sites: by stack, function, module, thread",
+		"  F4 / \\       filter rows by text (Enter keeps it, Esc clears it)",
+		"",
+		"Program",
+		"  Space p      pause / resume updates",
+		"  q F10        quit (a program started with -p, or launched, runs on)",
+		"",
+		"Meters: live heap against its peak, RSS and CPU of the program, allocation",
+		"and free rates. Graph: live heap (bars) and RSS (dots) since the start,",
+		"the peak marked on the time axis.",
+	};
+	int n = (int)(sizeof(lines) / sizeof(lines[0]));
+
+	erase();
+	for (int i = 0; i < n && i < ui->rows - 1; i++)
+		ms_ui_text(ui, i, 1, ui->cols - 2, i == 0 ? MS_COLOR_LABEL : 0,
+			   i == 0 || (lines[i][0] != ' ' && lines[i][0] != '\0') ? A_BOLD : 0,
+			   lines[i]);
+	ms_ui_text(ui, ui->rows - 1, 1, ui->cols - 2, MS_COLOR_DIM, 0,
+		   "Press any key to return.");
+}
