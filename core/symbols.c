@@ -345,7 +345,11 @@ int ms_symbols_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot 
 			if (!st->frames[k]->allocator)
 				c->top = st->frames[k];
 	}
-	qsort(list, s->nsites, sizeof(*list), by_live_then_total);
 	*out = list;
 	return (int)s->nsites;
+}
+
+void ms_callsites_sort(ms_callsite *sites, size_t n)
+{
+	qsort(sites, n, sizeof(*sites), by_live_then_total);
 }

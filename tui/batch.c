@@ -107,6 +107,7 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 		int n = ms_symbols_callsites(w->symbols, &w->reader, &s, &sites);
 
 		if (n > 0) {
+			ms_callsites_sort(sites, (size_t)n);
 			x.sites = sites;
 			x.nsites = (size_t)n;
 		}

@@ -17,7 +17,7 @@ typedef struct ms_thread_row {
 
 typedef struct ms_model {
 	ms_snapshot snap;
-	ms_callsite *sites;    /* sorted by live bytes */
+	ms_callsite *sites;    /* in stack id order: the views sort */
 	size_t nsites;
 	ms_thread_row *threads; /* one per snap.threads[i] */
 	double alloc_rate, free_rate; /* whole process, per second */

@@ -1,6 +1,7 @@
 /* The call-site table: one row per stack, function, module or thread, with
  * the selected row's full stack opened under it on Enter. */
 #define _GNU_SOURCE
+#include "rank.h"
 #include "ui.h"
 
 #include <curses.h>
@@ -19,29 +20,33 @@ static const char *const columns[NCOLS] = {
 };
 static const int widths[NCOLS] = { 11, 8, 9, 12, 11, 6, 0 };
 
+/* A row points into the model (names, files) instead of copying them: a
+ * table of 20,000 call sites is rebuilt at every refresh, and only the
+ * rows on screen are ever formatted. */
 struct row {
-	char name[256];
-	char where[256];
+	const char *name;   /* function, module or thread name; NULL: see frame */
+	const ms_frame *frame; /* for a name made from module+offset */
+	const char *file;
+	int line;
+	const char *module;
 	uint64_t key;
 	uint64_t live_bytes, live_allocs, allocs, total_bytes, peak;
 	const ms_callsite *example; /* the heaviest member, for its stack */
+	pid_t tid;          /* thread rows */
 };
 
-/* Rows of the last draw (the main thread only). */
+/* Rows of the last draw and their order on screen (the main thread only).
+ * The order is sorted, not the rows (rank.h). */
 static struct row *rows;
-static size_t nrows, cap;
-static int sort_column, sort_ascending;
+static struct rank *order;
+static size_t nrows, cap, order_cap;
+static int sort_ascending;
 
-static uint64_t hash_text(const char *a, const char *b)
+static uint64_t hash_text(uint64_t h, const char *a)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *a; a++)
+	for (; a != NULL && *a; a++)
 		h = (h ^ (unsigned char)*a) * 1099511628211ull;
-	h = (h ^ 0xff) * 1099511628211ull;
-	for (; b && *b; b++)
-		h = (h ^ (unsigned char)*b) * 1099511628211ull;
-	return h | 1;
+	return (h ^ 0xff) * 1099511628211ull;
 }
 
 static struct row *add_row(void)
@@ -66,34 +71,60 @@ static const char *base_name(const char *path)
 	return slash != NULL ? slash + 1 : path != NULL ? path : "?";
 }
 
-static void describe(const ms_callsite *c, int group, char *name, size_t nlen, char *where,
-		     size_t wlen)
+/* The row's name as shown (formatted only for rows on screen). */
+static const char *row_name(const struct row *r, char *buf, size_t len)
+{
+	if (r->name != NULL)
+		return r->name;
+	if (r->frame != NULL)
+		return ms_frame_name(r->frame, buf, len);
+	return "?";
+}
+
+static int contains(const char *text, const char *needle)
+{
+	return text != NULL && strcasestr(text, needle) != NULL;
+}
+
+static int row_matches(const struct ms_ui *ui, const struct row *r)
+{
+	char buf[512];
+
+	if (ui->filter[0] == '\0')
+		return 1;
+	return contains(row_name(r, buf, sizeof(buf)), ui->filter) ||
+	       contains(r->file, ui->filter) || contains(r->module, ui->filter);
+}
+
+static void describe(struct row *r, const ms_callsite *c, int group)
 {
 	const ms_frame *f = c->top;
 
 	if (f == NULL) {
-		snprintf(name, nlen, "%s", c->site.stack == 0 ? "(no stack)" : "(allocator)");
-		where[0] = '\0';
+		r->name = c->site.stack == 0 ? "(no stack)" : "(allocator)";
+		r->key = (uint64_t)c->site.stack + 1;
 		return;
 	}
+	r->module = f->module;
 	if (group == MS_GROUP_MODULE) {
-		snprintf(name, nlen, "%s", base_name(f->module));
-		snprintf(where, wlen, "%s", f->module != NULL ? f->module : "");
+		r->name = base_name(f->module);
+		r->key = hash_text(1469598103934665603ull, f->module);
 		return;
 	}
-	ms_frame_name(f, name, nlen);
-	if (f->file != NULL && group == MS_GROUP_STACK)
-		snprintf(where, wlen, "%s:%d", f->file, f->line);
-	else if (f->file != NULL)
-		snprintf(where, wlen, "%s", f->file);
-	else
-		snprintf(where, wlen, "%s", base_name(f->module));
-}
+	r->name = f->function;
+	r->frame = f;
+	r->file = f->file;
+	if (group == MS_GROUP_STACK) {
+		r->line = f->line;
+		r->key = (uint64_t)c->site.stack + 1;
+	} else {
+		/* By function: its name, in its file or module. */
+		uint64_t h = hash_text(1469598103934665603ull, f->function);
 
-static int matches(const struct ms_ui *ui, const char *name, const char *where)
-{
-	return ui->filter[0] == '\0' || strcasestr(name, ui->filter) != NULL ||
-	       strcasestr(where, ui->filter) != NULL;
+		if (f->function == NULL)
+			h ^= f->offset * 0x9e3779b97f4a7c15ull;
+		r->key = hash_text(h, f->file != NULL ? f->file : f->module);
+	}
 }
 
 static int by_key(const void *a, const void *b)
@@ -135,41 +166,37 @@ static void build_rows(const struct ms_ui *ui, const ms_model *m)
 	if (ui->group == MS_GROUP_THREAD) {
 		for (size_t i = 0; i < m->snap.nthreads; i++) {
 			const ms_thread_info *t = &m->snap.threads[i];
-			struct row *r;
-			char where[32];
+			struct row *r = add_row();
 
-			snprintf(where, sizeof(where), "tid %d", (int)t->tid);
-			if (!matches(ui, t->name, where) || (r = add_row()) == NULL)
-				continue;
-			snprintf(r->name, sizeof(r->name), "%s", t->name);
-			snprintf(r->where, sizeof(r->where), "%s", where);
+			if (r == NULL)
+				return;
+			r->name = t->name;
+			r->tid = t->tid;
 			r->key = (uint64_t)t->tid + 1;
 			r->live_bytes = t->live_bytes;
 			r->live_allocs = t->live_allocs;
 			r->allocs = t->allocs;
 			r->total_bytes = t->alloc_bytes;
+			if (!row_matches(ui, r))
+				nrows--;
 		}
 		return;
 	}
 	for (size_t i = 0; i < m->nsites; i++) {
 		const ms_callsite *c = &m->sites[i];
-		char name[256], where[256];
-		struct row *r;
+		struct row *r = add_row();
 
-		describe(c, ui->group, name, sizeof(name), where, sizeof(where));
-		if (!matches(ui, name, where) || (r = add_row()) == NULL)
-			continue;
-		memcpy(r->name, name, sizeof(name));
-		memcpy(r->where, where, sizeof(where));
-		r->key = ui->group == MS_GROUP_STACK ? (uint64_t)c->site.stack + 1 :
-		         ui->group == MS_GROUP_FUNCTION ? hash_text(name, where) :
-		                                          hash_text(where, NULL);
+		if (r == NULL)
+			return;
+		describe(r, c, ui->group);
 		r->live_bytes = c->site.live_bytes;
 		r->live_allocs = c->site.live_allocs;
 		r->allocs = c->site.allocs;
 		r->total_bytes = c->site.alloc_bytes;
 		r->peak = c->site.peak_bytes;
 		r->example = c;
+		if (!row_matches(ui, r))
+			nrows--;
 	}
 	if (ui->group != MS_GROUP_STACK)
 		merge_groups();
@@ -193,21 +220,49 @@ static uint64_t column_value(const struct row *r, int col)
 	return 0;
 }
 
-static int by_column(const void *a, const void *b)
+/* Large values first (the order is flipped for ascending); ties by key, so
+ * the order is stable from one refresh to the next. */
+static int by_value(const void *a, const void *b)
 {
-	const struct row *x = a, *y = b;
-	int cmp;
+	const struct rank *x = a, *y = b;
+	int cmp = x->value < y->value ? 1 : x->value > y->value ? -1 : 0;
 
-	if (sort_column == COL_NAME) {
-		cmp = strcmp(x->name, y->name);
-	} else {
-		uint64_t vx = column_value(x, sort_column), vy = column_value(y, sort_column);
-
-		cmp = vx < vy ? 1 : vx > vy ? -1 : 0; /* large first */
-	}
 	if (cmp == 0)
 		cmp = x->key < y->key ? -1 : x->key > y->key;
 	return sort_ascending ? -cmp : cmp;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	const struct rank *x = a, *y = b;
+	char bx[512], by[512];
+	int cmp = strcmp(row_name(&rows[x->row], bx, sizeof(bx)), row_name(&rows[y->row], by, sizeof(by)));
+
+	if (cmp == 0)
+		cmp = x->key < y->key ? -1 : x->key > y->key;
+	return sort_ascending ? -cmp : cmp;
+}
+
+/* Orders the rows; only the first `needed` have to be in order (the
+ * screen shows no further), which spares sorting a large table in full at
+ * every refresh. */
+static int sort_rows(int column, int ascending, size_t needed)
+{
+	int (*cmp)(const void *, const void *) = column == COL_NAME ? by_name : by_value;
+
+	if (nrows > order_cap) {
+		struct rank *more = realloc(order, nrows * sizeof(*more));
+
+		if (more == NULL)
+			return -1;
+		order = more;
+		order_cap = nrows;
+	}
+	for (size_t i = 0; i < nrows; i++)
+		order[i] = (struct rank){ column_value(&rows[i], column), rows[i].key, (uint32_t)i };
+	sort_ascending = ascending;
+	ms_rank_first(order, nrows, needed, cmp);
+	return 0;
 }
 
 static void draw_head(struct ms_ui *ui)
@@ -237,14 +292,25 @@ static void draw_head(struct ms_ui *ui)
 
 static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t total_live, int selected)
 {
-	char lb[32], tb[32], pb[32], line[1024];
+	char lb[32], tb[32], pb[32], name[512], where[512], line[1200];
 	double pct = total_live ? 100.0 * (double)r->live_bytes / (double)total_live : 0;
 	int color = selected ? MS_COLOR_SELECTED : 0;
 
+	if (r->tid > 0)
+		snprintf(where, sizeof(where), "tid %d", (int)r->tid);
+	else if (r->file != NULL && r->line > 0)
+		snprintf(where, sizeof(where), "%s:%d", r->file, r->line);
+	else if (r->file != NULL)
+		snprintf(where, sizeof(where), "%s", r->file);
+	else if (r->module != NULL && r->name != NULL && r->name != base_name(r->module))
+		snprintf(where, sizeof(where), "%s", base_name(r->module));
+	else
+		where[0] = '\0';
 	snprintf(line, sizeof(line), "%10s %7" PRIu64 " %8" PRIu64 " %11s %10s %5.1f  %s  %s",
 		 ms_format_bytes(lb, sizeof(lb), r->live_bytes), r->live_allocs, r->allocs,
 		 ms_format_bytes(tb, sizeof(tb), r->total_bytes),
-		 ms_format_bytes(pb, sizeof(pb), r->peak), pct, r->name, r->where);
+		 ms_format_bytes(pb, sizeof(pb), r->peak), pct, row_name(r, name, sizeof(name)),
+		 where);
 	if (selected) {
 		attron(ui->colors ? COLOR_PAIR(MS_COLOR_SELECTED) : A_REVERSE);
 		mvhline(y, 0, ' ', ui->cols);
@@ -283,15 +349,18 @@ static int sites_draw(struct ms_ui *ui, const ms_model *m)
 	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows;
 
 	build_rows(ui, m);
-	sort_column = ui->sort[MS_VIEW_SITES];
-	sort_ascending = ui->ascending[MS_VIEW_SITES];
-	qsort(rows, nrows, sizeof(*rows), by_column);
+	/* Enough for the selection to move a page past the screen. */
 	ms_ui_clamp_selection(ui, (int)nrows);
+	if (sort_rows(ui->sort[MS_VIEW_SITES], ui->ascending[MS_VIEW_SITES],
+		      (size_t)ui->scroll[MS_VIEW_SITES] + 2 * (size_t)ui->table_rows + 2) != 0)
+		nrows = 0;
 	draw_head(ui);
 	for (size_t i = (size_t)ui->scroll[MS_VIEW_SITES]; i < nrows && y <= last; i++) {
-		draw_row(ui, y++, &rows[i], m->snap.live_bytes, (int)i == ui->selected[MS_VIEW_SITES]);
-		if (rows[i].key == ui->expanded_key && ui->group != MS_GROUP_THREAD)
-			y += draw_stack(ui, y, last, rows[i].example);
+		const struct row *r = &rows[order[i].row];
+
+		draw_row(ui, y++, r, m->snap.live_bytes, (int)i == ui->selected[MS_VIEW_SITES]);
+		if (r->key == ui->expanded_key && ui->group != MS_GROUP_THREAD)
+			y += draw_stack(ui, y, last, r->example);
 	}
 	if (nrows == 0)
 		ms_ui_text(ui, y, 2, ui->cols - 2, MS_COLOR_DIM, 0,
@@ -306,7 +375,7 @@ static void sites_activate(struct ms_ui *ui, const ms_model *m)
 	(void)m;
 	if (sel < 0 || (size_t)sel >= nrows)
 		return;
-	ui->expanded_key = ui->expanded_key == rows[sel].key ? 0 : rows[sel].key;
+	ui->expanded_key = ui->expanded_key == rows[order[sel].row].key ? 0 : rows[order[sel].row].key;
 }
 
 const ms_view_ops ms_view_sites = {

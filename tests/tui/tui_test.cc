@@ -254,6 +254,25 @@ TEST_F(Screen, ExitOfTheTargetIsShownAndTheLastStateKept)
 	EXPECT_TRUE(wait_exit());
 }
 
+TEST_F(Screen, AttachDetachAndAttachAgain)
+{
+	mstest::Child holder = mstest::start({ mstest::workload("holder"), "100", "1000" },
+					     { "LD_PRELOAD=" + mstest::hook_path() });
+	ASSERT_EQ(holder.read_line(), "ready");
+	for (int round = 0; round < 2; round++) {
+		start({ "-d", "0.2", "-p", std::to_string(holder.pid) });
+		ASSERT_TRUE(wait_for("pid " + std::to_string(holder.pid))) << screen();
+		keys({ "t" });
+		ASSERT_TRUE(wait_for("holding")) << screen();
+		keys({ "q" });
+		ASSERT_TRUE(wait_exit()) << "round " << round;
+		EXPECT_EQ(kill(holder.pid, 0), 0); // detaching left it alone
+	}
+	holder.write_line("go");
+	EXPECT_EQ(holder.read_line(), "done");
+	EXPECT_EQ(holder.wait(), 0);
+}
+
 TEST_F(Screen, PauseFreezesTheScreen)
 {
 	start_target();

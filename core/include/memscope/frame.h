@@ -18,7 +18,7 @@ extern "C" {
 /* What a frame shows besides the snapshot. */
 typedef struct ms_frame_extra {
 	int exit_status;            /* the target's, when known; else -1 */
-	const ms_callsite *sites;   /* call sites, sorted (ms_symbols_callsites) */
+	const ms_callsite *sites;   /* call sites, sorted (ms_callsites_sort) */
 	size_t nsites;
 	size_t max_sites;           /* print at most this many; 0 = all */
 } ms_frame_extra;

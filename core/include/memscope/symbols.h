@@ -51,11 +51,15 @@ void ms_symbols_free(ms_symbols *sym);
 const ms_frame *ms_symbols_resolve(ms_symbols *sym, const ms_reader *r, uint64_t address,
 				   uint32_t epoch);
 
-/* The call sites of snapshot s (read through r), sorted by live bytes, then
- * total bytes. *out is malloc'ed (free it); its frames live as long as sym.
- * Returns the count or a negative error. */
+/* The call sites of snapshot s (read through r), in stack id order. *out
+ * is malloc'ed (free it); its frames live as long as sym. Returns the count
+ * or a negative error. */
 int ms_symbols_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot *s,
 			 ms_callsite **out);
+
+/* Sorts call sites by live bytes, then total bytes, then stack id (the
+ * order of the frame contract). */
+void ms_callsites_sort(ms_callsite *sites, size_t n);
 
 #ifdef __cplusplus
 }
