@@ -82,11 +82,13 @@ static void core_close(ms_backend *be)
 
 /* Inserts a block into its shard and accounts it. Call with the shard's
  * lock held. */
-static void track(ms_backend *be, unsigned s, const ms_ptr_entry *e, uint32_t thread,
-		  int is_realloc)
+static void track(ms_backend *be, unsigned s, ms_ptr_entry *e, uint32_t thread, int is_realloc)
 {
 	ms_ptr_entry stale;
-	int r = ms_ptr_map_put(&state_of(be)->shards[s].map, e, &stale);
+	int r;
+
+	e->born = ms_store_ticks(be->store);
+	r = ms_ptr_map_put(&state_of(be)->shards[s].map, e, &stale);
 
 	if (r < 0) {
 		ms_store_count_dropped(be->store);
@@ -182,6 +184,7 @@ static void core_claim(ms_backend *be, uint64_t ptr, ms_claim *out)
 		out->size = e.size;
 		out->owner = e.owner;
 		out->stack = e.stack;
+		out->born = e.born;
 	}
 }
 
@@ -189,13 +192,37 @@ static void core_unclaim(ms_backend *be, const ms_claim *claim)
 {
 	struct shard *sh = &state_of(be)->shards[shard_of(claim->ptr)];
 	ms_ptr_entry e = {
-		.ptr = claim->ptr, .size = claim->size, .owner = claim->owner, .stack = claim->stack
+		.ptr = claim->ptr,
+		.size = claim->size,
+		.owner = claim->owner,
+		.stack = claim->stack,
+		.born = claim->born,
 	};
 
 	pthread_mutex_lock(&sh->lock);
 	if (ms_ptr_map_put(&sh->map, &e, NULL) < 0)
 		ms_store_count_dropped(be->store);
 	pthread_mutex_unlock(&sh->lock);
+}
+
+static void core_scan(ms_backend *be, void (*visit)(void *ctx, const ms_block *b), void *ctx)
+{
+	struct core_state *cs = state_of(be);
+
+	/* A shard at a time: the program waits for one shard's walk at most. */
+	for (unsigned i = 0; i < SHARDS; i++) {
+		struct shard *sh = &cs->shards[i];
+
+		pthread_mutex_lock(&sh->lock);
+		for (size_t k = 0; sh->map.slots != NULL && k <= sh->map.mask; k++) {
+			const ms_ptr_entry *e = &sh->map.slots[k];
+			ms_block b = { .size = e->size, .stack = e->stack, .born = e->born };
+
+			if (e->ptr != 0)
+				visit(ctx, &b);
+		}
+		pthread_mutex_unlock(&sh->lock);
+	}
 }
 
 static void core_fork_prepare(ms_backend *be)
@@ -228,6 +255,7 @@ const ms_backend_ops ms_backend_core = {
 	.record = core_record,
 	.claim = core_claim,
 	.unclaim = core_unclaim,
+	.scan = core_scan,
 	.fork_prepare = core_fork_prepare,
 	.fork_parent = core_fork_parent,
 	.fork_child = core_fork_child,

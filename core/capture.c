@@ -19,6 +19,21 @@ static MS_TLS uint32_t tls_epoch;
 static MS_TLS uint32_t tls_slot;
 
 static ms_capture *active;
+
+/* The leak scan's sums, one per stack id a store can hand out. */
+#define AGE_STACKS (1u << 18)
+
+struct age_sums {
+	uint64_t bytes[MS_STORE_AGES];
+	uint64_t allocs[MS_STORE_AGES];
+};
+
+struct age_scan {
+	struct age_sums *sums;
+	uint32_t nstacks;
+	uint32_t now;
+};
+
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
@@ -79,6 +94,9 @@ void ms_capture_close(ms_capture *c)
 	ms_atomic_add_relaxed_u32(&epoch, 1);
 	c->backend.ops->close(&c->backend);
 	ms_stacks_destroy(&c->stacks);
+	if (c->ages != NULL)
+		ms_pages_free(c->ages, AGE_STACKS * sizeof(struct age_sums));
+	c->ages = NULL;
 	ms_shm_unmap(c->store.base, c->store.size);
 	ms_store_detach(&c->store);
 }
@@ -184,6 +202,42 @@ void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr)
 void ms_capture_maintain(ms_capture *c)
 {
 	ms_stacks_maintain(&c->stacks);
+}
+
+static const uint32_t age_ticks[MS_STORE_AGES] = MS_STORE_AGE_TICKS;
+
+static void count_age(void *ctx, const ms_block *b)
+{
+	struct age_scan *scan = ctx;
+	uint32_t age = scan->now - b->born;
+
+	if (b->stack >= scan->nstacks)
+		return;
+	for (unsigned a = 0; a < MS_STORE_AGES && age >= age_ticks[a]; a++) {
+		scan->sums[b->stack].bytes[a] += b->size;
+		scan->sums[b->stack].allocs[a]++;
+	}
+}
+
+void ms_capture_scan_ages(ms_capture *c)
+{
+	struct age_scan scan = { .now = ms_store_ticks(&c->store) };
+
+	if (c->backend.ops->scan == NULL)
+		return;
+	if (c->ages == NULL)
+		c->ages = ms_pages_alloc(AGE_STACKS * sizeof(struct age_sums));
+	if (c->ages == NULL)
+		return;
+	scan.sums = c->ages;
+	scan.nstacks = ms_store_stack_count(&c->store);
+	if (scan.nstacks > AGE_STACKS)
+		scan.nstacks = AGE_STACKS;
+	memset(scan.sums, 0, scan.nstacks * sizeof(*scan.sums));
+	c->backend.ops->scan(&c->backend, count_age, &scan);
+	for (uint32_t i = 0; i < scan.nstacks; i++)
+		ms_store_set_ages(&c->store, i, scan.sums[i].bytes, scan.sums[i].allocs);
+	ms_store_ages_done(&c->store);
 }
 
 void ms_capture_fork_prepare(ms_capture *c)

@@ -96,7 +96,8 @@ static void json_frame_fields(FILE *out, const ms_frame *f)
 	json_string_or_null(out, f->module);
 }
 
-static void json_callsite(FILE *out, const ms_callsite *c)
+/* ages: the snapshot's leak-scan ages, or NULL when no scan has run. */
+static void json_callsite(FILE *out, const ms_callsite *c, const double *ages)
 {
 	fputc('{', out);
 	if (c->top != NULL) {
@@ -115,9 +116,17 @@ static void json_callsite(FILE *out, const ms_callsite *c)
 	fprintf(out,
 		"],\"live_bytes\":%" PRIu64 ",\"live_allocs\":%" PRIu64
 		",\"total_allocs\":%" PRIu64 ",\"total_frees\":%" PRIu64
-		",\"total_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRIu64 "}",
+		",\"total_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRIu64,
 		c->site.live_bytes, c->site.live_allocs, c->site.allocs, c->site.frees,
 		c->site.alloc_bytes, c->site.peak_bytes);
+	if (ages != NULL) {
+		fputs(",\"aged\":[", out);
+		for (unsigned a = 0; a < MS_STORE_AGES; a++)
+			fprintf(out, "%s{\"age_s\":%g,\"live_bytes\":%" PRIu64 ",\"live_allocs\":%" PRIu64 "}",
+				a ? "," : "", ages[a], c->site.old_bytes[a], c->site.old_allocs[a]);
+		fputc(']', out);
+	}
+	fputc('}', out);
 }
 
 static size_t sites_shown(const ms_frame_extra *x)
@@ -166,7 +175,7 @@ void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 	for (size_t i = 0; i < sites_shown(x); i++) {
 		if (i)
 			fputc(',', out);
-		json_callsite(out, &x->sites[i]);
+		json_callsite(out, &x->sites[i], s->ages_scanned ? s->age_s : NULL);
 	}
 	fputs("]}\n", out);
 }

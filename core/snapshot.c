@@ -300,6 +300,10 @@ static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals
 			continue;
 		d.live_allocs = d.allocs > d.frees ? d.allocs - d.frees : 0;
 		d.live_bytes = d.alloc_bytes > d.free_bytes ? d.alloc_bytes - d.free_bytes : 0;
+		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
+			d.old_bytes[a] = ms_atomic_load_relaxed(&site->old_bytes[a]);
+			d.old_allocs[a] = ms_atomic_load_relaxed(&site->old_allocs[a]);
+		}
 		if (d.peak_bytes < d.live_bytes)
 			d.peak_bytes = d.live_bytes;
 		if (s->nsites == cap) {
@@ -384,6 +388,17 @@ int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 	s->borrows = ms_atomic_load_relaxed(&g->borrows);
 	s->returns = ms_atomic_load_relaxed(&g->returns);
 	s->threads_overflowed = ms_atomic_load_relaxed(&g->threads_overflowed);
+	{
+		static const uint32_t ages[MS_STORE_AGES] = MS_STORE_AGE_TICKS;
+		uint32_t now = ms_atomic_load_relaxed_u32(&g->ticks);
+		uint32_t scan = ms_atomic_load_acquire_u32(&g->scan_ticks);
+
+		s->ages_scanned = scan != 0;
+		s->ages_scan_age_s = scan != 0 && now >= scan ?
+			(double)(now - scan) * (double)MS_STORE_TICK_NS / 1e9 : 0;
+		for (unsigned a = 0; a < MS_STORE_AGES; a++)
+			s->age_s[a] = (double)ages[a] * (double)MS_STORE_TICK_NS / 1e9;
+	}
 
 	err = copy_threads(h, g, (const void *)(base + h->threads_off), s);
 	if (err == 0)

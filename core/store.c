@@ -516,6 +516,38 @@ const uint64_t *ms_store_stack_frames(const ms_store *st, uint32_t id, uint32_t 
 	return *depth ? frame_words(st) + e->frames_off : NULL;
 }
 
+uint32_t ms_store_ticks(const ms_store *st)
+{
+	return ms_atomic_load_relaxed_u32(&globals(st)->ticks);
+}
+
+uint32_t ms_store_stack_count(const ms_store *st)
+{
+	uint32_t used = ms_atomic_load_relaxed_u32(&globals(st)->stacks_used);
+
+	return used < MS_SEG_STACKS ? used : MS_SEG_STACKS;
+}
+
+void ms_store_set_ages(ms_store *st, uint32_t stack, const uint64_t bytes[MS_STORE_AGES],
+		       const uint64_t allocs[MS_STORE_AGES])
+{
+	struct ms_seg_site *site = site_of(st, stack);
+
+	for (unsigned a = 0; a < MS_STORE_AGES; a++) {
+		ms_atomic_store_relaxed(&site->old_bytes[a], bytes[a]);
+		ms_atomic_store_relaxed(&site->old_allocs[a], allocs[a]);
+	}
+}
+
+void ms_store_ages_done(ms_store *st)
+{
+	struct ms_seg_globals *g = globals(st);
+	uint32_t t = ms_atomic_load_relaxed_u32(&g->ticks);
+
+	/* 0 means "never": a scan in the first tick says 1. */
+	ms_atomic_store_release_u32(&g->scan_ticks, t ? t : 1);
+}
+
 uint32_t ms_store_module_epoch(const ms_store *st)
 {
 	return ms_atomic_load_acquire_u32(&globals(st)->module_epoch);
@@ -659,6 +691,8 @@ void ms_store_sample(ms_store *st)
 	ms_atomic_store_release_u32(&tl->seq, tl->seq + 1);
 
 	ms_atomic_store_release(&h->heartbeat_mono_ns, now.mono_ns);
+	ms_atomic_store_relaxed_u32(&g->ticks,
+				    (uint32_t)((now.mono_ns - h->start_mono_ns) / MS_STORE_TICK_NS));
 
 	if (calls++ % 5 == 0) {
 		uint32_t used = ms_atomic_load_relaxed_u32(&g->threads_used);

@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include <memscope/store.h>
+
 #ifdef __cplusplus
 #define MS_STATIC_ASSERT static_assert
 #else
@@ -103,7 +105,11 @@ struct ms_seg_globals {
 	uint32_t peak_seq;
 	uint64_t peak_bytes;
 	uint64_t peak_mono_ns;
-	uint64_t pad1[3];
+	/* The sampler's clock, in MS_STORE_TICK_NS since the start: blocks
+	 * are stamped with it (cheaper than reading a clock per allocation). */
+	uint32_t ticks;
+	uint32_t scan_ticks;  /* when the last leak scan ended; 0: none yet */
+	uint64_t pad1[2];
 };
 
 /* A counter cell: written only by the holder of the backend's lock for it,
@@ -173,7 +179,11 @@ struct ms_seg_site {
 	uint64_t free_bytes;
 	uint64_t live_bytes;
 	uint64_t peak_bytes;
-	uint64_t pad[2];
+	/* Live blocks older than each of MS_STORE_AGE_TICKS, as of the last
+	 * leak scan (globals.scan_ticks): written by the sampler only. */
+	uint64_t old_bytes[MS_STORE_AGES];
+	uint64_t old_allocs[MS_STORE_AGES];
+	uint64_t pad[4];
 };
 
 /* A loaded object (the executable or a shared library). Entries are
@@ -202,7 +212,7 @@ MS_STATIC_ASSERT(sizeof(struct ms_seg_cell) == 64, "a cell is one cache line");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_thread) == 128, "two cache lines a thread");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_globals) % 64 == 0, "globals fill lines");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_timeline) == 64, "timeline header is one line");
-MS_STATIC_ASSERT(sizeof(struct ms_seg_site) == 64, "a site is one cache line");
+MS_STATIC_ASSERT(sizeof(struct ms_seg_site) == 128, "a site is two cache lines");
 
 /* Totals summed over all cells. */
 struct ms_seg_totals {

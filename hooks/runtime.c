@@ -22,6 +22,9 @@
 #include <memscope/platform.h>
 
 #define SAMPLE_INTERVAL_NS (100 * 1000 * 1000)
+/* The leak scan walks every live block: once a second is enough for ages
+ * counted in seconds. */
+#define SCAN_EVERY 10
 
 MS_HOOK_TLS int ms_hook_busy;
 int ms_hook_ready;
@@ -35,6 +38,7 @@ static int finished;
 static void *sampler_main(void *arg)
 {
 	struct timespec interval = { 0, SAMPLE_INTERVAL_NS };
+	unsigned ticks = 0;
 
 	(void)arg;
 	ms_hook_busy = 1; /* the sampler's own allocations are not the program's */
@@ -47,6 +51,8 @@ static void *sampler_main(void *arg)
 		if (!finished && ms_hook_ready) {
 			ms_store_sample(&ms_hook_capture.store);
 			ms_capture_maintain(&ms_hook_capture);
+			if (++ticks % SCAN_EVERY == 0)
+				ms_capture_scan_ages(&ms_hook_capture);
 		}
 		pthread_mutex_unlock(&sample_lock);
 	}
@@ -148,6 +154,9 @@ __attribute__((destructor)) static void runtime_stop(void)
 		return;
 	pthread_mutex_lock(&sample_lock);
 	finished = 1;
+	/* The last word on what is left live, and how old. */
+	ms_store_sample(&ms_hook_capture.store);
+	ms_capture_scan_ages(&ms_hook_capture);
 	/* Accounting goes on after this: destructors and exit handlers that
 	 * run later may still free, and readers keep seeing it. */
 	ms_capture_finish(&ms_hook_capture);

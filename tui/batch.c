@@ -83,6 +83,9 @@ static int target_gone(struct watch *w)
 	return kill(w->pid, 0) != 0 && errno == ESRCH;
 }
 
+/* print_frame's answer when the program has ended: no frame printed. */
+#define ENDED 1
+
 static int print_frame(const struct ms_top_options *opt, struct watch *w, int final)
 {
 	ms_frame_extra x = { .exit_status = -1 };
@@ -101,6 +104,12 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 	/* Our child is reaped: whatever the segment says, it is gone. */
 	if (final && s.state == MS_SESSION_RUNNING)
 		s.state = MS_SESSION_GONE;
+	/* The program ended between two frames: the final frame says so, once,
+	 * when the process is gone. */
+	if (!final && (s.state == MS_SESSION_EXITED || s.state == MS_SESSION_GONE)) {
+		ms_snapshot_release(&s);
+		return ENDED;
+	}
 	x.exit_status = final && w->reaped ? w->exit_status : -1;
 	x.max_sites = (size_t)opt->sites;
 	if (w->symbols != NULL) {
@@ -157,7 +166,15 @@ int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched)
 			break;
 		now = ms_clock_mono_ns();
 		if (now >= next) {
-			if (print_frame(opt, &w, 0) == 0)
+			int r = print_frame(opt, &w, 0);
+
+			if (r == ENDED) {
+				/* Its exit path ran; wait for the process to be gone. */
+				reap(&w, 1);
+				gone = 1;
+				break;
+			}
+			if (r == 0)
 				printed++;
 			if (opt->frames > 0 && printed >= opt->frames)
 				break;

@@ -19,6 +19,7 @@
 static const ms_view_ops *const views[MS_VIEW_COUNT] = {
 	[MS_VIEW_SITES] = &ms_view_sites,
 	[MS_VIEW_THREADS] = &ms_view_threads,
+	[MS_VIEW_LEAKS] = &ms_view_leaks,
 };
 
 static const char *const group_names[MS_GROUP_COUNT] = { "stack", "function", "module", "thread" };
@@ -93,10 +94,10 @@ static void key_bar(struct ms_ui *ui)
 }
 
 /* The line above the table: views, grouping, sorting, filter. */
-static void tab_line(struct ms_ui *ui, int y)
+static void tab_line(struct ms_ui *ui, const ms_model *m, int y)
 {
 	const ms_view_ops *v = views[ui->view];
-	char group[32] = "";
+	char group[64] = "";
 	int col = 0;
 
 	for (int i = 0; i < MS_VIEW_COUNT; i++) {
@@ -108,6 +109,12 @@ static void tab_line(struct ms_ui *ui, int y)
 	}
 	if (ui->view == MS_VIEW_SITES)
 		snprintf(group, sizeof(group), "group: %s  ", group_names[ui->group]);
+	if (ui->view == MS_VIEW_LEAKS && m != NULL) {
+		if (m->snap.ages_scanned)
+			snprintf(group, sizeof(group), "older than %gs (+ -)  ", m->snap.age_s[ui->age]);
+		else
+			snprintf(group, sizeof(group), "no scan yet  ");
+	}
 	ms_ui_textf(ui, y, col, ui->cols - col, MS_COLOR_DIM, 0, " %ssort: %s %s%s%s", group,
 		    v->columns[ui->sort[ui->view]], ui->ascending[ui->view] ? "(asc)" : "(desc)",
 		    ui->filter[0] ? "  filter: " : "", ui->filter);
@@ -144,7 +151,7 @@ static void draw(struct ms_ui *ui, ms_feed *feed)
 			ms_ui_graph(ui, m, row, graph);
 			row += graph + 1;
 		}
-		tab_line(ui, row++);
+		tab_line(ui, m, row++);
 		ui->table_top = row;
 		ui->table_rows = ui->rows - 1 - row - 1;
 		ms_view_draw(views[ui->view], ui, m);
@@ -237,6 +244,18 @@ static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
 		break;
 	case 't':
 		ui->view = MS_VIEW_THREADS;
+		break;
+	case 'l':
+		ui->view = MS_VIEW_LEAKS;
+		break;
+	case '+':
+	case '=':
+		if (ui->age + 1 < (int)MS_STORE_AGES)
+			ui->age++;
+		break;
+	case '-':
+		if (ui->age > 0)
+			ui->age--;
 		break;
 	case KEY_F(5):
 	case 'g':

@@ -14,7 +14,7 @@
 #include "feed.h"
 #include "model.h"
 
-enum ms_view_id { MS_VIEW_SITES, MS_VIEW_THREADS, MS_VIEW_COUNT };
+enum ms_view_id { MS_VIEW_SITES, MS_VIEW_THREADS, MS_VIEW_LEAKS, MS_VIEW_COUNT };
 
 enum ms_group { MS_GROUP_STACK, MS_GROUP_FUNCTION, MS_GROUP_MODULE, MS_GROUP_THREAD, MS_GROUP_COUNT };
 
@@ -47,6 +47,7 @@ struct ms_ui {
 	int selected[MS_VIEW_COUNT];
 	int scroll[MS_VIEW_COUNT];
 	uint64_t expanded_key;        /* the row whose stack is open; 0: none */
+	int age;                      /* leaks view: index into MS_STORE_AGE_TICKS */
 	int table_top;                /* screen row of the table's header */
 	int table_rows;               /* rows below it */
 };
@@ -66,6 +67,8 @@ typedef struct ms_view_ops {
 
 extern const ms_view_ops ms_view_sites;
 extern const ms_view_ops ms_view_threads;
+/* Live blocks older than an age (1 s, 10 s, 60 s), by call site. */
+extern const ms_view_ops ms_view_leaks;
 
 static inline int ms_view_draw(const ms_view_ops *v, struct ms_ui *ui, const ms_model *m)
 {

@@ -241,8 +241,9 @@ void ms_ui_help(struct ms_ui *ui)
 		"memscope-top: the heap of a running program, live",
 		"",
 		"Views",
-		"  Tab          next view (call sites, threads)",
-		"  s  t         call sites view, threads view",
+		"  Tab          next view (call sites, threads, leaks)",
+		"  s  t  l      call sites view, threads view, leaks view",
+		"  + -          leaks view: count blocks older than 1 s, 10 s or 60 s",
 		"  F1 h ?       this help (any key closes it)",
 		"",
 		"Call sites and threads tables",
@@ -259,7 +260,8 @@ void ms_ui_help(struct ms_ui *ui)
 		"",
 		"Meters: live heap against its peak, RSS and CPU of the program, allocation",
 		"and free rates. Graph: live heap (bars) and RSS (dots) since the start,",
-		"the peak marked on the time axis.",
+		"the peak marked on the time axis. Leaks: live blocks older than the age,",
+		"by call site (the program counts them once a second).",
 	};
 	int n = (int)(sizeof(lines) / sizeof(lines[0]));
 

@@ -1,5 +1,6 @@
 /* The call-site table: one row per stack, function, module or thread, with
- * the selected row's full stack opened under it on Enter. */
+ * the selected row's full stack opened under it on Enter. The leak view is
+ * the same table over the live blocks older than an age. */
 #define _GNU_SOURCE
 #include "rank.h"
 #include "ui.h"
@@ -18,6 +19,10 @@ enum { COL_LIVE_BYTES, COL_LIVE, COL_ALLOCS, COL_TOTAL_BYTES, COL_PEAK, COL_PERC
 static const char *const columns[NCOLS] = {
 	"LIVE_BYTES", "LIVE", "ALLOCS", "TOTAL_BYTES", "PEAK", "%LIVE", "CALL SITE",
 };
+/* The leak view's columns, in the same places. */
+static const char *const leak_columns[NCOLS] = {
+	"OLD_BYTES", "OLD", "ALLOCS", "TOTAL_BYTES", "LIVE_BYTES", "%OLD", "CALL SITE",
+};
 static const int widths[NCOLS] = { 11, 8, 9, 12, 11, 6, 0 };
 
 /* A row points into the model (names, files) instead of copying them: a
@@ -33,7 +38,11 @@ struct row {
 	uint64_t live_bytes, live_allocs, allocs, total_bytes, peak;
 	const ms_callsite *example; /* the heaviest member, for its stack */
 	pid_t tid;          /* thread rows */
+	uint64_t old_bytes, old_allocs; /* older than the leak view's age */
 };
+
+/* Which table the current draw is for: the leak view's, or the sites'. */
+static int leaks;
 
 /* Rows of the last draw and their order on screen (the main thread only).
  * The order is sorted, not the rows (rank.h). */
@@ -149,6 +158,8 @@ static void merge_groups(void)
 			g->allocs += rows[i].allocs;
 			g->total_bytes += rows[i].total_bytes;
 			g->peak += rows[i].peak;
+			g->old_bytes += rows[i].old_bytes;
+			g->old_allocs += rows[i].old_allocs;
 			if (rows[i].example != NULL &&
 			    (g->example == NULL ||
 			     rows[i].example->site.live_bytes > g->example->site.live_bytes))
@@ -160,10 +171,24 @@ static void merge_groups(void)
 	nrows = out;
 }
 
+/* The leak view keeps only rows with old blocks. */
+static void drop_young(void)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < nrows; i++)
+		if (rows[i].old_allocs > 0)
+			rows[out++] = rows[i];
+	nrows = out;
+}
+
 static void build_rows(const struct ms_ui *ui, const ms_model *m)
 {
+	/* Threads have no ages: the leak view groups by call site only. */
+	int group = leaks && ui->group == MS_GROUP_THREAD ? MS_GROUP_STACK : ui->group;
+
 	nrows = 0;
-	if (ui->group == MS_GROUP_THREAD) {
+	if (group == MS_GROUP_THREAD) {
 		for (size_t i = 0; i < m->snap.nthreads; i++) {
 			const ms_thread_info *t = &m->snap.threads[i];
 			struct row *r = add_row();
@@ -188,22 +213,37 @@ static void build_rows(const struct ms_ui *ui, const ms_model *m)
 
 		if (r == NULL)
 			return;
-		describe(r, c, ui->group);
+		describe(r, c, group);
 		r->live_bytes = c->site.live_bytes;
 		r->live_allocs = c->site.live_allocs;
 		r->allocs = c->site.allocs;
 		r->total_bytes = c->site.alloc_bytes;
 		r->peak = c->site.peak_bytes;
+		r->old_bytes = c->site.old_bytes[ui->age];
+		r->old_allocs = c->site.old_allocs[ui->age];
 		r->example = c;
 		if (!row_matches(ui, r))
 			nrows--;
 	}
-	if (ui->group != MS_GROUP_STACK)
+	if (group != MS_GROUP_STACK)
 		merge_groups();
+	if (leaks)
+		drop_young();
 }
 
 static uint64_t column_value(const struct row *r, int col)
 {
+	if (leaks) {
+		switch (col) {
+		case COL_LIVE_BYTES:
+		case COL_PERCENT:
+			return r->old_bytes;
+		case COL_LIVE:
+			return r->old_allocs;
+		case COL_PEAK:
+			return r->live_bytes;
+		}
+	}
 	switch (col) {
 	case COL_LIVE_BYTES:
 	case COL_PERCENT:
@@ -267,6 +307,7 @@ static int sort_rows(int column, int ascending, size_t needed)
 
 static void draw_head(struct ms_ui *ui)
 {
+	const char *const *names = leaks ? leak_columns : columns;
 	char line[512];
 	int col = 0;
 
@@ -274,12 +315,12 @@ static void draw_head(struct ms_ui *ui)
 	mvhline(ui->table_top, 0, ' ', ui->cols);
 	attroff(ui->colors ? COLOR_PAIR(MS_COLOR_TABLE_HEAD) : A_REVERSE);
 	for (int i = 0; i < NCOLS; i++) {
-		int sorted = i == ui->sort[MS_VIEW_SITES];
+		int sorted = i == ui->sort[ui->view];
 
 		if (widths[i] > 0)
-			snprintf(line, sizeof(line), "%*s ", widths[i] - 1, columns[i]);
+			snprintf(line, sizeof(line), "%*s ", widths[i] - 1, names[i]);
 		else
-			snprintf(line, sizeof(line), " %s", columns[i]);
+			snprintf(line, sizeof(line), " %s", names[i]);
 		ms_ui_text(ui, ui->table_top, col, (int)strlen(line),
 			   sorted ? MS_COLOR_SELECTED : MS_COLOR_TABLE_HEAD, sorted ? A_BOLD : 0,
 			   line);
@@ -290,10 +331,13 @@ static void draw_head(struct ms_ui *ui)
 	}
 }
 
-static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t total_live, int selected)
+static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t total, int selected)
 {
 	char lb[32], tb[32], pb[32], name[512], where[512], line[1200];
-	double pct = total_live ? 100.0 * (double)r->live_bytes / (double)total_live : 0;
+	uint64_t first = leaks ? r->old_bytes : r->live_bytes;
+	uint64_t second = leaks ? r->old_allocs : r->live_allocs;
+	uint64_t fifth = leaks ? r->live_bytes : r->peak;
+	double pct = total ? 100.0 * (double)first / (double)total : 0;
 	int color = selected ? MS_COLOR_SELECTED : 0;
 
 	if (r->tid > 0)
@@ -307,10 +351,9 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 	else
 		where[0] = '\0';
 	snprintf(line, sizeof(line), "%10s %7" PRIu64 " %8" PRIu64 " %11s %10s %5.1f  %s  %s",
-		 ms_format_bytes(lb, sizeof(lb), r->live_bytes), r->live_allocs, r->allocs,
+		 ms_format_bytes(lb, sizeof(lb), first), second, r->allocs,
 		 ms_format_bytes(tb, sizeof(tb), r->total_bytes),
-		 ms_format_bytes(pb, sizeof(pb), r->peak), pct, row_name(r, name, sizeof(name)),
-		 where);
+		 ms_format_bytes(pb, sizeof(pb), fifth), pct, row_name(r, name, sizeof(name)), where);
 	if (selected) {
 		attron(ui->colors ? COLOR_PAIR(MS_COLOR_SELECTED) : A_REVERSE);
 		mvhline(y, 0, ' ', ui->cols);
@@ -344,33 +387,53 @@ static int draw_stack(struct ms_ui *ui, int y, int last, const ms_callsite *c)
 	return drawn;
 }
 
-static int sites_draw(struct ms_ui *ui, const ms_model *m)
+static int table_draw(struct ms_ui *ui, const ms_model *m)
 {
-	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows;
+	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows, view = ui->view;
+	uint64_t total = m->snap.live_bytes;
 
 	build_rows(ui, m);
+	if (leaks) {
+		total = 0;
+		for (size_t i = 0; i < nrows; i++)
+			total += rows[i].old_bytes;
+	}
 	/* Enough for the selection to move a page past the screen. */
 	ms_ui_clamp_selection(ui, (int)nrows);
-	if (sort_rows(ui->sort[MS_VIEW_SITES], ui->ascending[MS_VIEW_SITES],
-		      (size_t)ui->scroll[MS_VIEW_SITES] + 2 * (size_t)ui->table_rows + 2) != 0)
+	if (sort_rows(ui->sort[view], ui->ascending[view],
+		      (size_t)ui->scroll[view] + 2 * (size_t)ui->table_rows + 2) != 0)
 		nrows = 0;
 	draw_head(ui);
-	for (size_t i = (size_t)ui->scroll[MS_VIEW_SITES]; i < nrows && y <= last; i++) {
+	for (size_t i = (size_t)ui->scroll[view]; i < nrows && y <= last; i++) {
 		const struct row *r = &rows[order[i].row];
 
-		draw_row(ui, y++, r, m->snap.live_bytes, (int)i == ui->selected[MS_VIEW_SITES]);
-		if (r->key == ui->expanded_key && ui->group != MS_GROUP_THREAD)
+		draw_row(ui, y++, r, total, (int)i == ui->selected[view]);
+		if (r->key == ui->expanded_key && r->tid == 0)
 			y += draw_stack(ui, y, last, r->example);
 	}
 	if (nrows == 0)
 		ms_ui_text(ui, y, 2, ui->cols - 2, MS_COLOR_DIM, 0,
-			   ui->filter[0] ? "(no call site matches the filter)" : "(no allocations yet)");
+			   ui->filter[0] ? "(no call site matches the filter)" :
+			   leaks && !m->snap.ages_scanned ? "(no leak scan yet: one runs every second)" :
+			   leaks ? "(no live block is that old)" : "(no allocations yet)");
 	return (int)nrows;
 }
 
-static void sites_activate(struct ms_ui *ui, const ms_model *m)
+static int sites_draw(struct ms_ui *ui, const ms_model *m)
 {
-	int sel = ui->selected[MS_VIEW_SITES];
+	leaks = 0;
+	return table_draw(ui, m);
+}
+
+static int leaks_draw(struct ms_ui *ui, const ms_model *m)
+{
+	leaks = 1;
+	return table_draw(ui, m);
+}
+
+static void table_activate(struct ms_ui *ui, const ms_model *m)
+{
+	int sel = ui->selected[ui->view];
 
 	(void)m;
 	if (sel < 0 || (size_t)sel >= nrows)
@@ -384,5 +447,14 @@ const ms_view_ops ms_view_sites = {
 	.columns = columns,
 	.widths = widths,
 	.draw = sites_draw,
-	.activate = sites_activate,
+	.activate = table_activate,
+};
+
+const ms_view_ops ms_view_leaks = {
+	.title = "Leaks",
+	.ncolumns = NCOLS,
+	.columns = leak_columns,
+	.widths = widths,
+	.draw = leaks_draw,
+	.activate = table_activate,
 };

@@ -177,6 +177,27 @@ TEST(Callsites, WithStacksOffEverythingIsOneSite)
 	EXPECT_EQ(c["stack"].size(), 0u);
 }
 
+TEST(Callsites, AgesOfLiveBlocks)
+{
+	// The program keeps everything; its exit path runs a last leak scan.
+	mstest::fresh_session_dir("aging");
+	Json f = final_frame({ mstest::workload("aging") });
+	const Json *old = site(f, "old_site"), *young = site(f, "young_site");
+	ASSERT_NE(old, nullptr);
+	ASSERT_NE(young, nullptr);
+	const Json &o = (*old)["aged"], &y = (*young)["aged"];
+	ASSERT_EQ(o.size(), 3u);
+	EXPECT_EQ(o[0]["age_s"].num(), 1.0);
+	EXPECT_EQ(o[1]["age_s"].num(), 10.0);
+	EXPECT_EQ(o[2]["age_s"].num(), 60.0);
+	EXPECT_EQ(o[0]["live_bytes"].u64(), 10000u); // older than 1 s
+	EXPECT_EQ(o[0]["live_allocs"].u64(), 10u);
+	EXPECT_EQ(o[1]["live_bytes"].u64(), 0u); // not older than 10 s
+	EXPECT_EQ(y[0]["live_bytes"].u64(), 0u); // half a second old
+	EXPECT_EQ(y[0]["live_allocs"].u64(), 0u);
+	EXPECT_EQ((*young)["live_bytes"].u64(), 2500u);
+}
+
 TEST(Callsites, SitesOptionLimitsTheList)
 {
 	mstest::fresh_session_dir("limit");

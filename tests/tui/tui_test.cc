@@ -22,13 +22,18 @@ protected:
 	{
 		dir = mstest::fresh_session_dir("tui");
 		// A socket path must fit sockaddr_un (108 bytes): not under the
-		// test's long temporary directory.
-		socket = "/tmp/memscope-tui-" + std::to_string(getpid()) + ".sock";
+		// test's long temporary directory, but in a short one of its own
+		// (pids repeat across sandboxed tests running at once).
+		char templ[] = "/tmp/mstui-XXXXXX";
+		ASSERT_NE(mkdtemp(templ), nullptr);
+		socket_dir = templ;
+		socket = socket_dir + "/s";
 	}
 	void TearDown() override
 	{
 		tmux({ "kill-server" });
 		unlink(socket.c_str());
+		rmdir(socket_dir.c_str());
 		if (target > 0)
 			kill(target, SIGKILL);
 	}
@@ -124,7 +129,7 @@ protected:
 		ASSERT_TRUE(wait_for("beta_site")) << screen();
 		target = target_pid();
 	}
-	std::string dir, socket;
+	std::string dir, socket, socket_dir;
 	pid_t target = -1;
 };
 
@@ -252,6 +257,21 @@ TEST_F(Screen, ExitOfTheTargetIsShownAndTheLastStateKept)
 	EXPECT_NE(row_of("alpha_site"), -1) << screen();
 	keys({ "q" });
 	EXPECT_TRUE(wait_exit());
+}
+
+TEST_F(Screen, LeakViewShowsOnlyOldBlocks)
+{
+	start_target();
+	keys({ "l" });
+	ASSERT_TRUE(wait_for("OLD_BYTES"));
+	// alpha keeps its blocks from the start; beta's churn never gets old.
+	ASSERT_TRUE(wait_for("alpha_site", 5)) << screen();
+	EXPECT_TRUE(wait_for("older than 1s"));
+	EXPECT_EQ(row_of("beta_site"), -1) << screen();
+	keys({ "+" });
+	EXPECT_TRUE(wait_for("older than 10s"));
+	keys({ "-" });
+	EXPECT_TRUE(wait_for("older than 1s"));
 }
 
 TEST_F(Screen, AttachDetachAndAttachAgain)

@@ -29,8 +29,16 @@ typedef struct ms_claim {
 	uint64_t size;
 	uint32_t owner;
 	uint32_t stack;
+	uint32_t born;
 	int found; /* 0: the block was never tracked */
 } ms_claim;
+
+/* A live block as a scan sees it. */
+typedef struct ms_block {
+	uint64_t size;
+	uint32_t stack;
+	uint32_t born; /* store ticks (memscope/store.h) */
+} ms_block;
 
 /*
  * A capture backend. Every function but open/close runs on the hook path:
@@ -50,6 +58,9 @@ typedef struct ms_backend_ops {
 	 * success or unclaim() on failure. */
 	void (*claim)(ms_backend *be, uint64_t ptr, ms_claim *out);
 	void (*unclaim)(ms_backend *be, const ms_claim *claim);
+	/* Sampler: calls visit for every live block. May hold a lock of the
+	 * backend's around each call: visit must be quick and not allocate. */
+	void (*scan)(ms_backend *be, void (*visit)(void *ctx, const ms_block *b), void *ctx);
 	/* fork: prepare takes every lock, parent releases them; child resets
 	 * them and forgets all blocks (the child's session starts empty). */
 	void (*fork_prepare)(ms_backend *be);
@@ -72,6 +83,7 @@ typedef struct ms_capture {
 	ms_store store;
 	ms_stacks stacks;
 	ms_backend backend;
+	void *ages;          /* the leak scan's per-stack sums (pages) */
 	char dir[256];
 	pid_t keeper_pid;
 } ms_capture;
@@ -105,6 +117,10 @@ void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr);
 
 /* Sampler: periodic upkeep of the engine's indexes. */
 void ms_capture_maintain(ms_capture *c);
+
+/* Sampler: the leak scan. Counts, per call site, the live blocks older than
+ * each of MS_STORE_AGE_TICKS and publishes the sums in the store. */
+void ms_capture_scan_ages(ms_capture *c);
 
 /* fork handlers, in pthread_atfork order. The child one creates the child's
  * own session. */

@@ -20,6 +20,8 @@ typedef struct ms_ptr_entry {
 	uint64_t size;
 	uint32_t owner; /* thread slot that allocated the block */
 	uint32_t stack; /* stack id of its allocation */
+	uint32_t born;  /* the store's tick when it was allocated */
+	uint32_t pad;
 } ms_ptr_entry;
 
 typedef struct ms_ptr_map {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <memscope/store.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -51,6 +53,10 @@ typedef struct ms_site_info {
 	uint64_t allocs, frees, alloc_bytes, free_bytes;
 	uint64_t live_bytes, live_allocs;
 	uint64_t peak_bytes; /* the most this site ever held live at once */
+	/* Live blocks older than MS_STORE_AGE_TICKS[i], as of the last leak
+	 * scan (see ms_snapshot.ages_scanned). */
+	uint64_t old_bytes[MS_STORE_AGES];
+	uint64_t old_allocs[MS_STORE_AGES];
 } ms_site_info;
 
 /* A loaded object as the target recorded it (see memscope/store.h). */
@@ -92,6 +98,9 @@ typedef struct ms_snapshot {
 	ms_sample *samples;
 	size_t nsites;        /* sites with at least one allocation */
 	ms_site_info *sites;
+	int ages_scanned;     /* a leak scan has run: old_* figures are there */
+	double ages_scan_age_s; /* how long ago it ran */
+	double age_s[MS_STORE_AGES]; /* the ages it counts above, in seconds */
 } ms_snapshot;
 
 /* Maps and checks the segment at path. Returns 0 or a negative error: -errno

@@ -19,6 +19,13 @@ extern "C" {
 /* Number of counter cells: a backend maps each of its lock domains to one. */
 #define MS_STORE_CELLS 64u
 
+/* The store's clock ticks every MS_STORE_TICK_NS (the sampler advances it);
+ * blocks are stamped with it. The leak scan counts, per call site, the live
+ * blocks older than each of MS_STORE_AGE_TICKS (1 s, 10 s, 60 s). */
+#define MS_STORE_TICK_NS 100000000ull
+#define MS_STORE_AGES 3u
+#define MS_STORE_AGE_TICKS { 10u, 100u, 600u }
+
 typedef struct ms_store {
 	void *base;       /* the mapped segment; NULL when not open */
 	size_t size;
@@ -101,6 +108,17 @@ uint32_t ms_store_module_count(const ms_store *st);
 int ms_store_module_get(const ms_store *st, uint32_t i, uint64_t *base, const char **path,
 			int *loaded);
 void ms_store_module_unload(ms_store *st, uint32_t i, uint32_t epoch);
+
+/* The store's clock, in ticks since the start. Hook path. */
+uint32_t ms_store_ticks(const ms_store *st);
+
+/* The leak scan's results, per stack id: live bytes and blocks older than
+ * each of MS_STORE_AGE_TICKS. Sampler only; ms_store_ages_done() marks the
+ * scan complete (readers show its time). */
+uint32_t ms_store_stack_count(const ms_store *st);
+void ms_store_set_ages(ms_store *st, uint32_t stack, const uint64_t bytes[MS_STORE_AGES],
+		       const uint64_t allocs[MS_STORE_AGES]);
+void ms_store_ages_done(ms_store *st);
 
 /* Sampler: heartbeat, a timeline sample (live and total figures, RSS, CPU
  * time) and, every few calls, the names of running threads. Call from one
