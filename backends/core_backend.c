@@ -151,14 +151,24 @@ static void core_record(ms_backend *be, const ms_event *ev)
 		 * allocation nor a free); its eventual free is counted in the new
 		 * shard's cell, so cells no longer pair up for it, only the sum. */
 		old = shard_of(ev->old_ptr);
-		pthread_mutex_lock(&cs->shards[old].lock);
-		if (ms_ptr_map_take(&cs->shards[old].map, ev->old_ptr, &e) != 0)
-			e.ptr = 0;
-		pthread_mutex_unlock(&cs->shards[old].lock);
+		e.ptr = 0;
+		if (ev->ptr != 0) {
+			pthread_mutex_lock(&cs->shards[old].lock);
+			if (ms_ptr_map_take(&cs->shards[old].map, ev->old_ptr, &e) != 0)
+				e.ptr = 0;
+			pthread_mutex_unlock(&cs->shards[old].lock);
+		}
 		if (e.ptr != 0) {
+			ms_ptr_entry stale;
+			int r;
+
 			e.ptr = ev->ptr;
 			pthread_mutex_lock(&cs->shards[s].lock);
-			if (ev->ptr == 0 || ms_ptr_map_put(&cs->shards[s].map, &e, NULL) != 0)
+			r = ms_ptr_map_put(&cs->shards[s].map, &e, &stale);
+			if (r == 1) /* a block already known there: its free went unseen */
+				ms_store_count_free(be->store, s, ev->thread, stale.owner, stale.stack,
+						    stale.size);
+			if (r != 0)
 				ms_store_count_dropped(be->store);
 			pthread_mutex_unlock(&cs->shards[s].lock);
 		}
@@ -241,6 +251,9 @@ static void core_fork_child(ms_backend *be)
 {
 	struct core_state *cs = state_of(be);
 
+	/* Every lock first: they were all taken in prepare. */
+	for (unsigned i = 0; i < SHARDS; i++)
+		pthread_mutex_init(&cs->shards[i].lock, NULL);
 	/* The child's session starts empty. Unmapping the inherited tables is
 	 * cheaper than clearing them (no copy-on-write of their pages). */
 	shards_destroy(cs);

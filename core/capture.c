@@ -256,14 +256,18 @@ int ms_capture_fork_child(ms_capture *c)
 {
 	int err;
 
+	/* First what cannot fail: every lock released, signals unblocked
+	 * (urcu-bp's child handler), even if no new session can be made. The
+	 * index is emptied for the child's store, which is filled in below at
+	 * the same address. */
+	err = ms_stacks_fork_child(&c->stacks, &c->store);
 	c->backend.ops->fork_child(&c->backend);
 	/* The parent's segment stays mapped in the child but is the parent's:
 	 * never write it again. */
 	ms_shm_unmap(c->store.base, c->store.size);
 	ms_store_detach(&c->store);
 	ms_atomic_add_relaxed_u32(&epoch, 1);
-	err = ms_store_create(&c->store, c->dir, c->keeper_pid);
 	if (err != 0)
 		return err;
-	return ms_stacks_fork_child(&c->stacks, &c->store);
+	return ms_store_create(&c->store, c->dir, c->keeper_pid);
 }

@@ -341,6 +341,7 @@ int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 
 	s->pid = h->pid;
 	s->ppid = h->ppid;
+	s->keeper_pid = h->keeper_pid <= 0x7fffffff ? (pid_t)h->keeper_pid : 0;
 	s->generation = h->generation;
 	sanitize_command(s->command, sizeof(s->command), h->cmdline, h->cmdline_len);
 	s->start_real_ns = h->start_real_ns;

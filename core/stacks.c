@@ -28,8 +28,12 @@
 
 #define MS_TLS __thread __attribute__((tls_model("initial-exec")))
 
-#define INITIAL_BUCKETS 4096ul
-#define MAX_BUCKETS (1ul << 22)
+#define INITIAL_BUCKETS 1024ul
+/* liburcu splits a resize among helper threads from 8192 buckets up; those
+ * threads would run in the target as if they were its own, so the index
+ * stops growing there (the per-thread cache keeps hot stacks off its
+ * longer chains). */
+#define MAX_BUCKETS 8192ul
 #define ARENA_CHUNK (1u << 20)
 #define CACHE_SIZE 64u
 
@@ -166,7 +170,12 @@ static void refresh_modules(ms_stacks *s)
 	if (adds == __atomic_load_n(&s->adds, __ATOMIC_ACQUIRE) &&
 	    subs == __atomic_load_n(&s->subs, __ATOMIC_RELAXED))
 		return;
-	pthread_mutex_lock(&s->modules);
+	/* Never wait here: the thread updating the map may itself be waiting
+	 * for the loader's lock, which this thread may hold (a malloc inside a
+	 * dl_iterate_phdr callback). The other thread's update covers us but
+	 * for the objects loaded since, which the next new stack records. */
+	if (pthread_mutex_trylock(&s->modules) != 0)
+		return;
 	if (adds != s->adds || subs != s->subs) {
 		r.epoch = ms_store_module_epoch(s->store) + 1;
 		r.known = ms_store_module_count(s->store);
@@ -216,8 +225,11 @@ static uint32_t insert(ms_stacks *s, uint64_t hash, const struct key *key)
 	refresh_modules(s);
 	id = ms_store_stack_add(s->store, key->frames, key->depth,
 				ms_store_module_epoch(s->store));
-	if (id == MS_STACK_NONE)
+	if (id == MS_STACK_NONE) {
+		/* The table is full: stop trying (and paying for it). */
+		__atomic_store_n(&s->full, 1, __ATOMIC_RELAXED);
 		return id;
+	}
 	n = node_alloc(s);
 	if (n == NULL)
 		return id; /* counted, just not indexed: a later hit appends again */
@@ -253,7 +265,7 @@ uint32_t ms_stacks_intern(ms_stacks *s, const uint64_t *frames, uint32_t depth)
 			return c->id;
 	}
 	id = lookup(s, hash, &key);
-	if (id == MS_STACK_NONE)
+	if (id == MS_STACK_NONE && !__atomic_load_n(&s->full, __ATOMIC_RELAXED))
 		id = insert(s, hash, &key);
 	if (id != MS_STACK_NONE) {
 		c->hash = hash;
@@ -321,11 +333,12 @@ void ms_stacks_fork_parent(ms_stacks *s)
 int ms_stacks_fork_child(ms_stacks *s, ms_store *store)
 {
 	urcu_bp_after_fork_child();
-	/* The old index and its nodes stay allocated (copy-on-write pages of
-	 * the parent's): freeing them would mean walking them for nothing. */
 	pthread_mutex_init(&s->modules, NULL);
 	pthread_mutex_init(&s->arena_lock, NULL);
+	/* The old index and its nodes stay allocated (copy-on-write pages of
+	 * the parent's): freeing them would mean walking them for nothing. */
 	s->store = store;
 	s->adds = s->subs = 0;
+	s->full = 0;
 	return index_new(s);
 }

@@ -185,26 +185,28 @@ static size_t layout(struct ms_seg_header *h)
 }
 
 /*
- * Looks at an existing segment with our name. Returns 1 if it was left by a
- * dead process whose pid we now have (the name was freed and may be reused),
- * 0 to move on to the next generation.
+ * Looks at an existing segment with our pid. One of an earlier image of
+ * this very process (same start time: replaced by exec) is marked so, and
+ * removed unless a live keeper will remove it; one of a dead process whose
+ * pid we now have is removed. Returns 1 if its generation counts (an
+ * earlier image of ours, even removed, or a file we cannot judge), 0 for a
+ * dead process's.
  */
 static int settle_existing(const char *path, pid_t pid, uint64_t start_ticks)
 {
 	struct ms_seg_header *h;
 	size_t size;
 	void *map;
-	int reusable = 0;
+	int taken = 1;
 
 	if (ms_shm_map_readwrite(path, &map, &size) != 0)
-		return 0;
+		return 1;
 	h = map;
 	if (size < sizeof(*h) || memcmp(h->magic, MS_MAGIC, 8) != 0 || h->pid != pid) {
 		ms_shm_unmap(map, size);
-		return 0;
+		return 1;
 	}
 	if (h->proc_start_ticks == start_ticks) {
-		/* An earlier image of this process, replaced by exec. */
 		uint32_t state = ms_atomic_load_acquire_u32(&h->state);
 
 		if (state == MS_SEG_RUNNING || state == MS_SEG_STARTING) {
@@ -214,12 +216,133 @@ static int settle_existing(const char *path, pid_t pid, uint64_t start_ticks)
 		if (!keeper_alive(h->keeper_pid))
 			unlink(path);
 	} else {
-		/* A dead process with our pid: its session is stale. */
-		unlink(path);
-		reusable = 1;
+		taken = unlink(path) != 0;
 	}
 	ms_shm_unmap(map, size);
-	return reusable;
+	return taken;
+}
+
+/*
+ * Real memory for the sparse segment. A region that grows (threads, stacks
+ * and their call sites, frames, modules) gets memory a chunk ahead of its
+ * use; a chunk that cannot be had (the tmpfs is full) makes the region
+ * count as full, and the hook goes on without it instead of dying of
+ * SIGBUS on its next write. Rare (a chunk at a time), so one spin lock.
+ */
+#define THREAD_CHUNK 64u
+#define STACK_CHUNK 4096u
+#define WORD_CHUNK 65536u
+#define MODULE_CHUNK 64u
+
+struct region {
+	uint64_t off, elem;
+};
+
+/* Makes elements [0, needed) of up to two regions that grow together real
+ * memory. Returns 0 or -ENOSPC. */
+static int reserve(ms_store *st, uint64_t *reserved, uint64_t needed, uint64_t chunk, uint64_t cap,
+		   struct region a, struct region b)
+{
+	uint64_t have, want;
+	int err = 0;
+
+	if (needed <= ms_atomic_load_acquire(reserved))
+		return 0;
+	if (needed > cap)
+		return -ENOSPC;
+	while (!ms_atomic_cas_acquire_u32(&st->reserve_lock, 0, 1))
+		ms_cpu_relax();
+	have = *reserved;
+	if (needed > have) {
+		want = (needed + chunk - 1) / chunk * chunk;
+		if (want > cap)
+			want = cap;
+		err = ms_shm_reserve(st->fd, a.off + have * a.elem, (want - have) * a.elem);
+		if (err == 0 && b.elem != 0)
+			err = ms_shm_reserve(st->fd, b.off + have * b.elem, (want - have) * b.elem);
+		if (err == 0)
+			ms_atomic_store_release(reserved, want);
+	}
+	ms_atomic_store_release_u32(&st->reserve_lock, 0);
+	return err != 0 ? -ENOSPC : 0;
+}
+
+static int reserve_threads(ms_store *st, uint64_t n)
+{
+	struct ms_seg_header *h = header(st);
+
+	return reserve(st, &st->reserved_threads, n, THREAD_CHUNK, MS_SEG_THREADS,
+		       (struct region){ h->threads_off, sizeof(struct ms_seg_thread) },
+		       (struct region){ 0, 0 });
+}
+
+/* A stack id's entry and its call site's counters. */
+static int reserve_stacks(ms_store *st, uint64_t n)
+{
+	struct ms_seg_header *h = header(st);
+
+	return reserve(st, &st->reserved_stacks, n, STACK_CHUNK, MS_SEG_STACKS,
+		       (struct region){ h->stacks_off, sizeof(struct ms_seg_stack) },
+		       (struct region){ h->sites_off, sizeof(struct ms_seg_site) });
+}
+
+static int reserve_words(ms_store *st, uint64_t n)
+{
+	struct ms_seg_header *h = header(st);
+
+	return reserve(st, &st->reserved_words, n, WORD_CHUNK, MS_SEG_STACK_WORDS,
+		       (struct region){ h->frames_off, sizeof(uint64_t) }, (struct region){ 0, 0 });
+}
+
+static int reserve_modules(ms_store *st, uint64_t n)
+{
+	struct ms_seg_header *h = header(st);
+
+	return reserve(st, &st->reserved_modules, n, MODULE_CHUNK, MS_SEG_MODULES,
+		       (struct region){ h->modules_off, sizeof(struct ms_seg_module) },
+		       (struct region){ 0, 0 });
+}
+
+/* What every segment needs from the start: the fixed regions (header,
+ * globals, cells, timeline), the shared last thread slot, and a first
+ * chunk of each growing region. */
+static int reserve_start(ms_store *st)
+{
+	struct ms_seg_header *h = header(st);
+	uint64_t last_thread = h->threads_off + (MS_SEG_THREADS - 1) * sizeof(struct ms_seg_thread);
+
+	if (ms_shm_reserve(st->fd, 0, h->threads_off) != 0 ||
+	    ms_shm_reserve(st->fd, h->timeline_off, h->stacks_off - h->timeline_off) != 0 ||
+	    ms_shm_reserve(st->fd, last_thread, sizeof(struct ms_seg_thread)) != 0 ||
+	    reserve_threads(st, 1) != 0 || reserve_stacks(st, 1) != 0 || reserve_words(st, 1) != 0 ||
+	    reserve_modules(st, 1) != 0)
+		return -ENOSPC;
+	return 0;
+}
+
+struct settle {
+	const char *dir;
+	uid_t uid;
+	pid_t pid;
+	uint64_t start_ticks;
+	unsigned next; /* the lowest generation after all that count */
+};
+
+static int settle_one(void *ctx, const char *name)
+{
+	struct settle *s = ctx;
+	char path[512];
+	uid_t uid;
+	pid_t pid;
+	unsigned gen;
+
+	if (ms_session_parse_name(name, &uid, &pid, &gen) != 0 || uid != s->uid || pid != s->pid)
+		return 0;
+	if (ms_session_path(path, sizeof(path), s->dir, uid, pid, gen) != 0)
+		return 0;
+	if (settle_existing(path, pid, s->start_ticks) && gen + 1 > s->next)
+		s->next = gen + 1;
+	return 0;
 }
 
 int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid)
@@ -230,22 +353,30 @@ int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid)
 	uint64_t start_ticks = 0;
 	struct ms_seg_header *h;
 	struct ms_seg_timeline *tl;
+	struct settle scan = { 0 };
 	ssize_t n;
-	int err = -EEXIST;
+	int err;
 	unsigned gen;
 
 	memset(st, 0, sizeof(*st));
 	ms_proc_start_ticks(0, &start_ticks);
-	for (gen = 0; gen < MAX_GENERATIONS; gen++) {
+	/* Settle every segment our pid already has (the earlier images of a
+	 * chain of execs, or a dead process's), then take the generation after
+	 * the last one of this process, so that generations only grow along
+	 * one process's life and the newest is the current image. */
+	scan.dir = dir;
+	scan.uid = uid;
+	scan.pid = pid;
+	scan.start_ticks = start_ticks;
+	ms_dir_scan(dir, settle_one, &scan);
+	err = -EEXIST;
+	for (gen = scan.next; gen < MAX_GENERATIONS && err == -EEXIST; gen++) {
 		err = ms_session_path(st->path, sizeof(st->path), dir, uid, pid, gen);
 		if (err != 0)
 			return err;
-		err = ms_shm_create(st->path, size, &st->base);
-		if (err == -EEXIST && settle_existing(st->path, pid, start_ticks))
-			err = ms_shm_create(st->path, size, &st->base);
-		if (err != -EEXIST)
-			break;
+		err = ms_shm_create(st->path, size, &st->base, &st->fd);
 	}
+	gen--;
 	if (err != 0) {
 		st->base = NULL;
 		return err;
@@ -256,6 +387,13 @@ int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid)
 	memcpy(h->magic, MS_MAGIC, 8);
 	h->layout_version = MS_LAYOUT_VERSION;
 	layout(h);
+	err = reserve_start(st);
+	if (err != 0) {
+		/* No room in the tmpfs: no session, rather than a crash later. */
+		unlink(st->path);
+		ms_store_detach(st);
+		return err;
+	}
 	h->pid = pid;
 	h->ppid = getppid();
 	h->uid = uid;
@@ -297,8 +435,11 @@ void ms_store_finish(ms_store *st)
 
 void ms_store_detach(ms_store *st)
 {
+	if (st->base != NULL)
+		close(st->fd);
 	st->base = NULL;
 	st->size = 0;
+	st->fd = -1;
 }
 
 static void copy_name(char *dst, const char *src)
@@ -320,6 +461,11 @@ uint32_t ms_store_thread_claim(ms_store *st, pid_t tid, const char *name)
 	uint32_t slot = ms_atomic_add_relaxed_u32(&g->threads_used, 1) - 1;
 	struct ms_seg_thread *t;
 
+	if (slot < last && reserve_threads(st, (uint64_t)slot + 1) != 0) {
+		/* No memory for its slot: it shares the last one. */
+		ms_atomic_add_relaxed(&g->threads_overflowed, 1);
+		return last;
+	}
 	if (slot >= last) {
 		/* The table is full: every further thread shares the last slot. The
 		 * first to get here names it. */
@@ -494,7 +640,8 @@ uint32_t ms_store_stack_add(ms_store *st, const uint64_t *frames, uint32_t depth
 	if (at + depth > MS_SEG_STACK_WORDS)
 		return MS_STACK_NONE;
 	id = __atomic_fetch_add(&g->stacks_used, 1, __ATOMIC_RELAXED);
-	if (id >= MS_SEG_STACKS)
+	if (id >= MS_SEG_STACKS || reserve_stacks(st, (uint64_t)id + 1) != 0 ||
+	    reserve_words(st, at + depth) != 0)
 		return MS_STACK_NONE;
 	for (uint32_t i = 0; i < depth; i++)
 		ms_atomic_store_relaxed(&words[at + i], frames[i]);
@@ -566,7 +713,7 @@ int ms_store_module_add(ms_store *st, uint32_t epoch, uint64_t base, uint64_t lo
 	struct ms_seg_module *m;
 	size_t n = 0;
 
-	if (i >= MS_SEG_MODULES)
+	if (i >= MS_SEG_MODULES || reserve_modules(st, (uint64_t)i + 1) != 0)
 		return -ENOSPC;
 	m = module_at(st, i);
 	m->base = base;

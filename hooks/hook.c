@@ -71,7 +71,7 @@ static size_t arena_size(const void *p)
 	return *(const size_t *)((const char *)p - 16);
 }
 
-static int resolving;
+static int resolving, resolved;
 
 static void resolve(void)
 {
@@ -87,6 +87,7 @@ static void resolve(void)
 	real_valloc = dlsym(RTLD_NEXT, "valloc");
 	real_pvalloc = dlsym(RTLD_NEXT, "pvalloc");
 	resolving = 0;
+	__atomic_store_n(&resolved, real_malloc != NULL && real_free != NULL, __ATOMIC_RELEASE);
 }
 
 /* Runs before main and before most other libraries' constructors. */
@@ -104,14 +105,16 @@ static inline int skip(void)
 }
 
 /* Resolves on first use; false while resolving (the caller uses the arena). */
+/* A C library without one of the optional functions (pvalloc, say) leaves
+ * its pointer NULL; the hook then answers as that library would. */
 static inline int ensure_real(void)
 {
-	if (__builtin_expect(real_free != NULL && real_pvalloc != NULL, 1))
+	if (__builtin_expect(__atomic_load_n(&resolved, __ATOMIC_ACQUIRE), 1))
 		return 1;
 	if (resolving)
 		return 0;
 	resolve();
-	return real_free != NULL;
+	return resolved;
 }
 
 static void *track_alloc(void *p, size_t size)
@@ -178,11 +181,16 @@ EXPORT void *calloc(size_t n, size_t size)
 	return p;
 }
 
-/* realloc of a bootstrap block: move it to the real heap. */
+/* realloc of a bootstrap block: move it to the real heap (or, for size 0,
+ * drop it as glibc's realloc(p, 0) frees p). */
 static void *arena_realloc(void *old, size_t size)
 {
 	size_t have = arena_size(old);
-	void *p = malloc(size);
+	void *p;
+
+	if (size == 0)
+		return NULL;
+	p = malloc(size);
 
 	if (p != NULL)
 		memcpy(p, old, have < size ? have : size);
@@ -220,6 +228,10 @@ static void *call_realloc(void *old, size_t size, size_t unused)
 
 static void *call_reallocarray(void *old, size_t n, size_t m)
 {
+	/* A C library without reallocarray (glibc before 2.26): realloc, the
+	 * product known not to overflow. */
+	if (real_reallocarray == NULL)
+		return real_realloc(old, n * m);
 	return real_reallocarray(old, n, m);
 }
 
@@ -239,9 +251,7 @@ EXPORT void *reallocarray(void *old, size_t n, size_t m)
 	size_t total;
 
 	if (__builtin_mul_overflow(n, m, &total)) {
-		if (ensure_real())
-			return real_reallocarray(old, n, m); /* sets ENOMEM */
-		errno = ENOMEM;
+		errno = ENOMEM; /* as reallocarray answers; old stays as it is */
 		return NULL;
 	}
 	if (old != NULL && in_arena(old))
@@ -249,7 +259,7 @@ EXPORT void *reallocarray(void *old, size_t n, size_t m)
 	if (!ensure_real())
 		return arena_alloc(total);
 	if (skip())
-		return real_reallocarray(old, n, m);
+		return call_reallocarray(old, n, m);
 	return tracked_realloc(old, total, call_reallocarray, n, m);
 }
 
@@ -257,7 +267,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
 	int r;
 
-	if (!ensure_real())
+	if (!ensure_real() || real_posix_memalign == NULL)
 		return ENOMEM;
 	if (skip())
 		return real_posix_memalign(out, align, size);
@@ -297,28 +307,28 @@ static void *page_call(void *(*call)(size_t), size_t size)
 
 EXPORT void *aligned_alloc(size_t align, size_t size)
 {
-	if (!ensure_real())
+	if (!ensure_real() || real_aligned_alloc == NULL)
 		return NULL;
 	return aligned_call(real_aligned_alloc, align, size);
 }
 
 EXPORT void *memalign(size_t align, size_t size)
 {
-	if (!ensure_real())
+	if (!ensure_real() || real_memalign == NULL)
 		return NULL;
 	return aligned_call(real_memalign, align, size);
 }
 
 EXPORT void *valloc(size_t size)
 {
-	if (!ensure_real())
+	if (!ensure_real() || real_valloc == NULL)
 		return NULL;
 	return page_call(real_valloc, size);
 }
 
 EXPORT void *pvalloc(size_t size)
 {
-	if (!ensure_real())
+	if (!ensure_real() || real_pvalloc == NULL)
 		return NULL;
 	return page_call(real_pvalloc, size);
 }

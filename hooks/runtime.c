@@ -77,10 +77,17 @@ static void start_sampler(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/*
+ * fork. Between prepare and parent/child we hold every lock of ours, and
+ * other libraries' fork handlers (and signal handlers) may allocate in that
+ * window: the busy flag sends those allocations straight to the real
+ * allocator instead of into our locks.
+ */
 static void fork_prepare(void)
 {
 	if (!ms_hook_ready)
 		return;
+	ms_hook_busy = 1;
 	pthread_mutex_lock(&sample_lock);
 	ms_capture_fork_prepare(&ms_hook_capture);
 }
@@ -91,6 +98,7 @@ static void fork_parent(void)
 		return;
 	ms_capture_fork_parent(&ms_hook_capture);
 	pthread_mutex_unlock(&sample_lock);
+	ms_hook_busy = 0;
 }
 
 static void fork_child(void)
@@ -98,7 +106,7 @@ static void fork_child(void)
 	if (!ms_hook_ready)
 		return;
 	pthread_mutex_init(&sample_lock, NULL);
-	ms_hook_busy = 1;
+	finished = 0; /* a child forked on the exit path starts afresh */
 	if (ms_capture_fork_child(&ms_hook_capture) != 0) {
 		/* No session for the child: it runs on untracked. */
 		ms_hook_ready = 0;

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "batch.h"
+#include "launch.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -131,18 +132,6 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 	return 0;
 }
 
-/* Removes every session our child left (all its exec generations). */
-static void remove_sessions(pid_t pid)
-{
-	ms_session_entry *list;
-	int n = ms_session_list(ms_shm_dir(), &list);
-
-	for (int i = 0; i < n; i++)
-		if (list[i].pid == pid)
-			unlink(list[i].path);
-	free(list);
-}
-
 int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched)
 {
 	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0 };
@@ -201,6 +190,6 @@ int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched)
 		ms_reader_close(&w.reader);
 	ms_symbols_free(w.symbols);
 	if (launched && gone)
-		remove_sessions(pid);
+		ms_launch_cleanup(pid);
 	return launched && gone ? w.exit_status : 0;
 }

@@ -124,6 +124,16 @@ static void *feed_main(void *arg)
 		if (!gone)
 			gone = target_gone(f);
 		follow(f, &src, &old, &nold);
+		if (gone && src.reader.base == NULL) {
+			/* It ended without a session we could read: nothing more
+			 * will come. */
+			pthread_mutex_lock(&f->lock);
+			f->gone = 1;
+			pthread_mutex_unlock(&f->lock);
+			while (!wait_tick(f, 3600))
+				;
+			break;
+		}
 		pthread_mutex_lock(&f->lock);
 		paused = f->paused;
 		pthread_mutex_unlock(&f->lock);

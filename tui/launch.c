@@ -9,6 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <memscope/platform.h>
+#include <memscope/session.h>
+#include <memscope/snapshot.h>
+
 static int exe_dir(char *dir, size_t len)
 {
 	char exe[PATH_MAX];
@@ -121,4 +125,32 @@ pid_t ms_launch(char *const argv[], const char *hook_path, const char *output)
 		_exit(127);
 	}
 	return pid;
+}
+
+void ms_launch_cleanup(pid_t child)
+{
+	ms_session_entry *list;
+	int n = ms_session_list(ms_shm_dir(), &list);
+	pid_t me = getpid();
+
+	for (int i = 0; i < n; i++) {
+		ms_reader r;
+		ms_snapshot s;
+		int ours;
+
+		if (list[i].pid == child) {
+			unlink(list[i].path);
+			continue;
+		}
+		if (ms_reader_open(&r, list[i].path) != 0)
+			continue;
+		if (ms_snapshot_take(&r, &s) == 0) {
+			ours = s.keeper_pid == me && s.state != MS_SESSION_RUNNING;
+			ms_snapshot_release(&s);
+			if (ours)
+				unlink(list[i].path);
+		}
+		ms_reader_close(&r);
+	}
+	free(list);
 }

@@ -21,6 +21,11 @@ int ms_find_sibling(const char *name, char *path, size_t len);
  * output nor the terminal's signals get in the way of the screen. */
 pid_t ms_launch(char *const argv[], const char *hook_path, const char *output);
 
+/* After a launched program ended: removes the sessions this process kept,
+ * those of the program (all its exec generations) and of its descendants
+ * (which inherited the keeper), once they are no longer running. */
+void ms_launch_cleanup(pid_t child);
+
 /* Makes a file for a launched program's output; returns its path in buf. */
 int ms_launch_output_file(char *buf, size_t len);
 

@@ -1,6 +1,7 @@
 /* The screen's life: set-up, the input loop, layout, and the way out. */
 #define _GNU_SOURCE
 #include "ui.h"
+#include "launch.h"
 
 #include <curses.h>
 #include <langinfo.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <memscope/frame.h>
@@ -375,6 +377,8 @@ int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_pat
 		status = feed.exit_status;
 	} else if (launched && is_demo) {
 		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		feed.exit_status = 0; /* ours to end: its session can go */
 		status = 0;
 	} else if (launched) {
 		fprintf(stderr, "memscope-top: pid %d goes on running; its output goes to %s\n",
@@ -384,5 +388,7 @@ int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_pat
 	ms_feed_stop(&feed);
 	if (launched && is_demo && status == 0)
 		unlink(output_path);
+	if (launched)
+		ms_launch_cleanup(feed.exit_status >= 0 ? pid : 0);
 	return status;
 }

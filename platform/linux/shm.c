@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 const char *ms_shm_dir(void)
@@ -18,7 +20,7 @@ const char *ms_shm_dir(void)
 	return (dir != NULL && dir[0] != '\0') ? dir : "/dev/shm";
 }
 
-int ms_shm_create(const char *path, size_t size, void **addr)
+int ms_shm_create(const char *path, size_t size, void **addr, int *fd_out)
 {
 	void *map;
 	int fd, err;
@@ -32,7 +34,10 @@ int ms_shm_create(const char *path, size_t size, void **addr)
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		goto fail;
-	close(fd);
+	if (fd_out != NULL)
+		*fd_out = fd;
+	else
+		close(fd);
 	*addr = map;
 	return 0;
 fail:
@@ -40,6 +45,16 @@ fail:
 	close(fd);
 	unlink(path);
 	return -err;
+}
+
+int ms_shm_reserve(int fd, uint64_t off, uint64_t len)
+{
+	int err;
+
+	do {
+		err = fallocate(fd, 0, (off_t)off, (off_t)len);
+	} while (err != 0 && errno == EINTR);
+	return err == 0 ? 0 : -errno;
 }
 
 static int map_existing(const char *path, int writable, void **addr, size_t *size)
@@ -109,4 +124,38 @@ void ms_pages_free(void *addr, size_t size)
 {
 	if (addr != NULL)
 		munmap(addr, size);
+}
+
+/* The kernel's directory record (getdents64(2)). */
+struct dirent64_record {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+int ms_dir_scan(const char *dir, int (*cb)(void *ctx, const char *name), void *ctx)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long at = 0; at < n;) {
+			const struct dirent64_record *d = (const void *)(buf + at);
+
+			if (d->reclen == 0 || at + d->reclen > n)
+				break;
+			at += d->reclen;
+			if (cb(ctx, d->name) != 0) {
+				close(fd);
+				return 0;
+			}
+		}
+	}
+	close(fd);
+	return n < 0 ? -errno : 0;
 }

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <set>
 #include <sstream>
 #include <string>
@@ -18,38 +20,59 @@ namespace {
 
 using mstest::Json;
 
+// Run with LD_PRELOAD and this test as the keeper, so both sessions stay
+// for reading after the program ended.
 TEST(Process, ForkGivesTheChildItsOwnSession)
 {
 	std::string dir = mstest::fresh_session_dir("fork");
-	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "--",
-					 mstest::workload("forker") });
+	mstest::Result r = mstest::run({ mstest::workload("forker") },
+				       { "LD_PRELOAD=" + mstest::hook_path(),
+					 "MEMSCOPE_KEEPER=" + std::to_string(getpid()) });
 	ASSERT_EQ(r.status, 0) << r.err;
-
-	// The parent: its "forker" thread made 10 blocks and freed 5, whatever
-	// the child did.
-	Json f = mstest::last_json_line(r.out);
-	const Json *forker = nullptr;
-	for (const Json &t : f["threads"].items)
-		if (t["name"].str() == "forker")
-			forker = &t;
-	ASSERT_NE(forker, nullptr);
-	EXPECT_EQ((*forker)["allocs"].u64(), 10u);
-	EXPECT_EQ((*forker)["frees"].u64(), 5u);
-	EXPECT_EQ((*forker)["live_bytes"].u64(), 5000u);
-
-	// The child printed its pid; its session is separate and exact.
 	size_t at = r.out.find("child ");
 	ASSERT_NE(at, std::string::npos) << r.out;
 	pid_t child = std::stoi(r.out.substr(at + 6));
-	EXPECT_NE(child, (pid_t)f["pid"].i64());
-	char path[512];
-	ASSERT_EQ(ms_session_find(dir.c_str(), child, path, sizeof(path)), 0);
+
+	ms_session_entry *list;
+	int n = ms_session_list(dir.c_str(), &list);
+	ASSERT_EQ(n, 2);
+	std::string parent_path, child_path;
+	pid_t parent = 0;
+	for (int i = 0; i < n; i++) {
+		if (list[i].pid == child) {
+			child_path = list[i].path;
+		} else {
+			parent_path = list[i].path;
+			parent = list[i].pid;
+		}
+	}
+	free(list);
+	ASSERT_FALSE(child_path.empty());
+	ASSERT_FALSE(parent_path.empty());
+
+	// The parent: its "forker" thread made 10 blocks and freed 5, whatever
+	// the child did.
 	ms_reader rd;
 	ms_snapshot s;
-	ASSERT_EQ(ms_reader_open(&rd, path), 0);
+	ASSERT_EQ(ms_reader_open(&rd, parent_path.c_str()), 0);
+	ASSERT_EQ(ms_snapshot_take(&rd, &s), 0);
+	const ms_thread_info *forker = nullptr;
+	for (size_t i = 0; i < s.nthreads; i++)
+		if (std::string(s.threads[i].name) == "forker")
+			forker = &s.threads[i];
+	ASSERT_NE(forker, nullptr);
+	EXPECT_EQ(forker->allocs, 10u);
+	EXPECT_EQ(forker->frees, 5u);
+	EXPECT_EQ(forker->live_bytes, 5000u);
+	EXPECT_EQ(s.state, MS_SESSION_EXITED);
+	ms_snapshot_release(&s);
+	ms_reader_close(&rd);
+
+	// The child's session is separate and exact.
+	ASSERT_EQ(ms_reader_open(&rd, child_path.c_str()), 0);
 	ASSERT_EQ(ms_snapshot_take(&rd, &s), 0);
 	EXPECT_EQ(s.state, MS_SESSION_EXITED);
-	EXPECT_EQ(s.ppid, (pid_t)f["pid"].i64());
+	EXPECT_EQ(s.ppid, parent);
 	ASSERT_GE(s.nthreads, 1u);
 	EXPECT_EQ(s.threads[0].tid, child);
 	EXPECT_EQ(s.threads[0].allocs, 7u);
@@ -64,7 +87,33 @@ TEST(Process, ForkGivesTheChildItsOwnSession)
 	EXPECT_EQ(s.live_bytes, s.threads[0].live_bytes);
 	ms_snapshot_release(&s);
 	ms_reader_close(&rd);
-	unlink(path);
+	unlink(child_path.c_str());
+	unlink(parent_path.c_str());
+}
+
+TEST(Process, LauncherRemovesTheSessionsItKept)
+{
+	// memscope-top keeps the sessions of the program and its descendants
+	// for its final frame, then removes them all.
+	std::string dir = mstest::fresh_session_dir("fork-clean");
+	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "--",
+					 mstest::workload("forker") });
+	ASSERT_EQ(r.status, 0) << r.err;
+	ms_session_entry *list;
+	EXPECT_EQ(ms_session_list(dir.c_str(), &list), 0);
+	free(list);
+}
+
+TEST(Process, ExecChainFollowsTheNewestImage)
+{
+	// Three images of one process: sh execs sh execs ops.
+	mstest::fresh_session_dir("exec-chain");
+	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "--", "/bin/sh", "-c",
+					 "exec /bin/sh -c 'exec " + mstest::workload("ops") + "'" });
+	ASSERT_EQ(r.status, 0) << r.err;
+	Json f = mstest::last_json_line(r.out);
+	EXPECT_EQ(f["generation"].u64(), 2u);
+	EXPECT_EQ(f["total_reallocs"].u64(), 4u);
 }
 
 TEST(Process, TwoHundredShortLivedThreads)

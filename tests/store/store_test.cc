@@ -14,6 +14,7 @@
 #include <memscope/backends.h>
 #include <memscope/capture.h>
 #include <memscope/platform.h>
+#include <memscope/session.h>
 #include <memscope/snapshot.h>
 #include <memscope/store.h>
 
@@ -371,6 +372,29 @@ TEST(StoreSession, ExecStartsANewGeneration)
 	unlink(second.path);
 	ms_shm_unmap(first.base, first.size);
 	ms_shm_unmap(second.base, second.size);
+}
+
+// Without a keeper, each image removes the one before it; generations must
+// still grow, so the newest is always the current image.
+TEST(StoreSession, ExecChainWithoutKeeperKeepsGrowing)
+{
+	std::string dir = mstest::temp_dir("chain");
+	ms_store images[4];
+
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(ms_store_create(&images[i], dir.c_str(), 0), 0);
+		std::string want = dir + "/memscope-" + std::to_string(geteuid()) + "-" +
+				   std::to_string(getpid()) + "-" + std::to_string(i);
+		EXPECT_EQ(std::string(images[i].path), want);
+	}
+	char path[512];
+	ASSERT_EQ(ms_session_find(dir.c_str(), getpid(), path, sizeof(path)), 0);
+	EXPECT_EQ(std::string(path), std::string(images[3].path));
+	for (int i = 0; i < 4; i++) {
+		unlink(images[i].path);
+		ms_shm_unmap(images[i].base, images[i].size);
+		ms_store_detach(&images[i]);
+	}
 }
 
 // A segment with our pid but another process's start time was left by a

@@ -274,7 +274,7 @@ TEST(Shm, CreateMapAndRefuse)
 
 	// Owner-only whatever the umask says.
 	mode_t old = umask(0277);
-	int rc = ms_shm_create(path.c_str(), size, &rw);
+	int rc = ms_shm_create(path.c_str(), size, &rw, nullptr);
 	umask(old);
 	ASSERT_EQ(rc, 0);
 	ASSERT_NE(rw, nullptr);
@@ -286,7 +286,7 @@ TEST(Shm, CreateMapAndRefuse)
 	memcpy(static_cast<char *>(rw) + size - 6, "tail!", 6);
 
 	void *again = nullptr;
-	EXPECT_EQ(ms_shm_create(path.c_str(), size, &again), -EEXIST);
+	EXPECT_EQ(ms_shm_create(path.c_str(), size, &again, nullptr), -EEXIST);
 
 	const void *ro = nullptr;
 	size_t got = 0;

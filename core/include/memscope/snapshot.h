@@ -74,6 +74,7 @@ typedef struct ms_sample {
 
 typedef struct ms_snapshot {
 	pid_t pid, ppid;
+	pid_t keeper_pid;  /* a launcher that removes the session; 0: none */
 	unsigned generation;
 	char command[MS_COMMAND_MAX]; /* printable, arguments joined by spaces */
 	ms_session_state state;

@@ -28,6 +28,7 @@ typedef struct ms_stacks {
 	ms_store *store;
 	uint32_t generation;     /* per-thread caches hold this; bumped on reset */
 	uint32_t count;          /* stacks in the index, atomic */
+	int full;                /* the store's stack table is full, atomic */
 	unsigned long buckets;   /* index size the sampler last set */
 	pthread_mutex_t modules; /* serialises module map updates */
 	uint64_t adds, subs;     /* loader counts at the last update */

@@ -30,6 +30,12 @@ typedef struct ms_store {
 	void *base;       /* the mapped segment; NULL when not open */
 	size_t size;
 	char path[512];
+	/* The segment is sparse; regions that grow (threads, stacks, frames,
+	 * modules) get real memory a chunk ahead of their use (see store.c),
+	 * through the file kept open here. */
+	int fd;
+	uint32_t reserve_lock;
+	uint64_t reserved_threads, reserved_stacks, reserved_modules, reserved_words;
 } ms_store;
 
 /* Creates the segment of the calling process in dir, named

@@ -78,9 +78,17 @@ ssize_t ms_proc_cmdline_self(char *buf, size_t len);
  * is /dev/shm, the MEMSCOPE_DIR environment variable overrides it. */
 const char *ms_shm_dir(void);
 
-/* Creates path exclusively with owner-only permissions, sizes it and maps it
- * read-write. Returns 0 and sets *addr, or -errno (-EEXIST if it exists). */
-int ms_shm_create(const char *path, size_t size, void **addr);
+/* Creates path exclusively with owner-only permissions, sizes it (sparse)
+ * and maps it read-write. Returns 0 and sets *addr, or -errno (-EEXIST if
+ * it exists). With fd not NULL the file stays open there (for
+ * ms_shm_reserve); otherwise it is closed. */
+int ms_shm_create(const char *path, size_t size, void **addr, int *fd);
+
+/* Gives bytes [off, off + len) of a segment real memory now, so that a
+ * write there can never fault for want of space in the tmpfs (a sparse
+ * page written when the tmpfs is full kills the writer with SIGBUS).
+ * Returns 0 or -errno (-ENOSPC). */
+int ms_shm_reserve(int fd, uint64_t off, uint64_t len);
 
 /* Opens an existing segment read-only and maps all of it. Refuses files not
  * owned by the caller (-EPERM) and files that are not regular (-EINVAL).
@@ -92,6 +100,11 @@ int ms_shm_map_readonly(const char *path, const void **addr, size_t *size);
 int ms_shm_map_readwrite(const char *path, void **addr, size_t *size);
 
 void ms_shm_unmap(const void *addr, size_t size);
+
+/* Calls cb with the name of each entry of directory dir until it returns
+ * non-zero. Hook-safe: reads the directory with getdents64 into a buffer
+ * on the stack. Returns 0 or -errno. */
+int ms_dir_scan(const char *dir, int (*cb)(void *ctx, const char *name), void *ctx);
 
 /* Anonymous private memory straight from the kernel, zero-filled. The hook
  * uses this for its own tables so it never allocates through malloc. */
