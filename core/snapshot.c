@@ -280,9 +280,9 @@ static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals
 {
 	uint32_t used = ms_atomic_load_relaxed_u32(&g->stacks_used);
 	uint32_t n = used < h->stack_count ? used : h->stack_count;
-	size_t cap = 64;
 
-	s->sites = malloc(cap * sizeof(*s->sites));
+	/* Room for all at once: no growing (and copying) as they come. */
+	s->sites = malloc((n ? n : 1) * sizeof(*s->sites));
 	if (s->sites == NULL)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
@@ -306,14 +306,6 @@ static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals
 		}
 		if (d.peak_bytes < d.live_bytes)
 			d.peak_bytes = d.live_bytes;
-		if (s->nsites == cap) {
-			ms_site_info *more = realloc(s->sites, cap * 2 * sizeof(*more));
-
-			if (more == NULL)
-				return -ENOMEM;
-			s->sites = more;
-			cap *= 2;
-		}
 		s->sites[s->nsites++] = d;
 	}
 	return 0;

@@ -40,6 +40,7 @@ struct cached_stack {
 	int done;
 	uint32_t depth;
 	const ms_frame **frames;
+	const ms_frame *top; /* the call site's frame, found once */
 };
 
 struct ms_symbols {
@@ -309,6 +310,9 @@ static const struct cached_stack *stack_of(ms_symbols *sym, const ms_reader *r, 
 		}
 	}
 	st->depth = (uint32_t)depth;
+	for (int i = 0; i < depth && st->top == NULL; i++)
+		if (!st->frames[i]->allocator)
+			st->top = st->frames[i];
 	st->done = 1;
 	return st;
 }
@@ -341,9 +345,7 @@ int ms_symbols_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot 
 			continue;
 		c->depth = st->depth;
 		c->frames = st->frames;
-		for (uint32_t k = 0; k < st->depth && c->top == NULL; k++)
-			if (!st->frames[k]->allocator)
-				c->top = st->frames[k];
+		c->top = st->top;
 	}
 	*out = list;
 	return (int)s->nsites;

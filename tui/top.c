@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +95,13 @@ static int demo(const struct ms_top_options *opt)
 int ms_top_run(int argc, char **argv)
 {
 	struct ms_top_options opt;
+
+	/* Every refresh allocates and frees a few large arrays (a snapshot, its
+	 * call sites): keep that memory in our heap for the next refresh
+	 * rather than map and fault it in again each time (glibc would use
+	 * fresh mmaps and trim). */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 
 	if (ms_top_parse(argc, argv, &opt) != 0)
 		return 2;
