@@ -13,6 +13,7 @@
 
 #include <memscope/frame.h>
 #include <memscope/platform.h>
+#include <memscope/recording.h>
 #include <memscope/session.h>
 #include <memscope/snapshot.h>
 #include <memscope/symbols.h>
@@ -29,6 +30,9 @@ struct watch {
 	int exit_status;    /* shell convention: code, or 128 + signal */
 	ms_reader reader;   /* base NULL while no session is open */
 	ms_symbols *symbols; /* for reader's session; NULL while none */
+	ms_recorder *recorder; /* -w */
+	ms_symbols **old_symbols; /* of earlier images: recorded frames point there */
+	size_t nold;
 };
 
 static void sleep_ns(uint64_t ns)
@@ -50,7 +54,18 @@ static void follow(struct watch *w)
 		return;
 	if (w->reader.base != NULL)
 		ms_reader_close(&w->reader);
-	/* A new image: new stacks and modules, so fresh symbols. */
+	/* A new image: new stacks and modules, so fresh symbols. The old ones
+	 * are kept while recording (the recorder knows their frames by
+	 * address until it sees the new image). */
+	if (w->recorder != NULL && w->symbols != NULL) {
+		ms_symbols **more = realloc(w->old_symbols, (w->nold + 1) * sizeof(*more));
+
+		if (more != NULL) {
+			w->old_symbols = more;
+			w->old_symbols[w->nold++] = w->symbols;
+			w->symbols = NULL;
+		}
+	}
 	ms_symbols_free(w->symbols);
 	w->symbols = NULL;
 	if (ms_reader_open(&w->reader, path) != 0)
@@ -122,6 +137,15 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 			x.nsites = (size_t)n;
 		}
 	}
+	if (w->recorder != NULL) {
+		err = ms_recorder_frame(w->recorder, &s, x.sites, x.nsites, x.exit_status);
+		if (err != 0) {
+			fprintf(stderr, "memscope-top: cannot record to %s: %s; recording stops\n",
+				opt->record, strerror(-err));
+			ms_recorder_close(w->recorder);
+			w->recorder = NULL;
+		}
+	}
 	if (opt->json)
 		ms_frame_print_json(stdout, &s, &x);
 	else
@@ -135,11 +159,20 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched)
 {
 	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0 };
+	int err;
 	uint64_t interval = (uint64_t)(opt->interval_s * 1e9);
 	uint64_t start = ms_clock_mono_ns(), next = start + interval;
 	long printed = 0;
 	int warned = 0, gone = 0;
 
+	if (opt->record != NULL) {
+		err = ms_recorder_create(opt->record, &w.recorder);
+		if (err != 0) {
+			fprintf(stderr, "memscope-top: cannot create %s: %s\n", opt->record,
+				strerror(-err));
+			return 1;
+		}
+	}
 	if (launched) {
 		/* Like time(1): Ctrl-C and Ctrl-\ are for the target; we report
 		 * what it did. */
@@ -188,7 +221,12 @@ int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched)
 	}
 	if (w.reader.base != NULL)
 		ms_reader_close(&w.reader);
+	if (w.recorder != NULL && (err = ms_recorder_close(w.recorder)) != 0)
+		fprintf(stderr, "memscope-top: cannot finish %s: %s\n", opt->record, strerror(-err));
 	ms_symbols_free(w.symbols);
+	for (size_t i = 0; i < w.nold; i++)
+		ms_symbols_free(w.old_symbols[i]);
+	free(w.old_symbols);
 	if (launched && gone)
 		ms_launch_cleanup(pid);
 	return launched && gone ? w.exit_status : 0;

@@ -115,13 +115,14 @@ int ms_top_run(int argc, char **argv)
 	case MS_TOP_LIST:
 		return ms_list_sessions(opt.clean);
 	case MS_TOP_REPLAY:
-		fprintf(stderr, "memscope-top: -r: this memscope-top cannot replay recordings yet\n");
+		fprintf(stderr, "memscope-top: -r: replay on the screen is not there yet; "
+			"summarise the recording with memscope-report FILE\n");
 		return 2;
 	default:
 		break;
 	}
-	if (opt.record != NULL) {
-		fprintf(stderr, "memscope-top: -w: this memscope-top cannot record sessions yet\n");
+	if (opt.record != NULL && !opt.batch) {
+		fprintf(stderr, "memscope-top: -w records in batch mode (-b) in this version\n");
 		return 2;
 	}
 	if (!opt.batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {

@@ -1,0 +1,83 @@
+/*
+ * Recordings: what memscope-top saw, frame by frame, in a file that replays
+ * without the program or its binaries. The format is described in
+ * core/RECORDING.md. Reader side only (never in the target).
+ */
+#ifndef MEMSCOPE_RECORDING_H
+#define MEMSCOPE_RECORDING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <memscope/snapshot.h>
+#include <memscope/symbols.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- writing ------------------------------------------------------------ */
+
+typedef struct ms_recorder ms_recorder;
+
+/* Creates (or truncates) path and writes the file header. Returns 0 or
+ * -errno. */
+int ms_recorder_create(const char *path, ms_recorder **out);
+
+/* Appends a frame: the snapshot and its call sites (as
+ * ms_symbols_callsites gives them; their frames are stored once).
+ * exit_status: the program's, when known; else -1. Each chunk is written
+ * whole with one write, so a recorder killed at any point leaves a file
+ * readable up to its last frame. Returns 0 or -errno. */
+int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_callsite *sites,
+		      size_t nsites, int exit_status);
+
+/* Marks the end and closes. Returns 0 or -errno. */
+int ms_recorder_close(ms_recorder *rec);
+
+/* --- reading ------------------------------------------------------------ */
+
+#define MS_REC_ERR_NOT_RECORDING (-2001)
+#define MS_REC_ERR_VERSION (-2002)
+#define MS_REC_ERR_EMPTY (-2003)
+#define MS_REC_ERR_DAMAGED (-2004)
+
+typedef struct ms_recording ms_recording;
+
+/* Opens path and checks it through (every chunk's checksum, every
+ * dictionary entry). A file cut short or damaged after some frames opens:
+ * see ms_recording_problem. Returns 0 or a negative error (-errno or
+ * MS_REC_ERR_*). */
+int ms_recording_open(const char *path, ms_recording **out);
+void ms_recording_close(ms_recording *r);
+const char *ms_recording_strerror(int err);
+
+/* NULL for a recording that ends as its recorder closed it; else one line
+ * saying why it stops where it does ("cut short", a damaged chunk). */
+const char *ms_recording_problem(const ms_recording *r);
+
+size_t ms_recording_count(const ms_recording *r);
+/* Seconds since the first frame. */
+double ms_recording_time(const ms_recording *r, size_t i);
+
+/* The first frame with the highest live heap of the recording. */
+size_t ms_recording_peak_frame(const ms_recording *r);
+
+/* A frame rebuilt: its snapshot (samples: the frames of its image so far,
+ * thinned out to at most 2048) and its call sites, unsorted. */
+typedef struct ms_replay {
+	ms_snapshot snap;
+	ms_callsite *sites;
+	size_t nsites;
+	int exit_status;
+} ms_replay;
+
+/* Rebuilds frame i. Returns 0 or a negative error. */
+int ms_recording_load(ms_recording *r, size_t i, ms_replay *out);
+void ms_replay_release(ms_replay *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

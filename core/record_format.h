@@ -1,0 +1,55 @@
+/* The recording format's constants and its encoding helpers, shared by
+ * record_write.c and record_read.c. Private to core/; RECORDING.md is the
+ * format's description. */
+#ifndef MEMSCOPE_RECORD_FORMAT_H
+#define MEMSCOPE_RECORD_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MS_REC_MAGIC "MSREC\r\n\x1a"
+#define MS_REC_VERSION 1u
+#define MS_REC_HEADER 16u
+#define MS_REC_CHUNK_HEADER 12u
+#define MS_REC_MAX_CHUNK (64u << 20)
+#define MS_REC_MAX_STRING 65536u
+#define MS_REC_KEY_EVERY 64u
+
+enum {
+	MS_REC_SESSION = 1,
+	MS_REC_STRINGS = 2,
+	MS_REC_FRAMES = 3,
+	MS_REC_STACKS = 4,
+	MS_REC_FRAME = 5,
+	MS_REC_END = 6,
+};
+
+uint32_t ms_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* A growing output buffer. On allocation failure it stays marked failed
+ * and further puts do nothing. */
+struct ms_buf {
+	unsigned char *data;
+	size_t len, cap;
+	int failed;
+};
+
+void ms_buf_put_varint(struct ms_buf *b, uint64_t v);
+void ms_buf_put_bytes(struct ms_buf *b, const void *p, size_t n);
+void ms_buf_put_string(struct ms_buf *b, const char *s);
+void ms_buf_free(struct ms_buf *b);
+
+/* A bounded input cursor. Any read past the end or malformed value sets
+ * bad, after which every read returns 0. */
+struct ms_cursor {
+	const unsigned char *p, *end;
+	int bad;
+};
+
+uint64_t ms_cur_varint(struct ms_cursor *c);
+/* A string into buf (NUL-terminated, truncated to fit). */
+void ms_cur_string(struct ms_cursor *c, char *buf, size_t len);
+/* A count of items each at least min_bytes long: bounded by what is left. */
+uint64_t ms_cur_count(struct ms_cursor *c, size_t min_bytes);
+
+#endif

@@ -1,0 +1,687 @@
+/*
+ * Reading recordings (RECORDING.md). The file is untrusted: every length,
+ * count, id and reference is checked before use, every chunk's checksum
+ * before its payload is decoded; the readable part ends at the first chunk
+ * that fails any of that, and ms_recording_problem says so.
+ */
+#define _GNU_SOURCE
+#include <memscope/recording.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "record_format.h"
+
+#define MAX_SAMPLES 2048
+
+struct session {
+	pid_t pid;
+	unsigned generation;
+	uint64_t start_real_ns;
+	char command[MS_COMMAND_MAX];
+};
+
+struct frame_ref {
+	uint64_t offset; /* of the payload */
+	uint32_t length;
+	int key;
+	uint64_t session;
+	uint64_t time_us;
+	size_t key_index; /* the key frame this one is rebuilt from */
+	/* For the graph: */
+	uint64_t live_bytes, rss_bytes, total_allocs, total_frees, total_bytes, live_allocs;
+};
+
+struct stack {
+	uint32_t depth;
+	const ms_frame **frames;
+	const ms_frame *top;
+};
+
+struct ms_recording {
+	int fd;
+	char problem[160];
+	int clean_end;
+	char **strings;
+	size_t nstrings;
+	ms_frame *frames;
+	size_t nframes;
+	struct stack *stacks;
+	size_t nstacks;
+	struct session *sessions;
+	size_t nsessions;
+	struct frame_ref *refs;
+	size_t nrefs;
+};
+
+const char *ms_recording_strerror(int err)
+{
+	switch (err) {
+	case MS_REC_ERR_NOT_RECORDING:
+		return "not a memscope recording";
+	case MS_REC_ERR_VERSION:
+		return "a recording of another format version: use the memscope that made it";
+	case MS_REC_ERR_EMPTY:
+		return "the recording holds no frame (cut short before its first one?)";
+	case MS_REC_ERR_DAMAGED:
+		return "the recording is damaged";
+	}
+	return err < 0 ? strerror(-err) : "unknown error";
+}
+
+static int grow(void **array, size_t *cap, size_t need, size_t elem)
+{
+	void *more;
+	size_t n;
+
+	if (need <= *cap)
+		return 0;
+	n = *cap ? *cap * 2 : 64;
+	while (n < need)
+		n *= 2;
+	more = realloc(*array, n * elem);
+	if (more == NULL)
+		return -ENOMEM;
+	memset((char *)more + *cap * elem, 0, (n - *cap) * elem);
+	*array = more;
+	*cap = n;
+	return 0;
+}
+
+/* A string id+1 from the file: NULL for 0, else the string (or bad). */
+static const char *string_ref(ms_recording *r, struct ms_cursor *c)
+{
+	uint64_t id = ms_cur_varint(c);
+
+	if (id == 0 || c->bad)
+		return NULL;
+	if (id > r->nstrings) {
+		c->bad = 1;
+		return NULL;
+	}
+	return r->strings[id - 1];
+}
+
+struct caps {
+	size_t strings, frames, stacks, sessions, refs;
+};
+
+static int read_strings(ms_recording *r, struct caps *cap, struct ms_cursor *c)
+{
+	uint64_t n = ms_cur_count(c, 2);
+	char text[MS_REC_MAX_STRING + 1];
+
+	for (uint64_t i = 0; i < n && !c->bad; i++) {
+		if (ms_cur_varint(c) != r->nstrings) /* ids are dense and in order */
+			return -1;
+		ms_cur_string(c, text, sizeof(text));
+		if (c->bad || grow((void **)&r->strings, &cap->strings, r->nstrings + 1,
+				   sizeof(*r->strings)) != 0)
+			return -1;
+		r->strings[r->nstrings] = strdup(text);
+		if (r->strings[r->nstrings] == NULL)
+			return -1;
+		r->nstrings++;
+	}
+	return c->bad ? -1 : 0;
+}
+
+/* Frames are arrays re-allocated as they grow; stacks hold indexes until
+ * the whole file is read (see fix_stacks). */
+static int read_frames(ms_recording *r, struct caps *cap, struct ms_cursor *c)
+{
+	uint64_t n = ms_cur_count(c, 8);
+
+	for (uint64_t i = 0; i < n && !c->bad; i++) {
+		ms_frame f = { 0 };
+		uint64_t line;
+
+		if (ms_cur_varint(c) != r->nframes)
+			return -1;
+		f.address = ms_cur_varint(c);
+		f.function = string_ref(r, c);
+		f.file = string_ref(r, c);
+		line = ms_cur_varint(c);
+		f.line = line < 0x7fffffff ? (int)line : 0;
+		f.module = string_ref(r, c);
+		f.offset = ms_cur_varint(c);
+		f.allocator = ms_cur_varint(c) != 0;
+		if (c->bad || grow((void **)&r->frames, &cap->frames, r->nframes + 1,
+				   sizeof(*r->frames)) != 0)
+			return -1;
+		r->frames[r->nframes++] = f;
+	}
+	return c->bad ? -1 : 0;
+}
+
+static int read_stacks(ms_recording *r, struct caps *cap, struct ms_cursor *c)
+{
+	uint64_t n = ms_cur_count(c, 3);
+
+	for (uint64_t i = 0; i < n && !c->bad; i++) {
+		struct stack st = { 0 };
+		uint64_t depth, top;
+
+		if (ms_cur_varint(c) != r->nstacks)
+			return -1;
+		depth = ms_cur_count(c, 1);
+		if (c->bad || depth > 4096)
+			return -1;
+		st.depth = (uint32_t)depth;
+		st.frames = calloc(depth ? depth : 1, sizeof(*st.frames));
+		if (st.frames == NULL)
+			return -1;
+		for (uint64_t k = 0; k < depth; k++) {
+			uint64_t id = ms_cur_varint(c);
+
+			if (c->bad || id >= r->nframes) {
+				free(st.frames);
+				return -1;
+			}
+			/* An index for now: frames may still move (fix_stacks). */
+			st.frames[k] = (const ms_frame *)(uintptr_t)(id + 1);
+		}
+		top = ms_cur_varint(c);
+		if (c->bad || top > depth) {
+			free(st.frames);
+			return -1;
+		}
+		st.top = (const ms_frame *)(uintptr_t)top; /* index+1 for now */
+		if (grow((void **)&r->stacks, &cap->stacks, r->nstacks + 1, sizeof(*r->stacks)) != 0) {
+			free(st.frames);
+			return -1;
+		}
+		r->stacks[r->nstacks++] = st;
+	}
+	return c->bad ? -1 : 0;
+}
+
+/* Once every frame is read, stacks point at them. */
+static void fix_stacks(ms_recording *r)
+{
+	for (size_t i = 0; i < r->nstacks; i++) {
+		struct stack *st = &r->stacks[i];
+		uintptr_t top = (uintptr_t)st->top;
+
+		for (uint32_t k = 0; k < st->depth; k++)
+			st->frames[k] = &r->frames[(uintptr_t)st->frames[k] - 1];
+		st->top = top ? st->frames[top - 1] : NULL;
+	}
+}
+
+static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
+{
+	struct session s = { 0 };
+	uint64_t pid = ms_cur_varint(c), gen = ms_cur_varint(c);
+
+	s.start_real_ns = ms_cur_varint(c);
+	ms_cur_string(c, s.command, sizeof(s.command));
+	if (c->bad || pid > 0x7fffffff || gen > 0xffffffffu)
+		return -1;
+	s.pid = (pid_t)pid;
+	s.generation = (unsigned)gen;
+	if (grow((void **)&r->sessions, &cap->sessions, r->nsessions + 1, sizeof(*r->sessions)) != 0)
+		return -1;
+	r->sessions[r->nsessions++] = s;
+	return 0;
+}
+
+/* Notes a frame: its place, kind and the figures the graph needs. */
+static int note_frame(ms_recording *r, struct caps *cap, struct ms_cursor *c, uint64_t offset,
+		      uint32_t length)
+{
+	struct frame_ref f = { .offset = offset, .length = length };
+	uint64_t v[19];
+
+	for (int i = 0; i < 19; i++)
+		v[i] = ms_cur_varint(c);
+	if (c->bad || v[1] >= r->nsessions)
+		return -1;
+	f.key = v[0] != 0;
+	f.session = v[1];
+	f.time_us = v[2];
+	f.live_bytes = v[5];
+	f.live_allocs = v[6];
+	f.total_allocs = v[9];
+	f.total_frees = v[10];
+	f.total_bytes = v[12];
+	f.rss_bytes = v[13];
+	if (f.key) {
+		f.key_index = r->nrefs;
+	} else {
+		/* A delta follows a frame of its own image. */
+		if (r->nrefs == 0 || r->refs[r->nrefs - 1].session != f.session)
+			return -1;
+		f.key_index = r->refs[r->nrefs - 1].key_index;
+	}
+	if (grow((void **)&r->refs, &cap->refs, r->nrefs + 1, sizeof(*r->refs)) != 0)
+		return -1;
+	r->refs[r->nrefs++] = f;
+	return 0;
+}
+
+static int read_exact(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads and checks the chunk at *off; returns its type and payload (the
+ * caller frees), 0 at a clean end of file, or -1 with r->problem set. */
+static int next_chunk(ms_recording *r, uint64_t *off, uint64_t size, unsigned char **payload,
+		      uint32_t *length)
+{
+	unsigned char head[MS_REC_CHUNK_HEADER];
+	uint32_t len, crc, want;
+	unsigned char *p;
+
+	*payload = NULL;
+	if (*off == size)
+		return 0;
+	if (size - *off < sizeof(head) || read_exact(r->fd, head, sizeof(head), *off) != 0) {
+		snprintf(r->problem, sizeof(r->problem), "cut short inside a chunk's header");
+		return -1;
+	}
+	memcpy(&len, head + 4, 4);
+	memcpy(&want, head + 8, 4);
+	if (head[1] != 0 || head[2] != 0 || head[3] != 0 || head[0] < MS_REC_SESSION ||
+	    head[0] > MS_REC_END || len > MS_REC_MAX_CHUNK) {
+		snprintf(r->problem, sizeof(r->problem),
+			 "damaged: a chunk header that makes no sense at byte %llu",
+			 (unsigned long long)*off);
+		return -1;
+	}
+	if (len > size - *off - sizeof(head)) {
+		snprintf(r->problem, sizeof(r->problem), "cut short inside a chunk");
+		return -1;
+	}
+	p = malloc(len ? len : 1);
+	if (p == NULL || (len > 0 && read_exact(r->fd, p, len, *off + sizeof(head)) != 0)) {
+		free(p);
+		snprintf(r->problem, sizeof(r->problem), "cannot read the chunk at byte %llu",
+			 (unsigned long long)*off);
+		return -1;
+	}
+	crc = ms_crc32c(0, head, 8);
+	crc = ms_crc32c(crc, p, len);
+	if (crc != want) {
+		free(p);
+		snprintf(r->problem, sizeof(r->problem),
+			 "damaged: a chunk's checksum does not match at byte %llu",
+			 (unsigned long long)*off);
+		return -1;
+	}
+	*payload = p;
+	*length = len;
+	*off += sizeof(head);
+	return head[0];
+}
+
+int ms_recording_open(const char *path, ms_recording **out)
+{
+	ms_recording *r;
+	unsigned char header[MS_REC_HEADER];
+	struct caps cap = { 0 };
+	struct stat st;
+	uint64_t off = MS_REC_HEADER, size;
+	uint32_t version;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0) {
+		int err = -errno;
+
+		free(r);
+		return err;
+	}
+	if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		ms_recording_close(r);
+		return MS_REC_ERR_NOT_RECORDING;
+	}
+	size = (uint64_t)st.st_size;
+	if (size < sizeof(header) || read_exact(r->fd, header, sizeof(header), 0) != 0 ||
+	    memcmp(header, MS_REC_MAGIC, 8) != 0) {
+		ms_recording_close(r);
+		return MS_REC_ERR_NOT_RECORDING;
+	}
+	memcpy(&version, header + 8, 4);
+	if (version != MS_REC_VERSION) {
+		ms_recording_close(r);
+		return MS_REC_ERR_VERSION;
+	}
+	for (;;) {
+		unsigned char *payload;
+		uint32_t length = 0;
+		int type = next_chunk(r, &off, size, &payload, &length);
+		struct ms_cursor c;
+		int bad = 0;
+
+		if (type <= 0)
+			break;
+		c = (struct ms_cursor){ payload, payload + length, 0 };
+		switch (type) {
+		case MS_REC_SESSION:
+			bad = read_session(r, &cap, &c);
+			break;
+		case MS_REC_STRINGS:
+			bad = read_strings(r, &cap, &c);
+			break;
+		case MS_REC_FRAMES:
+			bad = read_frames(r, &cap, &c);
+			break;
+		case MS_REC_STACKS:
+			bad = read_stacks(r, &cap, &c);
+			break;
+		case MS_REC_FRAME:
+			bad = note_frame(r, &cap, &c, off, length);
+			break;
+		case MS_REC_END:
+			r->clean_end = 1;
+			break;
+		}
+		free(payload);
+		if (bad) {
+			snprintf(r->problem, sizeof(r->problem),
+				 "damaged: a chunk that does not decode at byte %llu",
+				 (unsigned long long)(off - MS_REC_CHUNK_HEADER));
+			break;
+		}
+		off += length;
+		if (r->clean_end)
+			break;
+	}
+	fix_stacks(r);
+	if (!r->clean_end && r->problem[0] == '\0')
+		snprintf(r->problem, sizeof(r->problem),
+			 "cut short: the recorder did not close it (killed?)");
+	if (r->nrefs == 0) {
+		ms_recording_close(r);
+		return MS_REC_ERR_EMPTY;
+	}
+	*out = r;
+	return 0;
+}
+
+void ms_recording_close(ms_recording *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	for (size_t i = 0; i < r->nstrings; i++)
+		free(r->strings[i]);
+	for (size_t i = 0; i < r->nstacks; i++)
+		free(r->stacks[i].frames);
+	free(r->strings);
+	free(r->frames);
+	free(r->stacks);
+	free(r->sessions);
+	free(r->refs);
+	free(r);
+}
+
+const char *ms_recording_problem(const ms_recording *r)
+{
+	return r->clean_end && r->problem[0] == '\0' ? NULL : r->problem;
+}
+
+size_t ms_recording_count(const ms_recording *r)
+{
+	return r->nrefs;
+}
+
+double ms_recording_time(const ms_recording *r, size_t i)
+{
+	const struct frame_ref *first = &r->refs[0], *f;
+	double t;
+
+	if (i >= r->nrefs)
+		return 0;
+	f = &r->refs[i];
+	/* Image times restart at an exec: across images, go by their start
+	 * times on the wall clock. */
+	t = (double)f->time_us / 1e6 - (double)first->time_us / 1e6;
+	if (f->session != first->session) {
+		uint64_t a = r->sessions[first->session].start_real_ns;
+		uint64_t b = r->sessions[f->session].start_real_ns;
+
+		t += b > a ? (double)(b - a) / 1e9 : 0;
+	}
+	return t > 0 ? t : 0;
+}
+
+size_t ms_recording_peak_frame(const ms_recording *r)
+{
+	size_t best = 0;
+
+	for (size_t i = 1; i < r->nrefs; i++)
+		if (r->refs[i].live_bytes > r->refs[best].live_bytes)
+			best = i;
+	return best;
+}
+
+/* The state rebuilt frame by frame. */
+struct state {
+	ms_thread_info *threads;
+	size_t nthreads, cap_threads;
+	ms_site_info *sites; /* by stack id */
+	unsigned char *present;
+	size_t cap_sites;
+};
+
+static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, ms_snapshot *s,
+		 int *exit_status)
+{
+	unsigned char *p = malloc(f->length ? f->length : 1);
+	struct ms_cursor c;
+	uint64_t v[19], n;
+
+	if (p == NULL)
+		return -ENOMEM;
+	if (f->length > 0 && read_exact(r->fd, p, f->length, f->offset) != 0) {
+		free(p);
+		return MS_REC_ERR_DAMAGED;
+	}
+	c = (struct ms_cursor){ p, p + f->length, 0 };
+	for (int i = 0; i < 19; i++)
+		v[i] = ms_cur_varint(&c);
+	if (v[0]) {
+		st->nthreads = 0;
+		if (st->present != NULL)
+			memset(st->present, 0, st->cap_sites);
+	}
+	s->time_s = (double)v[2] / 1e6;
+	s->state = v[3] <= MS_SESSION_GONE ? (ms_session_state)v[3] : MS_SESSION_GONE;
+	*exit_status = v[4] ? (int)(v[4] - 1 < 256 ? v[4] - 1 : 255) : -1;
+	s->live_bytes = v[5];
+	s->live_allocs = v[6];
+	s->peak_bytes = v[7];
+	s->peak_time_s = (double)v[8] / 1e6;
+	s->total_allocs = v[9];
+	s->total_frees = v[10];
+	s->total_reallocs = v[11];
+	s->total_bytes = v[12];
+	s->rss_bytes = v[13];
+	s->cpu_percent = (double)v[14] / 10.0;
+	s->dropped_events = v[15];
+	s->untracked_frees = v[16];
+	s->threads_overflowed = v[17];
+	s->ages_scanned = v[18] != 0;
+
+	n = ms_cur_count(&c, 10);
+	for (uint64_t i = 0; i < n && !c.bad; i++) {
+		uint64_t index = ms_cur_varint(&c);
+		ms_thread_info t = { 0 };
+		const char *name;
+
+		if (index > st->nthreads || index >= (1u << 20)) { /* in place, or the next */
+			c.bad = 1;
+			break;
+		}
+		t.tid = (pid_t)ms_cur_varint(&c);
+		name = string_ref(r, &c);
+		snprintf(t.name, sizeof(t.name), "%s", name != NULL ? name : "");
+		t.exited = ms_cur_varint(&c) != 0;
+		t.allocs = ms_cur_varint(&c);
+		t.frees = ms_cur_varint(&c);
+		t.alloc_bytes = ms_cur_varint(&c);
+		t.free_bytes = ms_cur_varint(&c);
+		t.live_bytes = ms_cur_varint(&c);
+		t.live_allocs = ms_cur_varint(&c);
+		if (grow((void **)&st->threads, &st->cap_threads, index + 1, sizeof(*st->threads)) != 0) {
+			free(p);
+			return -ENOMEM;
+		}
+		st->threads[index] = t;
+		if (index == st->nthreads)
+			st->nthreads++;
+	}
+	n = ms_cur_count(&c, 6 + 2 * MS_STORE_AGES);
+	for (uint64_t i = 0; i < n && !c.bad; i++) {
+		uint64_t id = ms_cur_varint(&c);
+		ms_site_info si = { 0 };
+		size_t old_cap = st->cap_sites;
+
+		if (c.bad || id >= r->nstacks) {
+			c.bad = 1;
+			break;
+		}
+		si.stack = (uint32_t)id;
+		si.allocs = ms_cur_varint(&c);
+		si.frees = ms_cur_varint(&c);
+		si.alloc_bytes = ms_cur_varint(&c);
+		si.free_bytes = ms_cur_varint(&c);
+		si.peak_bytes = ms_cur_varint(&c);
+		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
+			si.old_bytes[a] = ms_cur_varint(&c);
+			si.old_allocs[a] = ms_cur_varint(&c);
+		}
+		si.live_allocs = si.allocs > si.frees ? si.allocs - si.frees : 0;
+		si.live_bytes = si.alloc_bytes > si.free_bytes ? si.alloc_bytes - si.free_bytes : 0;
+		if (grow((void **)&st->sites, &st->cap_sites, id + 1, sizeof(*st->sites)) != 0) {
+			free(p);
+			return -ENOMEM;
+		}
+		if (st->cap_sites != old_cap) {
+			unsigned char *more = realloc(st->present, st->cap_sites);
+
+			if (more == NULL) {
+				free(p);
+				return -ENOMEM;
+			}
+			memset(more + old_cap, 0, st->cap_sites - old_cap);
+			st->present = more;
+		}
+		st->sites[id] = si;
+		st->present[id] = 1;
+	}
+	free(p);
+	return c.bad ? MS_REC_ERR_DAMAGED : 0;
+}
+
+int ms_recording_load(ms_recording *r, size_t i, ms_replay *out)
+{
+	struct state st = { 0 };
+	const struct frame_ref *f;
+	const struct session *sess;
+	ms_snapshot *s = &out->snap;
+	size_t from, count = 0, stride;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->exit_status = -1;
+	if (i >= r->nrefs)
+		return -EINVAL;
+	f = &r->refs[i];
+	for (size_t k = f->key_index; k <= i && err == 0; k++)
+		err = apply(r, &r->refs[k], &st, s, &out->exit_status);
+	if (err != 0)
+		goto done;
+	sess = &r->sessions[f->session];
+	s->pid = sess->pid;
+	s->generation = sess->generation;
+	s->start_real_ns = sess->start_real_ns;
+	memcpy(s->command, sess->command, sizeof(s->command));
+	for (unsigned a = 0; a < MS_STORE_AGES; a++)
+		s->age_s[a] = a == 0 ? 1 : a == 1 ? 10 : 60;
+
+	s->threads = st.threads;
+	s->nthreads = st.nthreads;
+	st.threads = NULL;
+	s->sites = calloc(st.cap_sites ? st.cap_sites : 1, sizeof(*s->sites));
+	out->sites = calloc(st.cap_sites ? st.cap_sites : 1, sizeof(*out->sites));
+	if (s->sites == NULL || out->sites == NULL) {
+		err = -ENOMEM;
+		goto done;
+	}
+	for (size_t k = 0; k < st.cap_sites; k++) {
+		const struct stack *stack;
+		ms_callsite *cs;
+
+		if (!st.present[k] || st.sites[k].allocs == 0)
+			continue;
+		s->sites[s->nsites++] = st.sites[k];
+		stack = &r->stacks[k];
+		cs = &out->sites[out->nsites++];
+		cs->site = st.sites[k];
+		cs->depth = stack->depth;
+		cs->frames = stack->frames;
+		cs->top = stack->top;
+	}
+
+	/* The graph: this image's frames so far, thinned out. */
+	for (from = i; from > 0 && r->refs[from - 1].session == f->session; from--)
+		;
+	stride = (i - from + MAX_SAMPLES) / MAX_SAMPLES;
+	s->samples = calloc((i - from) / stride + 2, sizeof(*s->samples));
+	if (s->samples == NULL) {
+		err = -ENOMEM;
+		goto done;
+	}
+	for (size_t k = from; k <= i; k += stride) {
+		const struct frame_ref *g = &r->refs[k];
+		ms_sample *d = &s->samples[count++];
+
+		d->time_s = (double)g->time_us / 1e6;
+		d->live_bytes = g->live_bytes;
+		d->live_allocs = g->live_allocs;
+		d->total_allocs = g->total_allocs;
+		d->total_frees = g->total_frees;
+		d->total_bytes = g->total_bytes;
+		d->rss_bytes = g->rss_bytes;
+	}
+	s->nsamples = count;
+done:
+	free(st.threads);
+	free(st.sites);
+	free(st.present);
+	if (err != 0)
+		ms_replay_release(out);
+	return err;
+}
+
+void ms_replay_release(ms_replay *f)
+{
+	ms_snapshot_release(&f->snap);
+	free(f->sites);
+	f->sites = NULL;
+	f->nsites = 0;
+}

@@ -1,0 +1,538 @@
+/* The recorder: frames of a watched session into a file (RECORDING.md). */
+#define _GNU_SOURCE
+#include <memscope/recording.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "record_format.h"
+
+/* An open-addressing map from a key (a string's hash and text, or a
+ * pointer) to the recording's id for it. */
+struct slot {
+	uint64_t hash;
+	const void *key; /* the string's copy, or the frame pointer */
+	uint32_t id;
+	int used;
+};
+
+struct map {
+	struct slot *slots;
+	size_t cap, count;
+};
+
+struct site_mark {
+	int present;
+	uint64_t allocs, frees, alloc_bytes, free_bytes, peak, old_bytes[MS_STORE_AGES],
+		old_allocs[MS_STORE_AGES];
+};
+
+struct ms_recorder {
+	int fd;
+	int failed;
+	struct map strings, frames;
+	uint32_t nstrings, nframes, nstacks;
+	/* This image's stack ids -> the recording's. */
+	uint32_t *stack_ids;
+	size_t nstack_ids;
+	/* The session (image) being recorded. */
+	pid_t pid;
+	unsigned generation;
+	uint64_t sessions;
+	int in_session;
+	/* The previous frame, for deltas. */
+	unsigned since_key;
+	ms_thread_info *threads;
+	size_t nthreads;
+	struct site_mark *marks; /* by the recording's stack id */
+	size_t nmarks;
+	/* Pending dictionary entries for the next frame. */
+	struct ms_buf strings_out, frames_out, stacks_out;
+	uint32_t strings_new, frames_new, stacks_new;
+};
+
+static uint64_t hash_bytes(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static uint64_t hash_pointer(const void *p)
+{
+	uint64_t h = (uint64_t)(uintptr_t)p;
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	return h;
+}
+
+static int map_grow(struct map *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 1024;
+	struct slot *slots = calloc(cap, sizeof(*slots));
+
+	if (slots == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->cap; i++) {
+		size_t j;
+
+		if (!m->slots[i].used)
+			continue;
+		for (j = m->slots[i].hash & (cap - 1); slots[j].used; j = (j + 1) & (cap - 1))
+			;
+		slots[j] = m->slots[i];
+	}
+	free(m->slots);
+	m->slots = slots;
+	m->cap = cap;
+	return 0;
+}
+
+/* The slot for key (strings compare by text, frames by pointer). */
+static struct slot *map_find(struct map *m, uint64_t hash, const void *key, int text)
+{
+	size_t j;
+
+	if ((m->count + 1) * 2 > m->cap && map_grow(m) != 0)
+		return NULL;
+	for (j = hash & (m->cap - 1); m->slots[j].used; j = (j + 1) & (m->cap - 1)) {
+		struct slot *s = &m->slots[j];
+
+		if (s->hash == hash && (text ? strcmp(s->key, key) == 0 : s->key == key))
+			return s;
+	}
+	return &m->slots[j];
+}
+
+static void map_free(struct map *m, int owns_keys)
+{
+	for (size_t i = 0; owns_keys && i < m->cap; i++)
+		if (m->slots[i].used)
+			free((void *)m->slots[i].key);
+	free(m->slots);
+	memset(m, 0, sizeof(*m));
+}
+
+/* The recording's id for a string (id + 1; 0 for NULL), queued if new. */
+static uint64_t string_id(ms_recorder *rec, const char *s)
+{
+	struct slot *slot;
+	uint64_t h;
+
+	if (s == NULL)
+		return 0;
+	h = hash_bytes(s);
+	slot = map_find(&rec->strings, h, s, 1);
+	if (slot == NULL) {
+		rec->failed = 1;
+		return 0;
+	}
+	if (!slot->used) {
+		slot->key = strdup(s);
+		if (slot->key == NULL) {
+			rec->failed = 1;
+			return 0;
+		}
+		slot->used = 1;
+		slot->hash = h;
+		slot->id = rec->nstrings++;
+		rec->strings.count++;
+		ms_buf_put_varint(&rec->strings_out, slot->id);
+		ms_buf_put_string(&rec->strings_out, s);
+		rec->strings_new++;
+	}
+	return (uint64_t)slot->id + 1;
+}
+
+static uint32_t frame_id(ms_recorder *rec, const ms_frame *f)
+{
+	uint64_t h = hash_pointer(f);
+	struct slot *slot = map_find(&rec->frames, h, f, 0);
+	uint64_t fn, file, module;
+
+	if (slot == NULL) {
+		rec->failed = 1;
+		return 0;
+	}
+	if (slot->used)
+		return slot->id;
+	fn = string_id(rec, f->function);
+	file = string_id(rec, f->file);
+	module = string_id(rec, f->module);
+	slot->used = 1;
+	slot->hash = h;
+	slot->key = f;
+	slot->id = rec->nframes++;
+	rec->frames.count++;
+	ms_buf_put_varint(&rec->frames_out, slot->id);
+	ms_buf_put_varint(&rec->frames_out, f->address);
+	ms_buf_put_varint(&rec->frames_out, fn);
+	ms_buf_put_varint(&rec->frames_out, file);
+	ms_buf_put_varint(&rec->frames_out, f->line > 0 ? (uint64_t)f->line : 0);
+	ms_buf_put_varint(&rec->frames_out, module);
+	ms_buf_put_varint(&rec->frames_out, f->offset);
+	ms_buf_put_varint(&rec->frames_out, f->allocator ? 1 : 0);
+	rec->frames_new++;
+	return slot->id;
+}
+
+/* The recording's id of the image's stack of call site c, queued if new. */
+static uint32_t stack_id(ms_recorder *rec, const ms_callsite *c)
+{
+	uint32_t sid = c->site.stack, id, top = 0;
+
+	if (sid >= rec->nstack_ids) {
+		size_t n = sid + 1 > rec->nstack_ids * 2 ? sid + 1 : rec->nstack_ids * 2;
+		uint32_t *more = realloc(rec->stack_ids, n * sizeof(*more));
+
+		if (more == NULL) {
+			rec->failed = 1;
+			return 0;
+		}
+		memset(more + rec->nstack_ids, 0, (n - rec->nstack_ids) * sizeof(*more));
+		rec->stack_ids = more;
+		rec->nstack_ids = n;
+	}
+	if (rec->stack_ids[sid] != 0)
+		return rec->stack_ids[sid] - 1;
+	id = rec->nstacks++;
+	rec->stack_ids[sid] = id + 1;
+	for (uint32_t i = 0; i < c->depth; i++)
+		frame_id(rec, c->frames[i]);
+	ms_buf_put_varint(&rec->stacks_out, id);
+	ms_buf_put_varint(&rec->stacks_out, c->depth);
+	for (uint32_t i = 0; i < c->depth; i++) {
+		ms_buf_put_varint(&rec->stacks_out, frame_id(rec, c->frames[i]));
+		if (c->frames[i] == c->top)
+			top = i + 1;
+	}
+	ms_buf_put_varint(&rec->stacks_out, top);
+	rec->stacks_new++;
+	return id;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -errno;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* One chunk, written with one write: header, checksum, payload. */
+static int write_chunk(ms_recorder *rec, int type, const struct ms_buf *payload)
+{
+	struct ms_buf out = { 0 };
+	unsigned char head[8] = { (unsigned char)type, 0, 0, 0 };
+	uint32_t len = (uint32_t)(payload != NULL ? payload->len : 0), crc;
+	int err;
+
+	if (payload != NULL && (payload->failed || payload->len > MS_REC_MAX_CHUNK))
+		return -ENOMEM;
+	memcpy(head + 4, &len, 4);
+	crc = ms_crc32c(0, head, sizeof(head));
+	if (len > 0)
+		crc = ms_crc32c(crc, payload->data, len);
+	ms_buf_put_bytes(&out, head, sizeof(head));
+	ms_buf_put_bytes(&out, &crc, 4);
+	if (len > 0)
+		ms_buf_put_bytes(&out, payload->data, len);
+	err = out.failed ? -ENOMEM : write_all(rec->fd, out.data, out.len);
+	ms_buf_free(&out);
+	return err;
+}
+
+int ms_recorder_create(const char *path, ms_recorder **out)
+{
+	ms_recorder *rec = calloc(1, sizeof(*rec));
+	unsigned char header[MS_REC_HEADER];
+	uint32_t version = MS_REC_VERSION, flags = 0;
+	int err;
+
+	*out = NULL;
+	if (rec == NULL)
+		return -ENOMEM;
+	rec->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (rec->fd < 0) {
+		err = -errno;
+		free(rec);
+		return err;
+	}
+	memcpy(header, MS_REC_MAGIC, 8);
+	memcpy(header + 8, &version, 4);
+	memcpy(header + 12, &flags, 4);
+	err = write_all(rec->fd, header, sizeof(header));
+	if (err != 0) {
+		close(rec->fd);
+		free(rec);
+		return err;
+	}
+	*out = rec;
+	return 0;
+}
+
+static int start_session(ms_recorder *rec, const ms_snapshot *s)
+{
+	struct ms_buf b = { 0 };
+	int err;
+
+	ms_buf_put_varint(&b, (uint64_t)s->pid);
+	ms_buf_put_varint(&b, s->generation);
+	ms_buf_put_varint(&b, s->start_real_ns);
+	ms_buf_put_string(&b, s->command);
+	err = write_chunk(rec, MS_REC_SESSION, &b);
+	ms_buf_free(&b);
+	if (err != 0)
+		return err;
+	rec->pid = s->pid;
+	rec->generation = s->generation;
+	rec->in_session = 1;
+	rec->sessions++;
+	/* A new image: its stack ids are new, its frames another symbolizer's
+	 * (whose memory may reuse the old one's addresses), and the next
+	 * frame is a key. */
+	map_free(&rec->frames, 0);
+	free(rec->stack_ids);
+	rec->stack_ids = NULL;
+	rec->nstack_ids = 0;
+	rec->since_key = MS_REC_KEY_EVERY;
+	return 0;
+}
+
+static uint64_t us(double seconds)
+{
+	return seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
+}
+
+static int thread_changed(const ms_thread_info *a, const ms_thread_info *b)
+{
+	return a->tid != b->tid || a->exited != b->exited || a->allocs != b->allocs ||
+	       a->frees != b->frees || a->alloc_bytes != b->alloc_bytes ||
+	       a->free_bytes != b->free_bytes || a->live_bytes != b->live_bytes ||
+	       a->live_allocs != b->live_allocs || strcmp(a->name, b->name) != 0;
+}
+
+static void put_thread(ms_recorder *rec, struct ms_buf *b, size_t index, const ms_thread_info *t)
+{
+	ms_buf_put_varint(b, index);
+	ms_buf_put_varint(b, (uint64_t)t->tid);
+	ms_buf_put_varint(b, string_id(rec, t->name));
+	ms_buf_put_varint(b, t->exited ? 1 : 0);
+	ms_buf_put_varint(b, t->allocs);
+	ms_buf_put_varint(b, t->frees);
+	ms_buf_put_varint(b, t->alloc_bytes);
+	ms_buf_put_varint(b, t->free_bytes);
+	ms_buf_put_varint(b, t->live_bytes);
+	ms_buf_put_varint(b, t->live_allocs);
+}
+
+/* The site's mark, grown to hold id. */
+static struct site_mark *mark_of(ms_recorder *rec, uint32_t id)
+{
+	if (id >= rec->nmarks) {
+		size_t n = id + 1 > rec->nmarks * 2 ? id + 1 : rec->nmarks * 2;
+		struct site_mark *more = realloc(rec->marks, n * sizeof(*more));
+
+		if (more == NULL)
+			return NULL;
+		memset(more + rec->nmarks, 0, (n - rec->nmarks) * sizeof(*more));
+		rec->marks = more;
+		rec->nmarks = n;
+	}
+	return &rec->marks[id];
+}
+
+static int site_changed(const struct site_mark *m, const ms_site_info *s)
+{
+	if (!m->present || m->allocs != s->allocs || m->frees != s->frees ||
+	    m->alloc_bytes != s->alloc_bytes || m->free_bytes != s->free_bytes ||
+	    m->peak != s->peak_bytes)
+		return 1;
+	for (unsigned a = 0; a < MS_STORE_AGES; a++)
+		if (m->old_bytes[a] != s->old_bytes[a] || m->old_allocs[a] != s->old_allocs[a])
+			return 1;
+	return 0;
+}
+
+int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_callsite *sites,
+		      size_t nsites, int exit_status)
+{
+	struct ms_buf b = { 0 };
+	uint32_t *ids = NULL;
+	size_t nchanged = 0;
+	int key, err = 0;
+
+	if (rec->failed)
+		return -ENOMEM;
+	if (!rec->in_session || s->pid != rec->pid || s->generation != rec->generation) {
+		err = start_session(rec, s);
+		if (err != 0)
+			return err;
+	}
+	/* Dictionaries first: every stack (and so frame and string) this frame
+	 * refers to, and the thread names. */
+	ids = malloc((nsites ? nsites : 1) * sizeof(*ids));
+	if (ids == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < nsites; i++)
+		ids[i] = stack_id(rec, &sites[i]);
+	for (size_t i = 0; i < s->nthreads; i++)
+		string_id(rec, s->threads[i].name);
+	if (rec->failed) {
+		free(ids);
+		return -ENOMEM;
+	}
+	struct {
+		int type;
+		struct ms_buf *buf;
+		uint32_t *count;
+	} dicts[] = {
+		{ MS_REC_STRINGS, &rec->strings_out, &rec->strings_new },
+		{ MS_REC_FRAMES, &rec->frames_out, &rec->frames_new },
+		{ MS_REC_STACKS, &rec->stacks_out, &rec->stacks_new },
+	};
+	for (size_t d = 0; d < sizeof(dicts) / sizeof(dicts[0]) && err == 0; d++) {
+		struct ms_buf chunk = { 0 };
+
+		if (*dicts[d].count == 0)
+			continue;
+		ms_buf_put_varint(&chunk, *dicts[d].count);
+		ms_buf_put_bytes(&chunk, dicts[d].buf->data, dicts[d].buf->len);
+		err = write_chunk(rec, dicts[d].type, &chunk);
+		ms_buf_free(&chunk);
+		ms_buf_free(dicts[d].buf);
+		*dicts[d].count = 0;
+	}
+	if (err != 0) {
+		free(ids);
+		return err;
+	}
+
+	/* A key frame now and then, and whenever the thread list changed in a
+	 * way a delta cannot say (it only grows or changes in place). */
+	key = rec->since_key >= MS_REC_KEY_EVERY || s->nthreads < rec->nthreads;
+	for (size_t i = 0; !key && i < rec->nthreads; i++)
+		key = rec->threads[i].tid != s->threads[i].tid;
+	ms_buf_put_varint(&b, key);
+	ms_buf_put_varint(&b, rec->sessions - 1);
+	ms_buf_put_varint(&b, us(s->time_s));
+	ms_buf_put_varint(&b, (uint64_t)s->state);
+	ms_buf_put_varint(&b, exit_status >= 0 ? (uint64_t)exit_status + 1 : 0);
+	ms_buf_put_varint(&b, s->live_bytes);
+	ms_buf_put_varint(&b, s->live_allocs);
+	ms_buf_put_varint(&b, s->peak_bytes);
+	ms_buf_put_varint(&b, us(s->peak_time_s));
+	ms_buf_put_varint(&b, s->total_allocs);
+	ms_buf_put_varint(&b, s->total_frees);
+	ms_buf_put_varint(&b, s->total_reallocs);
+	ms_buf_put_varint(&b, s->total_bytes);
+	ms_buf_put_varint(&b, s->rss_bytes);
+	ms_buf_put_varint(&b, s->cpu_percent > 0 ? (uint64_t)(s->cpu_percent * 10 + 0.5) : 0);
+	ms_buf_put_varint(&b, s->dropped_events);
+	ms_buf_put_varint(&b, s->untracked_frees);
+	ms_buf_put_varint(&b, s->threads_overflowed);
+	ms_buf_put_varint(&b, s->ages_scanned ? 1 : 0);
+
+	/* Threads. */
+	for (size_t i = 0; i < s->nthreads; i++)
+		nchanged += key || i >= rec->nthreads || thread_changed(&rec->threads[i], &s->threads[i]);
+	ms_buf_put_varint(&b, nchanged);
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (key || i >= rec->nthreads || thread_changed(&rec->threads[i], &s->threads[i]))
+			put_thread(rec, &b, i, &s->threads[i]);
+
+	/* Call sites. */
+	nchanged = 0;
+	for (size_t i = 0; i < nsites; i++) {
+		struct site_mark *m = mark_of(rec, ids[i]);
+
+		if (m == NULL) {
+			b.failed = 1;
+			break;
+		}
+		nchanged += key || site_changed(m, &sites[i].site);
+	}
+	ms_buf_put_varint(&b, nchanged);
+	for (size_t i = 0; i < nsites && !b.failed; i++) {
+		struct site_mark *m = &rec->marks[ids[i]];
+		const ms_site_info *si = &sites[i].site;
+
+		if (!key && !site_changed(m, si))
+			continue;
+		ms_buf_put_varint(&b, ids[i]);
+		ms_buf_put_varint(&b, si->allocs);
+		ms_buf_put_varint(&b, si->frees);
+		ms_buf_put_varint(&b, si->alloc_bytes);
+		ms_buf_put_varint(&b, si->free_bytes);
+		ms_buf_put_varint(&b, si->peak_bytes);
+		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
+			ms_buf_put_varint(&b, si->old_bytes[a]);
+			ms_buf_put_varint(&b, si->old_allocs[a]);
+		}
+		m->present = 1;
+		m->allocs = si->allocs;
+		m->frees = si->frees;
+		m->alloc_bytes = si->alloc_bytes;
+		m->free_bytes = si->free_bytes;
+		m->peak = si->peak_bytes;
+		memcpy(m->old_bytes, si->old_bytes, sizeof(m->old_bytes));
+		memcpy(m->old_allocs, si->old_allocs, sizeof(m->old_allocs));
+	}
+	free(ids);
+	err = write_chunk(rec, MS_REC_FRAME, &b);
+	ms_buf_free(&b);
+	if (err != 0)
+		return err;
+
+	/* This frame is the next one's reference. */
+	if (s->nthreads > rec->nthreads) {
+		ms_thread_info *more = realloc(rec->threads, s->nthreads * sizeof(*more));
+
+		if (more == NULL) {
+			rec->failed = 1;
+			return -ENOMEM;
+		}
+		rec->threads = more;
+	}
+	memcpy(rec->threads, s->threads, s->nthreads * sizeof(*rec->threads));
+	rec->nthreads = s->nthreads;
+	rec->since_key = key ? 1 : rec->since_key + 1;
+	return 0;
+}
+
+int ms_recorder_close(ms_recorder *rec)
+{
+	int err;
+
+	if (rec == NULL)
+		return 0;
+	err = write_chunk(rec, MS_REC_END, NULL);
+	if (close(rec->fd) != 0 && err == 0)
+		err = -errno;
+	map_free(&rec->strings, 1);
+	map_free(&rec->frames, 0);
+	ms_buf_free(&rec->strings_out);
+	ms_buf_free(&rec->frames_out);
+	ms_buf_free(&rec->stacks_out);
+	free(rec->stack_ids);
+	free(rec->threads);
+	free(rec->marks);
+	free(rec);
+	return err;
+}
