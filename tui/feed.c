@@ -59,7 +59,7 @@ static void follow(ms_feed *f, struct source *src, ms_symbols ***old, size_t *no
 	src->symbols = ms_symbols_new();
 }
 
-static void publish(ms_feed *f, ms_model *m)
+void ms_feed_publish(ms_feed *f, ms_model *m)
 {
 	static unsigned long seq;
 	ms_model *old;
@@ -154,7 +154,7 @@ static void *feed_main(void *arg)
 		pthread_mutex_lock(&f->lock);
 		m->exit_status = f->exit_status;
 		pthread_mutex_unlock(&f->lock);
-		publish(f, m);
+		ms_feed_publish(f, m);
 		if (gone) {
 			pthread_mutex_lock(&f->lock);
 			f->gone = 1;

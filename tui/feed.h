@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <sys/types.h>
 
+#include <memscope/recording.h>
+
 #include "model.h"
 
 typedef struct ms_feed {
@@ -25,9 +27,27 @@ typedef struct ms_feed {
 	int exit_status;         /* a launched target's, once reaped; else -1 */
 	char error[256];         /* the last problem reading the session */
 	ms_model *current;       /* RCU-protected; read with ms_feed_model */
+	/* Replaying a recording instead (replay.c): */
+	ms_recording *recording;
+	size_t cursor;           /* the frame shown */
+	int playing;
+	double speed;            /* x0.25 to x16 */
+	double seek_to;          /* seconds from the start; < 0: no request */
+	long step;               /* frames to move; 0: none */
 } ms_feed;
 
 int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s);
+
+/* Feeds the frames of a recording instead of a live session, from the
+ * first, paused. The controls below move the cursor. */
+int ms_feed_start_replay(ms_feed *f, ms_recording *rec);
+void ms_feed_replay_seek(ms_feed *f, double seconds);
+void ms_feed_replay_step(ms_feed *f, long frames);
+void ms_feed_replay_play(ms_feed *f, int playing);
+void ms_feed_replay_speed(ms_feed *f, double speed);
+
+/* Internal to the feed's sources: replaces the current model. */
+void ms_feed_publish(ms_feed *f, ms_model *m);
 void ms_feed_stop(ms_feed *f);
 
 /* The current model, or NULL. Call inside urcu_bp_read_lock(); the model

@@ -115,9 +115,12 @@ int ms_top_run(int argc, char **argv)
 	case MS_TOP_LIST:
 		return ms_list_sessions(opt.clean);
 	case MS_TOP_REPLAY:
-		fprintf(stderr, "memscope-top: -r: replay on the screen is not there yet; "
-			"summarise the recording with memscope-report FILE\n");
-		return 2;
+		if (opt.batch || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+			fprintf(stderr, "memscope-top: -r replays on the screen (a terminal); for "
+				"frames on stdout use memscope-report FILE --json --at SECONDS\n");
+			return 2;
+		}
+		return ms_ui_replay(opt.replay);
 	default:
 		break;
 	}

@@ -81,6 +81,24 @@ static void key_bar(struct ms_ui *ui)
 	};
 	int col = 0, y = ui->rows - 1;
 
+	if (ui->going) {
+		ms_ui_textf(ui, y, 0, ui->cols, MS_COLOR_KEY, A_BOLD, "Go to second: %s_", ui->goto_text);
+		return;
+	}
+	if (ui->replay && !ui->filtering) {
+		static const char *const rkeys[][2] = {
+			{ "Spc", "Play" }, { "<-->", "1s" }, { "[]", "10s" }, { "nN", "Frame" },
+			{ "P", "Peak" }, { "()", "Speed" }, { ":", "GoTo" }, { "F1", "Help" }, { "q", "Quit" },
+		};
+
+		for (size_t i = 0; i < sizeof(rkeys) / sizeof(rkeys[0]) && col < ui->cols; i++) {
+			ms_ui_text(ui, y, col, (int)strlen(rkeys[i][0]), 0, A_BOLD, rkeys[i][0]);
+			col += (int)strlen(rkeys[i][0]);
+			ms_ui_text(ui, y, col, (int)strlen(rkeys[i][1]) + 1, MS_COLOR_KEY, 0, rkeys[i][1]);
+			col += (int)strlen(rkeys[i][1]) + 1;
+		}
+		return;
+	}
 	if (ui->filtering) {
 		ms_ui_textf(ui, y, 0, ui->cols, MS_COLOR_KEY, A_BOLD, "Filter: %s_", ui->filter);
 		ms_ui_text(ui, y, (int)strlen(ui->filter) + 10, ui->cols, 0, 0,
@@ -122,6 +140,39 @@ static void tab_line(struct ms_ui *ui, const ms_model *m, int y)
 		    ui->filter[0] ? "  filter: " : "", ui->filter);
 }
 
+/* Replay: where the cursor is in the recording, and how it moves. */
+static void time_bar(struct ms_ui *ui, ms_feed *feed, int y)
+{
+	ms_recording *r = feed->recording;
+	size_t n = ms_recording_count(r), cursor;
+	double total = ms_recording_time(r, n - 1), at, speed;
+	int playing, width, fill, left;
+	char head[96];
+
+	pthread_mutex_lock(&feed->lock);
+	cursor = feed->cursor;
+	playing = feed->playing;
+	speed = feed->speed;
+	pthread_mutex_unlock(&feed->lock);
+	at = ms_recording_time(r, cursor);
+	snprintf(head, sizeof(head), "%s %6.1fs / %.1fs  x%g  frame %zu/%zu ",
+		 playing ? "PLAY " : "PAUSE", at, total, speed, cursor + 1, n);
+	left = (int)strlen(head);
+	ms_ui_text(ui, y, 0, ui->cols, MS_COLOR_LABEL, A_BOLD, head);
+	if (ms_recording_problem(r) != NULL)
+		ms_ui_textf(ui, y - 1, 0, ui->cols, MS_COLOR_ALERT, 0, "recording %s",
+			    ms_recording_problem(r));
+	width = ui->cols - left - 2;
+	if (width < 4)
+		return;
+	fill = total > 0 ? (int)(at / total * width + 0.5) : width;
+	ms_ui_text(ui, y, left, 1, 0, A_BOLD, "[");
+	for (int i = 0; i < width; i++)
+		ms_ui_text(ui, y, left + 1 + i, 1, i < fill ? MS_COLOR_LIVE : MS_COLOR_DIM, 0,
+			   i < fill ? "=" : "-");
+	ms_ui_text(ui, y, left + 1 + width, 1, 0, A_BOLD, "]");
+}
+
 static void draw(struct ms_ui *ui, ms_feed *feed)
 {
 	ms_model *m;
@@ -155,10 +206,12 @@ static void draw(struct ms_ui *ui, ms_feed *feed)
 		}
 		tab_line(ui, m, row++);
 		ui->table_top = row;
-		ui->table_rows = ui->rows - 1 - row - 1;
+		ui->table_rows = ui->rows - 1 - row - 1 - (ui->replay ? 2 : 0);
 		ms_view_draw(views[ui->view], ui, m);
 	}
 	urcu_bp_read_unlock();
+	if (ui->replay)
+		time_bar(ui, feed, ui->rows - 2);
 	key_bar(ui);
 	refresh();
 }
@@ -214,6 +267,76 @@ static void filter_key(struct ms_ui *ui, int key)
 	ui->scroll[ui->view] = 0;
 }
 
+/* Typing the time to go to. */
+static void goto_key(struct ms_ui *ui, ms_feed *feed, int key)
+{
+	size_t len = strlen(ui->goto_text);
+
+	if (key == '\n' || key == '\r' || key == KEY_ENTER) {
+		ms_feed_replay_seek(feed, atof(ui->goto_text));
+		ui->going = 0;
+	} else if (key == 27) {
+		ui->going = 0;
+	} else if ((key == KEY_BACKSPACE || key == 127 || key == 8) && len > 0) {
+		ui->goto_text[len - 1] = '\0';
+	} else if (((key >= '0' && key <= '9') || key == '.') && len + 1 < sizeof(ui->goto_text)) {
+		ui->goto_text[len] = (char)key;
+		ui->goto_text[len + 1] = '\0';
+	}
+}
+
+/* Replay's own keys; returns 1 if the key was one. */
+static int replay_key(struct ms_ui *ui, ms_feed *feed, int key)
+{
+	ms_recording *r = feed->recording;
+	double at, speed;
+	int playing;
+
+	pthread_mutex_lock(&feed->lock);
+	at = ms_recording_time(r, feed->cursor);
+	speed = feed->speed;
+	playing = feed->playing;
+	pthread_mutex_unlock(&feed->lock);
+	switch (key) {
+	case ' ':
+	case 'p':
+		ms_feed_replay_play(feed, !playing);
+		return 1;
+	case KEY_RIGHT:
+		ms_feed_replay_seek(feed, at + 1);
+		return 1;
+	case KEY_LEFT:
+		ms_feed_replay_seek(feed, at - 1);
+		return 1;
+	case ']':
+		ms_feed_replay_seek(feed, at + 10);
+		return 1;
+	case '[':
+		ms_feed_replay_seek(feed, at - 10);
+		return 1;
+	case 'n':
+		ms_feed_replay_step(feed, 1);
+		return 1;
+	case 'N':
+		ms_feed_replay_step(feed, -1);
+		return 1;
+	case 'P':
+		ms_feed_replay_seek(feed, ms_recording_time(r, ms_recording_peak_frame(r)));
+		return 1;
+	case ')':
+		ms_feed_replay_speed(feed, speed * 2);
+		return 1;
+	case '(':
+		ms_feed_replay_speed(feed, speed / 2);
+		return 1;
+	case ':':
+		ui->going = 1;
+		ui->goto_text[0] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
 /* Returns 1 to quit. */
 static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
 {
@@ -224,6 +347,12 @@ static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
 		filter_key(ui, key);
 		return 0;
 	}
+	if (ui->going) {
+		goto_key(ui, feed, key);
+		return 0;
+	}
+	if (ui->replay && !ui->help && replay_key(ui, feed, key))
+		return 0;
 	if (ui->help) {
 		ui->help = 0;
 		return key == 'q' || key == KEY_F(10);
@@ -332,46 +461,81 @@ static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
 	return 0;
 }
 
-int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo)
+/* The screen until q: keys in, models drawn as they come. */
+static void run_screen(struct ms_ui *ui, ms_feed *feed)
 {
-	struct ms_ui ui = { .output_path = output_path };
-	/* Threads sort by what they hold, like call sites. */
-	ui.sort[MS_VIEW_THREADS] = 6;
-	ms_feed feed;
 	unsigned long shown = 0;
-	int status = 0, err, dirty = 1;
+	int dirty = 1;
 
-	err = ms_feed_start(&feed, pid, launched, interval_s);
-	if (err != 0) {
-		fprintf(stderr, "memscope-top: cannot start: %s\n", strerror(-err));
-		return 1;
-	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
-	screen_start(&ui);
+	screen_start(ui);
 	while (!quit_signal) {
 		int key = getch();
 		ms_model *m;
 
 		if (key != ERR) {
-			if (handle_key(&ui, &feed, key))
+			if (handle_key(ui, feed, key))
 				break;
 			dirty = 1;
 		}
 		urcu_bp_read_lock();
-		m = ms_feed_model(&feed);
+		m = ms_feed_model(feed);
 		if (m != NULL && m->seq != shown) {
 			shown = m->seq;
 			dirty = 1;
 		}
 		urcu_bp_read_unlock();
-		if (dirty) {
-			draw(&ui, &feed);
+		/* The replay's time bar moves with the cursor. */
+		if (dirty || (ui->replay && feed->playing)) {
+			draw(ui, feed);
 			dirty = 0;
 		}
 	}
 	screen_end();
+}
+
+int ms_ui_replay(const char *path)
+{
+	struct ms_ui ui = { .replay = 1 };
+	ms_recording *r;
+	ms_feed feed;
+	int err;
+
+	/* Threads sort by what they hold, like call sites. */
+	ui.sort[MS_VIEW_THREADS] = 6;
+	err = ms_recording_open(path, &r);
+	if (err != 0) {
+		fprintf(stderr, "memscope-top: %s: %s\n", path, ms_recording_strerror(err));
+		return 1;
+	}
+	err = ms_feed_start_replay(&feed, r);
+	if (err != 0) {
+		fprintf(stderr, "memscope-top: cannot start: %s\n", strerror(-err));
+		ms_recording_close(r);
+		return 1;
+	}
+	run_screen(&ui, &feed);
+	ms_feed_stop(&feed);
+	ms_recording_close(r);
+	return 0;
+}
+
+int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo)
+{
+	struct ms_ui ui = { .output_path = output_path };
+	ms_feed feed;
+	int status = 0, err;
+
+	/* Threads sort by what they hold, like call sites. */
+	ui.sort[MS_VIEW_THREADS] = 6;
+	err = ms_feed_start(&feed, pid, launched, interval_s);
+	if (err != 0) {
+		fprintf(stderr, "memscope-top: cannot start: %s\n", strerror(-err));
+		return 1;
+	}
+	run_screen(&ui, &feed);
 	pthread_mutex_lock(&feed.lock);
 	if (launched && feed.exit_status >= 0) {
 		status = feed.exit_status;

@@ -48,6 +48,9 @@ struct ms_ui {
 	int scroll[MS_VIEW_COUNT];
 	uint64_t expanded_key;        /* the row whose stack is open; 0: none */
 	int age;                      /* leaks view: index into MS_STORE_AGE_TICKS */
+	int replay;                   /* showing a recording (feed.h) */
+	char goto_text[16];           /* replay: typing a time to go to */
+	int going;
 	int table_top;                /* screen row of the table's header */
 	int table_rows;               /* rows below it */
 };
@@ -85,6 +88,9 @@ static inline void ms_view_activate(const ms_view_ops *v, struct ms_ui *ui, cons
  * bundled demo, which q ends too (any other program runs on). Returns the
  * exit status for memscope-top. */
 int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo);
+
+/* Replays a recording on the screen (-r). Returns the exit status. */
+int ms_ui_replay(const char *path);
 
 /* Drawing helpers shared by the views (ui_draw.c). */
 void ms_ui_text(struct ms_ui *ui, int row, int col, int width, int color, int attrs,

@@ -274,6 +274,50 @@ TEST_F(Screen, LeakViewShowsOnlyOldBlocks)
 	EXPECT_TRUE(wait_for("older than 1s"));
 }
 
+TEST_F(Screen, ReplayMovesThroughARecording)
+{
+	std::string file = dir + "/run.rec";
+	mstest::Result rec = mstest::run({ mstest::top_path(), "-b", "-d", "0.1", "-w", file, "--",
+					   mstest::workload("tui_target"), "2" });
+	ASSERT_EQ(rec.status, 0) << rec.err;
+	start({ "-r", file });
+	ASSERT_TRUE(wait_for("PAUSE")) << screen();
+	EXPECT_TRUE(wait_for("frame 1/")) << screen();
+	EXPECT_NE(screen().find("memscope-top tui_target"), std::string::npos);
+	// Go to a second, by typing it: the last frame at or before it.
+	keys({ ":", "1", "Enter" });
+	EXPECT_TRUE(wait_gone("  0.0s /")) << screen();
+	auto cursor = [&] {
+		std::vector<std::string> ls = lines();
+		std::string bar = ls.size() >= 2 ? ls[ls.size() - 2] : "";
+		return bar.substr(0, bar.find(" / "));
+	};
+	std::string at = cursor();
+	double t = std::stod(at.substr(5));
+	EXPECT_GT(t, 0.7) << at;
+	EXPECT_LE(t, 1.0) << at;
+	EXPECT_NE(row_of("alpha_site"), -1) << screen();
+	// One frame on, one back.
+	keys({ "n" });
+	EXPECT_TRUE(wait_gone(at)) << screen();
+	keys({ "N" });
+	EXPECT_TRUE(wait_for(at)) << screen();
+	// Faster, and play to the end.
+	keys({ ")", ")" });
+	EXPECT_TRUE(wait_for("x4")) << screen();
+	keys({ "Space" });
+	EXPECT_TRUE(wait_for("PLAY"));
+	ASSERT_TRUE(wait_for("PAUSE", 5)) << screen(); // stops at the last frame
+	std::vector<std::string> ls = lines();
+	std::string bar = ls[ls.size() - 2];
+	EXPECT_EQ(bar.find("-"), std::string::npos) << bar; // the bar is full
+	// The other views replay too.
+	keys({ "t" });
+	EXPECT_TRUE(wait_for("worker-alpha")) << screen();
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
 TEST_F(Screen, AttachDetachAndAttachAgain)
 {
 	mstest::Child holder = mstest::start({ mstest::workload("holder"), "100", "1000" },
