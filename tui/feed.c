@@ -137,7 +137,8 @@ static void *feed_main(void *arg)
 		pthread_mutex_lock(&f->lock);
 		paused = f->paused;
 		pthread_mutex_unlock(&f->lock);
-		if (src.reader.base == NULL || (paused && !gone))
+		/* Paused, the screen keeps its model; a recording goes on. */
+		if (src.reader.base == NULL || (paused && !gone && f->recorder == NULL))
 			continue;
 		m = ms_model_build(&src.reader, src.symbols, &src.history, &err);
 		if (m == NULL) {
@@ -154,6 +155,22 @@ static void *feed_main(void *arg)
 		pthread_mutex_lock(&f->lock);
 		m->exit_status = f->exit_status;
 		pthread_mutex_unlock(&f->lock);
+		if (f->recorder != NULL) {
+			err = ms_recorder_frame(f->recorder, &m->snap, m->sites, m->nsites,
+						m->exit_status);
+			if (err != 0) {
+				pthread_mutex_lock(&f->lock);
+				snprintf(f->record_error, sizeof(f->record_error),
+					 "recording stopped: %s", strerror(-err));
+				pthread_mutex_unlock(&f->lock);
+				ms_recorder_close(f->recorder);
+				f->recorder = NULL;
+			}
+		}
+		if (paused && !gone) {
+			ms_model_free(m);
+			continue;
+		}
 		ms_feed_publish(f, m);
 		if (gone) {
 			pthread_mutex_lock(&f->lock);
@@ -181,9 +198,11 @@ static void *feed_main(void *arg)
 	return NULL;
 }
 
-int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s)
+int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s,
+		  ms_recorder *recorder)
 {
 	memset(f, 0, sizeof(*f));
+	f->recorder = recorder;
 	f->pid = pid;
 	f->launched = launched;
 	f->interval_s = interval_s;

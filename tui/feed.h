@@ -27,6 +27,8 @@ typedef struct ms_feed {
 	int exit_status;         /* a launched target's, once reaped; else -1 */
 	char error[256];         /* the last problem reading the session */
 	ms_model *current;       /* RCU-protected; read with ms_feed_model */
+	ms_recorder *recorder;   /* -w: every model is recorded, paused or not */
+	char record_error[256];
 	/* Replaying a recording instead (replay.c): */
 	ms_recording *recording;
 	size_t cursor;           /* the frame shown */
@@ -36,7 +38,8 @@ typedef struct ms_feed {
 	long step;               /* frames to move; 0: none */
 } ms_feed;
 
-int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s);
+int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s,
+		  ms_recorder *recorder);
 
 /* Feeds the frames of a recording instead of a live session, from the
  * first, paused. The controls below move the cursor. */

@@ -18,7 +18,8 @@ void ms_top_usage(FILE *out)
 	      "  -d SECONDS    refresh interval (default 1; fractions allowed)\n"
 	      "  -n N          stop after N frames\n"
 	      "  --sites N     call sites per batch frame, by live bytes (default 100; 0: all)\n"
-	      "  -w FILE       with -b: also record the session to FILE (memscope-report reads it)\n"
+	      "  -w FILE       also record the session to FILE (-r replays it, memscope-report\n"
+	      "                summarises it)\n"
 	      "  -h, --help    this text;  -V, --version  the version\n"
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
 	      "live, default /dev/shm), MEMSCOPE_BACKEND (capture backend: core)\n",

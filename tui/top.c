@@ -48,7 +48,7 @@ static int launch(const struct ms_top_options *opt, char *const argv[], int is_d
 	}
 	if (opt->batch)
 		return ms_batch_run(opt, pid, 1);
-	status = ms_ui_run(pid, 1, opt->interval_s, output, is_demo);
+	status = ms_ui_run(pid, 1, opt->interval_s, output, is_demo, opt->record);
 	return status;
 }
 
@@ -76,7 +76,7 @@ static int attach(const struct ms_top_options *opt)
 	ms_reader_close(&r);
 	if (opt->batch)
 		return ms_batch_run(opt, opt->pid, 0);
-	return ms_ui_run(opt->pid, 0, opt->interval_s, NULL, 0);
+	return ms_ui_run(opt->pid, 0, opt->interval_s, NULL, 0, opt->record);
 }
 
 static int demo(const struct ms_top_options *opt)
@@ -123,10 +123,6 @@ int ms_top_run(int argc, char **argv)
 		return ms_ui_replay(opt.replay);
 	default:
 		break;
-	}
-	if (opt.record != NULL && !opt.batch) {
-		fprintf(stderr, "memscope-top: -w records in batch mode (-b) in this version\n");
-		return 2;
 	}
 	if (!opt.batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		fprintf(stderr, "memscope-top: not a terminal; printing frames as with -b\n");

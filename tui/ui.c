@@ -522,15 +522,21 @@ int ms_ui_replay(const char *path)
 	return 0;
 }
 
-int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo)
+int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo,
+	      const char *record)
 {
 	struct ms_ui ui = { .output_path = output_path };
+	ms_recorder *recorder = NULL;
 	ms_feed feed;
 	int status = 0, err;
 
 	/* Threads sort by what they hold, like call sites. */
 	ui.sort[MS_VIEW_THREADS] = 6;
-	err = ms_feed_start(&feed, pid, launched, interval_s);
+	if (record != NULL && (err = ms_recorder_create(record, &recorder)) != 0) {
+		fprintf(stderr, "memscope-top: cannot create %s: %s\n", record, strerror(-err));
+		return 1;
+	}
+	err = ms_feed_start(&feed, pid, launched, interval_s, recorder);
 	if (err != 0) {
 		fprintf(stderr, "memscope-top: cannot start: %s\n", strerror(-err));
 		return 1;
@@ -550,6 +556,10 @@ int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_pat
 	}
 	pthread_mutex_unlock(&feed.lock);
 	ms_feed_stop(&feed);
+	if (feed.record_error[0] != '\0')
+		fprintf(stderr, "memscope-top: %s: %s\n", record, feed.record_error);
+	if (feed.recorder != NULL && (err = ms_recorder_close(feed.recorder)) != 0)
+		fprintf(stderr, "memscope-top: cannot finish %s: %s\n", record, strerror(-err));
 	if (launched && is_demo && status == 0)
 		unlink(output_path);
 	if (launched)

@@ -87,7 +87,8 @@ static inline void ms_view_activate(const ms_view_ops *v, struct ms_ui *ui, cons
 /* Runs the screen until q. launched: pid is our child; is_demo: it is the
  * bundled demo, which q ends too (any other program runs on). Returns the
  * exit status for memscope-top. */
-int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo);
+int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo,
+	      const char *record);
 
 /* Replays a recording on the screen (-r). Returns the exit status. */
 int ms_ui_replay(const char *path);

@@ -318,6 +318,19 @@ TEST_F(Screen, ReplayMovesThroughARecording)
 	EXPECT_TRUE(wait_exit());
 }
 
+TEST_F(Screen, RecordsWhileWatching)
+{
+	std::string file = dir + "/screen.rec";
+	start({ "-d", "0.2", "-w", file, "--", mstest::workload("tui_target"), "1.5" });
+	ASSERT_TRUE(wait_for("exited after")) << screen();
+	keys({ "q" });
+	ASSERT_TRUE(wait_exit());
+	mstest::Result rep = mstest::run({ mstest::runfile("tui/memscope-report"), file });
+	ASSERT_EQ(rep.status, 0) << rep.err;
+	EXPECT_EQ(rep.err, ""); // closed properly, not cut short
+	EXPECT_NE(rep.out.find("alpha_site"), std::string::npos) << rep.out;
+}
+
 TEST_F(Screen, AttachDetachAndAttachAgain)
 {
 	mstest::Child holder = mstest::start({ mstest::workload("holder"), "100", "1000" },
