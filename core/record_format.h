@@ -15,6 +15,12 @@
 #define MS_REC_MAX_STRING 65536u
 #define MS_REC_KEY_EVERY 64u
 
+/* Chunk encodings. */
+enum {
+	MS_REC_RAW = 0,
+	MS_REC_ZSTD = 1,
+};
+
 enum {
 	MS_REC_SESSION = 1,
 	MS_REC_STRINGS = 2,

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "record_format.h"
 
@@ -28,7 +29,8 @@ struct session {
 
 struct frame_ref {
 	uint64_t offset; /* of the payload */
-	uint32_t length;
+	uint32_t length; /* as stored */
+	int packed;      /* zstd */
 	int key;
 	uint64_t session;
 	uint64_t time_us;
@@ -45,6 +47,7 @@ struct stack {
 
 struct ms_recording {
 	int fd;
+	ZSTD_DCtx *zstd;
 	char problem[160];
 	int clean_end;
 	char **strings;
@@ -233,9 +236,9 @@ static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 
 /* Notes a frame: its place, kind and the figures the graph needs. */
 static int note_frame(ms_recording *r, struct caps *cap, struct ms_cursor *c, uint64_t offset,
-		      uint32_t length)
+		      uint32_t length, int packed)
 {
-	struct frame_ref f = { .offset = offset, .length = length };
+	struct frame_ref f = { .offset = offset, .length = length, .packed = packed };
 	uint64_t v[19];
 
 	for (int i = 0; i < 19; i++)
@@ -281,10 +284,38 @@ static int read_exact(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Decompresses a zstd payload in place of the stored one; its size,
+ * declared by the payload itself, must be known and bounded. */
+static int unpack(ZSTD_DCtx *z, unsigned char **p, uint32_t *len)
+{
+	unsigned long long raw = ZSTD_getFrameContentSize(*p, *len);
+	unsigned char *out;
+	size_t n;
+
+	if (raw == ZSTD_CONTENTSIZE_UNKNOWN || raw == ZSTD_CONTENTSIZE_ERROR ||
+	    raw > MS_REC_MAX_CHUNK)
+		return -1;
+	out = malloc(raw ? raw : 1);
+	if (out == NULL)
+		return -1;
+	/* One context for the whole file: making one per chunk costs more
+	 * than decompressing a small chunk. */
+	n = ZSTD_decompressDCtx(z, out, raw, *p, *len);
+	if (ZSTD_isError(n) || n != raw) {
+		free(out);
+		return -1;
+	}
+	free(*p);
+	*p = out;
+	*len = (uint32_t)raw;
+	return 0;
+}
+
 /* Reads and checks the chunk at *off; returns its type and payload (the
- * caller frees), 0 at a clean end of file, or -1 with r->problem set. */
+ * caller frees; decompressed), 0 at a clean end of file, or -1 with
+ * r->problem set. *stored is the payload's size in the file. */
 static int next_chunk(ms_recording *r, uint64_t *off, uint64_t size, unsigned char **payload,
-		      uint32_t *length)
+		      uint32_t *length, uint32_t *stored, int *packed)
 {
 	unsigned char head[MS_REC_CHUNK_HEADER];
 	uint32_t len, crc, want;
@@ -299,7 +330,7 @@ static int next_chunk(ms_recording *r, uint64_t *off, uint64_t size, unsigned ch
 	}
 	memcpy(&len, head + 4, 4);
 	memcpy(&want, head + 8, 4);
-	if (head[1] != 0 || head[2] != 0 || head[3] != 0 || head[0] < MS_REC_SESSION ||
+	if (head[1] > MS_REC_ZSTD || head[2] != 0 || head[3] != 0 || head[0] < MS_REC_SESSION ||
 	    head[0] > MS_REC_END || len > MS_REC_MAX_CHUNK) {
 		snprintf(r->problem, sizeof(r->problem),
 			 "damaged: a chunk header that makes no sense at byte %llu",
@@ -326,9 +357,18 @@ static int next_chunk(ms_recording *r, uint64_t *off, uint64_t size, unsigned ch
 			 (unsigned long long)*off);
 		return -1;
 	}
+	*off += sizeof(head);
+	*stored = len;
+	*packed = head[1] == MS_REC_ZSTD;
+	if (*packed && unpack(r->zstd, &p, &len) != 0) {
+		free(p);
+		snprintf(r->problem, sizeof(r->problem),
+			 "damaged: a compressed chunk does not decompress at byte %llu",
+			 (unsigned long long)(*off - sizeof(head)));
+		return -1;
+	}
 	*payload = p;
 	*length = len;
-	*off += sizeof(head);
 	return head[0];
 }
 
@@ -345,11 +385,13 @@ int ms_recording_open(const char *path, ms_recording **out)
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;
+	r->zstd = ZSTD_createDCtx();
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0) {
-		int err = -errno;
+	if (r->fd < 0 || r->zstd == NULL) {
+		int err = r->fd < 0 ? -errno : -ENOMEM;
 
-		free(r);
+		r->fd = r->fd < 0 ? -1 : r->fd;
+		ms_recording_close(r);
 		return err;
 	}
 	if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -369,8 +411,9 @@ int ms_recording_open(const char *path, ms_recording **out)
 	}
 	for (;;) {
 		unsigned char *payload;
-		uint32_t length = 0;
-		int type = next_chunk(r, &off, size, &payload, &length);
+		uint32_t length = 0, stored = 0;
+		int packed = 0;
+		int type = next_chunk(r, &off, size, &payload, &length, &stored, &packed);
 		struct ms_cursor c;
 		int bad = 0;
 
@@ -391,7 +434,7 @@ int ms_recording_open(const char *path, ms_recording **out)
 			bad = read_stacks(r, &cap, &c);
 			break;
 		case MS_REC_FRAME:
-			bad = note_frame(r, &cap, &c, off, length);
+			bad = note_frame(r, &cap, &c, off, stored, packed);
 			break;
 		case MS_REC_END:
 			r->clean_end = 1;
@@ -404,7 +447,7 @@ int ms_recording_open(const char *path, ms_recording **out)
 				 (unsigned long long)(off - MS_REC_CHUNK_HEADER));
 			break;
 		}
-		off += length;
+		off += stored;
 		if (r->clean_end)
 			break;
 	}
@@ -426,6 +469,7 @@ void ms_recording_close(ms_recording *r)
 		return;
 	if (r->fd >= 0)
 		close(r->fd);
+	ZSTD_freeDCtx(r->zstd);
 	for (size_t i = 0; i < r->nstrings; i++)
 		free(r->strings[i]);
 	for (size_t i = 0; i < r->nstacks; i++)
@@ -491,16 +535,18 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 		 int *exit_status)
 {
 	unsigned char *p = malloc(f->length ? f->length : 1);
+	uint32_t len = f->length;
 	struct ms_cursor c;
 	uint64_t v[19], n;
 
 	if (p == NULL)
 		return -ENOMEM;
-	if (f->length > 0 && read_exact(r->fd, p, f->length, f->offset) != 0) {
+	if ((len > 0 && read_exact(r->fd, p, len, f->offset) != 0) ||
+	    (f->packed && unpack(r->zstd, &p, &len) != 0)) {
 		free(p);
 		return MS_REC_ERR_DAMAGED;
 	}
-	c = (struct ms_cursor){ p, p + f->length, 0 };
+	c = (struct ms_cursor){ p, p + len, 0 };
 	for (int i = 0; i < 19; i++)
 		v[i] = ms_cur_varint(&c);
 	if (v[0]) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "record_format.h"
 
@@ -32,6 +33,7 @@ struct site_mark {
 
 struct ms_recorder {
 	int fd;
+	ZSTD_CCtx *zstd; /* one context for every chunk */
 	int failed;
 	struct map strings, frames;
 	uint32_t nstrings, nframes, nstacks;
@@ -235,26 +237,47 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* One chunk, written with one write: header, checksum, payload. */
+/* Payloads smaller than this are stored as they are: zstd would not pay. */
+#define COMPRESS_FROM 256
+
+/* One chunk, written with one write: header, checksum, payload (zstd
+ * compressed when that makes it smaller). */
 static int write_chunk(ms_recorder *rec, int type, const struct ms_buf *payload)
 {
 	struct ms_buf out = { 0 };
-	unsigned char head[8] = { (unsigned char)type, 0, 0, 0 };
+	unsigned char head[8] = { (unsigned char)type, MS_REC_RAW, 0, 0 };
+	const unsigned char *data = payload != NULL ? payload->data : NULL;
 	uint32_t len = (uint32_t)(payload != NULL ? payload->len : 0), crc;
+	void *packed = NULL;
 	int err;
 
 	if (payload != NULL && (payload->failed || payload->len > MS_REC_MAX_CHUNK))
 		return -ENOMEM;
+	if (len >= COMPRESS_FROM) {
+		size_t bound = ZSTD_compressBound(len), n;
+
+		packed = malloc(bound);
+		if (packed != NULL) {
+			n = rec->zstd != NULL ? ZSTD_compressCCtx(rec->zstd, packed, bound, data, len, 3) :
+						ZSTD_compress(packed, bound, data, len, 3);
+			if (!ZSTD_isError(n) && n < len) {
+				head[1] = MS_REC_ZSTD;
+				data = packed;
+				len = (uint32_t)n;
+			}
+		}
+	}
 	memcpy(head + 4, &len, 4);
 	crc = ms_crc32c(0, head, sizeof(head));
 	if (len > 0)
-		crc = ms_crc32c(crc, payload->data, len);
+		crc = ms_crc32c(crc, data, len);
 	ms_buf_put_bytes(&out, head, sizeof(head));
 	ms_buf_put_bytes(&out, &crc, 4);
 	if (len > 0)
-		ms_buf_put_bytes(&out, payload->data, len);
+		ms_buf_put_bytes(&out, data, len);
 	err = out.failed ? -ENOMEM : write_all(rec->fd, out.data, out.len);
 	ms_buf_free(&out);
+	free(packed);
 	return err;
 }
 
@@ -268,9 +291,11 @@ int ms_recorder_create(const char *path, ms_recorder **out)
 	*out = NULL;
 	if (rec == NULL)
 		return -ENOMEM;
+	rec->zstd = ZSTD_createCCtx();
 	rec->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (rec->fd < 0) {
 		err = -errno;
+		ZSTD_freeCCtx(rec->zstd);
 		free(rec);
 		return err;
 	}
@@ -280,6 +305,7 @@ int ms_recorder_create(const char *path, ms_recorder **out)
 	err = write_all(rec->fd, header, sizeof(header));
 	if (err != 0) {
 		close(rec->fd);
+		ZSTD_freeCCtx(rec->zstd);
 		free(rec);
 		return err;
 	}
@@ -525,6 +551,7 @@ int ms_recorder_close(ms_recorder *rec)
 	err = write_chunk(rec, MS_REC_END, NULL);
 	if (close(rec->fd) != 0 && err == 0)
 		err = -errno;
+	ZSTD_freeCCtx(rec->zstd);
 	map_free(&rec->strings, 1);
 	map_free(&rec->frames, 0);
 	ms_buf_free(&rec->strings_out);
