@@ -210,30 +210,37 @@ static int by_live_bytes(const void *a, const void *b)
 #define TEXT_THREADS 20
 #define TEXT_SITES 10
 
+void ms_frame_print_site_head(FILE *out)
+{
+	fprintf(out, "%12s %10s %12s  %s\n", "LIVE_BYTES", "LIVE", "TOTAL_BYTES", "CALL SITE");
+}
+
+void ms_frame_print_site_row(FILE *out, const ms_callsite *c)
+{
+	char b1[32], b2[32], name[512];
+
+	fprintf(out, "%12s %10" PRIu64 " %12s  ", ms_format_bytes(b1, sizeof(b1), c->site.live_bytes),
+		c->site.live_allocs, ms_format_bytes(b2, sizeof(b2), c->site.alloc_bytes));
+	if (c->top == NULL)
+		fputs(c->site.stack == 0 ? "(no stack)" : "(allocator)", out);
+	else
+		fputs(ms_frame_name(c->top, name, sizeof(name)), out);
+	if (c->top != NULL && c->top->file != NULL)
+		fprintf(out, " (%s:%d)", c->top->file, c->top->line);
+	fputc('\n', out);
+}
+
 static void text_sites(FILE *out, const ms_frame_extra *x)
 {
 	size_t n = sites_shown(x);
-	char b1[32], b2[32], name[512];
 
 	if (n == 0)
 		return;
 	if (n > TEXT_SITES)
 		n = TEXT_SITES;
-	fprintf(out, "%12s %10s %12s  %s\n", "LIVE_BYTES", "LIVE", "TOTAL_BYTES", "CALL SITE");
-	for (size_t i = 0; i < n; i++) {
-		const ms_callsite *c = &x->sites[i];
-
-		fprintf(out, "%12s %10" PRIu64 " %12s  ",
-			ms_format_bytes(b1, sizeof(b1), c->site.live_bytes), c->site.live_allocs,
-			ms_format_bytes(b2, sizeof(b2), c->site.alloc_bytes));
-		if (c->top == NULL)
-			fputs(c->site.stack == 0 ? "(no stack)" : "(allocator)", out);
-		else
-			fputs(ms_frame_name(c->top, name, sizeof(name)), out);
-		if (c->top != NULL && c->top->file != NULL)
-			fprintf(out, " (%s:%d)", c->top->file, c->top->line);
-		fputc('\n', out);
-	}
+	ms_frame_print_site_head(out);
+	for (size_t i = 0; i < n; i++)
+		ms_frame_print_site_row(out, &x->sites[i]);
 }
 
 void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *x)

@@ -512,6 +512,21 @@ double ms_recording_time(const ms_recording *r, size_t i)
 	return t > 0 ? t : 0;
 }
 
+size_t ms_recording_frame_at(const ms_recording *r, double seconds)
+{
+	size_t lo = 0, hi = r->nrefs;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ms_recording_time(r, mid) <= seconds)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 size_t ms_recording_peak_frame(const ms_recording *r)
 {
 	size_t best = 0;

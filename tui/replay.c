@@ -25,22 +25,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The last frame at or before t seconds. */
-static size_t frame_at(const ms_recording *r, double t)
-{
-	size_t lo = 0, hi = ms_recording_count(r);
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ms_recording_time(r, mid) <= t)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static ms_model *build(ms_recording *r, size_t i, int *err)
 {
 	ms_model *m = calloc(1, sizeof(*m));
@@ -101,7 +85,7 @@ static void *replay_main(void *arg)
 		pthread_mutex_lock(&f->lock);
 		stop = f->stop;
 		if (f->seek_to >= 0) {
-			f->cursor = frame_at(r, f->seek_to);
+			f->cursor = ms_recording_frame_at(r, f->seek_to);
 			f->seek_to = -1;
 			was_playing = 0; /* restart the play clock from here */
 		}
@@ -117,7 +101,7 @@ static void *replay_main(void *arg)
 				play_from_wall = now_s();
 				play_from_time = ms_recording_time(r, f->cursor);
 			}
-			f->cursor = frame_at(r, play_from_time + (now_s() - play_from_wall) * f->speed);
+			f->cursor = ms_recording_frame_at(r, play_from_time + (now_s() - play_from_wall) * f->speed);
 			if (f->cursor == last)
 				f->playing = 0;
 		}

@@ -85,40 +85,9 @@ static int parse(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* The last frame at or before `at` seconds. */
-static size_t frame_at(const ms_recording *r, double at)
-{
-	size_t n = ms_recording_count(r), lo = 0, hi = n;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (ms_recording_time(r, mid) <= at)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static size_t shown(const struct options *o, size_t n)
 {
 	return o->top > 0 && (size_t)o->top < n ? (size_t)o->top : n;
-}
-
-static void site_line(FILE *out, const ms_callsite *c)
-{
-	char live[32], total[32], name[512];
-
-	fprintf(out, "  %10s %8" PRIu64 " %12s  ", ms_format_bytes(live, sizeof(live), c->site.live_bytes),
-		c->site.live_allocs, ms_format_bytes(total, sizeof(total), c->site.alloc_bytes));
-	if (c->top == NULL)
-		fputs(c->site.stack == 0 ? "(no stack)" : "(allocator)", out);
-	else
-		fputs(ms_frame_name(c->top, name, sizeof(name)), out);
-	if (c->top != NULL && c->top->file != NULL)
-		fprintf(out, " (%s:%d)", c->top->file, c->top->line);
-	fputc('\n', out);
 }
 
 static void summary(const struct options *o, ms_recording *r, ms_replay *end)
@@ -141,18 +110,18 @@ static void summary(const struct options *o, ms_recording *r, ms_replay *end)
 	if (ms_recording_load(r, at_peak, &peak) == 0) {
 		ms_callsites_sort(peak.sites, peak.nsites);
 		printf("\nTop call sites at the peak (frame at %.1fs):\n", ms_recording_time(r, at_peak));
-		printf("  %10s %8s %12s  %s\n", "LIVE_BYTES", "LIVE", "TOTAL_BYTES", "CALL SITE");
+		ms_frame_print_site_head(stdout);
 		for (size_t i = 0; i < shown(o, peak.nsites); i++)
 			if (peak.sites[i].site.live_bytes > 0)
-				site_line(stdout, &peak.sites[i]);
+				ms_frame_print_site_row(stdout, &peak.sites[i]);
 		ms_replay_release(&peak);
 	}
 	printf("\nLeaks at the end (call sites still holding memory):\n");
-	printf("  %10s %8s %12s  %s\n", "LIVE_BYTES", "LIVE", "TOTAL_BYTES", "CALL SITE");
+	ms_frame_print_site_head(stdout);
 	for (size_t i = 0, k = 0; i < end->nsites && k < shown(o, end->nsites); i++) {
 		if (end->sites[i].site.live_bytes == 0)
 			continue;
-		site_line(stdout, &end->sites[i]);
+		ms_frame_print_site_row(stdout, &end->sites[i]);
 		k++;
 	}
 }
@@ -198,7 +167,7 @@ int ms_report_run(int argc, char **argv)
 	if (ms_recording_problem(r) != NULL)
 		fprintf(stderr, "memscope-report: %s: %s; reporting its %zu readable frames\n", o.file,
 			ms_recording_problem(r), ms_recording_count(r));
-	i = o.has_at ? frame_at(r, o.at) : ms_recording_count(r) - 1;
+	i = o.has_at ? ms_recording_frame_at(r, o.at) : ms_recording_count(r) - 1;
 	err = ms_recording_load(r, i, &f);
 	if (err != 0) {
 		fprintf(stderr, "memscope-report: %s: %s\n", o.file, ms_recording_strerror(err));
@@ -221,11 +190,11 @@ int ms_report_run(int argc, char **argv)
 		folded(&o, &f);
 		break;
 	case LEAKS:
-		printf("  %10s %8s %12s  %s\n", "LIVE_BYTES", "LIVE", "TOTAL_BYTES", "CALL SITE");
+		ms_frame_print_site_head(stdout);
 		for (size_t k = 0, n = 0; k < f.nsites && n < shown(&o, f.nsites); k++) {
 			if (f.sites[k].site.live_bytes == 0)
 				continue;
-			site_line(stdout, &f.sites[k]);
+			ms_frame_print_site_row(stdout, &f.sites[k]);
 			n++;
 		}
 		break;

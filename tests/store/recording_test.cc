@@ -180,6 +180,11 @@ TEST(Recording, EveryFrameComesBackExactly)
 		ms_replay_release(&f);
 	}
 	EXPECT_EQ(ms_recording_peak_frame(r), (size_t)kFrames - 1);
+	// Seeking by time: the last frame at or before it.
+	EXPECT_EQ(ms_recording_frame_at(r, -1), 0u);
+	EXPECT_EQ(ms_recording_frame_at(r, 0), 0u);
+	EXPECT_EQ(ms_recording_frame_at(r, 0.55), 5u);
+	EXPECT_EQ(ms_recording_frame_at(r, 1e9), (size_t)kFrames - 1);
 	ms_recording_close(r);
 }
 

@@ -26,6 +26,12 @@ typedef struct ms_frame_extra {
 void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *x);
 void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *x);
 
+/* The call-site table's title line and one row of it (live bytes, live
+ * blocks, total bytes, the call site and its file:line), as text frames
+ * and reports print them. */
+void ms_frame_print_site_head(FILE *out);
+void ms_frame_print_site_row(FILE *out, const ms_callsite *c);
+
 /* "function", else "module+0x1f3", else the bare address, into buf. */
 const char *ms_frame_name(const ms_frame *f, char *buf, size_t len);
 

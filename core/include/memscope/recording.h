@@ -60,6 +60,10 @@ size_t ms_recording_count(const ms_recording *r);
 /* Seconds since the first frame. */
 double ms_recording_time(const ms_recording *r, size_t i);
 
+/* The last frame at or before `seconds` from the first (the first frame
+ * for earlier times). */
+size_t ms_recording_frame_at(const ms_recording *r, double seconds);
+
 /* The first frame with the highest live heap of the recording. */
 size_t ms_recording_peak_frame(const ms_recording *r);
 
