@@ -355,7 +355,6 @@ int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 		end = beat; /* the last sign of life */
 	}
 	s->time_s = seconds(end, start);
-	s->heartbeat_age_s = seconds(now, beat);
 
 	ms_seg_sum_cells((const void *)(base + h->cells_off), h->cell_count, &tot);
 	s->torn = tot.torn;

@@ -498,12 +498,6 @@ void ms_store_thread_exit(ms_store *st, uint32_t slot)
 	ms_atomic_store_release_u32(&t->state, MS_THREAD_EXITED);
 }
 
-void ms_store_thread_rename(ms_store *st, uint32_t slot, const char *name)
-{
-	if (slot < MS_SEG_THREADS - 1)
-		copy_name(thread_at(st, slot)->name, name);
-}
-
 static void cell_begin(struct ms_seg_cell *c)
 {
 	ms_atomic_store_relaxed_u32(&c->seq, c->seq + 1);

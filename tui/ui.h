@@ -101,6 +101,9 @@ void ms_ui_textf(struct ms_ui *ui, int row, int col, int width, int color, int a
 void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row);
 void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height);
 void ms_ui_help(struct ms_ui *ui);
+/* Fills screen row y with a color (reverse video without colors): a
+ * table's title row, the selected row. */
+void ms_ui_bar(struct ms_ui *ui, int y, int color);
 /* Keeps the selection inside [0, nrows) and in sight. */
 void ms_ui_clamp_selection(struct ms_ui *ui, int nrows);
 /* Compact numbers: "12.3k", "4.5M". */

@@ -218,6 +218,13 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 		ms_ui_text(ui, row + 1, 0, left, MS_COLOR_RSS, 0, "rss");
 }
 
+void ms_ui_bar(struct ms_ui *ui, int y, int color)
+{
+	attron(ui->colors ? COLOR_PAIR(color) : A_REVERSE);
+	mvhline(y, 0, ' ', ui->cols);
+	attroff(ui->colors ? COLOR_PAIR(color) : A_REVERSE);
+}
+
 void ms_ui_clamp_selection(struct ms_ui *ui, int nrows)
 {
 	int *sel = &ui->selected[ui->view], *top = &ui->scroll[ui->view];

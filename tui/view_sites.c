@@ -311,9 +311,7 @@ static void draw_head(struct ms_ui *ui)
 	char line[512];
 	int col = 0;
 
-	attron(ui->colors ? COLOR_PAIR(MS_COLOR_TABLE_HEAD) : A_REVERSE);
-	mvhline(ui->table_top, 0, ' ', ui->cols);
-	attroff(ui->colors ? COLOR_PAIR(MS_COLOR_TABLE_HEAD) : A_REVERSE);
+	ms_ui_bar(ui, ui->table_top, MS_COLOR_TABLE_HEAD);
 	for (int i = 0; i < NCOLS; i++) {
 		int sorted = i == ui->sort[ui->view];
 
@@ -355,9 +353,7 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 		 ms_format_bytes(tb, sizeof(tb), r->total_bytes),
 		 ms_format_bytes(pb, sizeof(pb), fifth), pct, row_name(r, name, sizeof(name)), where);
 	if (selected) {
-		attron(ui->colors ? COLOR_PAIR(MS_COLOR_SELECTED) : A_REVERSE);
-		mvhline(y, 0, ' ', ui->cols);
-		attroff(ui->colors ? COLOR_PAIR(MS_COLOR_SELECTED) : A_REVERSE);
+		ms_ui_bar(ui, y, MS_COLOR_SELECTED);
 	}
 	ms_ui_text(ui, y, 0, ui->cols, color, selected && !ui->colors ? A_REVERSE : 0, line);
 }

@@ -89,9 +89,7 @@ static int threads_draw(struct ms_ui *ui, const ms_model *m)
 	qsort(order, norder, sizeof(*order), by_column);
 	ms_ui_clamp_selection(ui, (int)norder);
 
-	attron(ui->colors ? COLOR_PAIR(MS_COLOR_TABLE_HEAD) : A_REVERSE);
-	mvhline(ui->table_top, 0, ' ', ui->cols);
-	attroff(ui->colors ? COLOR_PAIR(MS_COLOR_TABLE_HEAD) : A_REVERSE);
+	ms_ui_bar(ui, ui->table_top, MS_COLOR_TABLE_HEAD);
 	for (int i = 0; i < NCOLS; i++) {
 		int sorted = i == sort_column;
 
@@ -111,9 +109,7 @@ static int threads_draw(struct ms_ui *ui, const ms_model *m)
 			 t->frees_per_s, ms_format_bytes(a, sizeof(a), t->info->live_bytes),
 			 ms_format_bytes(b, sizeof(b), t->info->alloc_bytes));
 		if (selected) {
-			attron(ui->colors ? COLOR_PAIR(MS_COLOR_SELECTED) : A_REVERSE);
-			mvhline(y, 0, ' ', ui->cols);
-			attroff(ui->colors ? COLOR_PAIR(MS_COLOR_SELECTED) : A_REVERSE);
+			ms_ui_bar(ui, y, MS_COLOR_SELECTED);
 		}
 		ms_ui_text(ui, y, 0, ui->cols, selected ? MS_COLOR_SELECTED : t->state == 'X' ? MS_COLOR_DIM : 0,
 			   selected && !ui->colors ? A_REVERSE : 0, line);

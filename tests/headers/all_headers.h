@@ -2,7 +2,6 @@
 #include <memscope/atomic.h>
 #include <memscope/backends.h>
 #include <memscope/capture.h>
-#include <memscope/die.h>
 #include <memscope/event.h>
 #include <memscope/frame.h>
 #include <memscope/platform.h>

@@ -80,7 +80,6 @@ typedef struct ms_snapshot {
 	ms_session_state state;
 	uint64_t start_real_ns;
 	double time_s;      /* seconds since the start: now, or at the end */
-	double heartbeat_age_s;
 
 	uint64_t live_bytes, live_allocs;
 	uint64_t peak_bytes;

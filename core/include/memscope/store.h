@@ -62,7 +62,6 @@ void ms_store_detach(ms_store *st);
  * does not allocate. */
 uint32_t ms_store_thread_claim(ms_store *st, pid_t tid, const char *name);
 void ms_store_thread_exit(ms_store *st, uint32_t slot);
-void ms_store_thread_rename(ms_store *st, uint32_t slot, const char *name);
 
 /*
  * Accounting, hook path: wait-free except when an allocation raises the peak
