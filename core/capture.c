@@ -8,6 +8,9 @@
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
 
+#include "store_layout.h"
+#include "stream_writer.h"
+
 /* Static TLS: a preloaded library may use it, and unlike the default
  * dynamic model its first touch never calls malloc. */
 #define MS_TLS __thread __attribute__((tls_model("initial-exec")))
@@ -43,8 +46,11 @@ static void thread_exited(void *value)
 	uint32_t slot = (uint32_t)(uintptr_t)value - 1;
 	ms_capture *c = active;
 
-	if (c != NULL && c->store.base != NULL && tls_epoch == ms_atomic_load_relaxed_u32(&epoch))
+	if (c != NULL && c->store.base != NULL && tls_epoch == ms_atomic_load_relaxed_u32(&epoch)) {
+		if (c->stream != NULL)
+			ms_stream_thread_exit(c->stream);
 		ms_store_thread_exit(&c->store, slot);
+	}
 }
 
 static void make_exit_key(void)
@@ -84,13 +90,25 @@ int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, p
 
 void ms_capture_finish(ms_capture *c)
 {
+	if (c->stream != NULL)
+		ms_stream_flush_all(c->stream);
 	ms_store_finish(&c->store);
+}
+
+int ms_capture_stream(ms_capture *c, int fd, pid_t peer)
+{
+	const struct ms_seg_header *h = c->store.base;
+
+	return ms_stream_open(&c->stream, fd, peer, (uint32_t)h->pid, h->generation,
+			      h->start_mono_ns);
 }
 
 void ms_capture_close(ms_capture *c)
 {
 	if (active == c)
 		active = NULL;
+	ms_stream_close(c->stream);
+	c->stream = NULL;
 	ms_atomic_add_relaxed_u32(&epoch, 1);
 	c->backend.ops->close(&c->backend);
 	ms_stacks_destroy(&c->stacks);
@@ -129,6 +147,8 @@ void ms_capture_alloc(ms_capture *c, void *ptr, size_t size, const uint64_t *fra
 	};
 
 	ms_backend_record(&c->backend, &ev);
+	if (c->stream != NULL)
+		ms_stream_put(c->stream, MS_STREAM_ALLOC, 0, ev.thread, ev.ptr, size, ev.stack);
 }
 
 void ms_capture_free(ms_capture *c, void *ptr)
@@ -140,13 +160,22 @@ void ms_capture_free(ms_capture *c, void *ptr)
 	};
 
 	ms_backend_record(&c->backend, &ev);
+	if (c->stream != NULL)
+		ms_stream_put(c->stream, MS_STREAM_FREE, 0, ev.thread, ev.ptr, 0, 0);
 }
 
 void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim)
 {
 	memset(claim, 0, sizeof(*claim));
-	if (old_ptr != NULL)
-		c->backend.ops->claim(&c->backend, (uintptr_t)old_ptr, claim);
+	if (old_ptr == NULL)
+		return;
+	c->backend.ops->claim(&c->backend, (uintptr_t)old_ptr, claim);
+	/* The stream hears of the old block's end now, before the real realloc
+	 * can hand its address to another thread. A block we never tracked is
+	 * left out: its address may be reused before we could say so. */
+	if (c->stream != NULL && claim->found)
+		ms_stream_put(c->stream, MS_STREAM_FREE, MS_STREAM_REALLOC, ms_capture_thread(c),
+			      claim->ptr, 0, 0);
 }
 
 void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size,
@@ -164,8 +193,14 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr,
 		/* Failed: the old block is untouched and still live. */
 		if (claim->found)
 			c->backend.ops->unclaim(&c->backend, claim);
+		if (c->stream != NULL && claim->found)
+			ms_stream_put(c->stream, MS_STREAM_ALLOC, MS_STREAM_RESTORE, ev.thread,
+				      claim->ptr, claim->size, claim->stack);
 		return;
 	}
+	if (c->stream != NULL && new_ptr != NULL)
+		ms_stream_put(c->stream, MS_STREAM_ALLOC, claim->found ? MS_STREAM_REALLOC : 0,
+			      ev.thread, ev.ptr, size, ev.stack);
 	if (claim->ptr == 0 || !claim->found) {
 		/* realloc(NULL, n) is malloc(n); an untracked old block counts as
 		 * an untracked free and the result as a new block. */
@@ -262,6 +297,10 @@ int ms_capture_fork_child(ms_capture *c)
 	 * the same address. */
 	err = ms_stacks_fork_child(&c->stacks, &c->store);
 	c->backend.ops->fork_child(&c->backend);
+	/* The event stream is the parent's (its buffers' memory stays). */
+	if (c->stream != NULL)
+		ms_stream_fork_child(c->stream);
+	c->stream = NULL;
 	/* The parent's segment stays mapped in the child but is the parent's:
 	 * never write it again. */
 	ms_shm_unmap(c->store.base, c->store.size);

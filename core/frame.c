@@ -217,17 +217,24 @@ void ms_frame_print_site_head(FILE *out)
 
 void ms_frame_print_site_row(FILE *out, const ms_callsite *c)
 {
-	char b1[32], b2[32], name[512];
+	char b1[32], b2[32];
 
 	fprintf(out, "%12s %10" PRIu64 " %12s  ", ms_format_bytes(b1, sizeof(b1), c->site.live_bytes),
 		c->site.live_allocs, ms_format_bytes(b2, sizeof(b2), c->site.alloc_bytes));
+	ms_frame_print_site_name(out, c);
+	fputc('\n', out);
+}
+
+void ms_frame_print_site_name(FILE *out, const ms_callsite *c)
+{
+	char name[512];
+
 	if (c->top == NULL)
 		fputs(c->site.stack == 0 ? "(no stack)" : "(allocator)", out);
 	else
 		fputs(ms_frame_name(c->top, name, sizeof(name)), out);
 	if (c->top != NULL && c->top->file != NULL)
 		fprintf(out, " (%s:%d)", c->top->file, c->top->line);
-	fputc('\n', out);
 }
 
 static void text_sites(FILE *out, const ms_frame_extra *x)

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define MS_REC_MAGIC "MSREC\r\n\x1a"
-#define MS_REC_VERSION 1u
+#define MS_REC_VERSION 2u
 #define MS_REC_HEADER 16u
 #define MS_REC_CHUNK_HEADER 12u
 #define MS_REC_MAX_CHUNK (64u << 20)
@@ -28,6 +28,7 @@ enum {
 	MS_REC_STACKS = 4,
 	MS_REC_FRAME = 5,
 	MS_REC_END = 6,
+	MS_REC_EVENTS = 7,
 };
 
 uint32_t ms_crc32c(uint32_t crc, const void *data, size_t len);

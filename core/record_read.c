@@ -39,6 +39,13 @@ struct frame_ref {
 	uint64_t live_bytes, rss_bytes, total_allocs, total_frees, total_bytes, live_allocs;
 };
 
+struct events_ref {
+	uint64_t offset; /* of the payload */
+	uint32_t length; /* as stored */
+	int packed;
+	size_t count;
+};
+
 struct stack {
 	uint32_t depth;
 	const ms_frame **frames;
@@ -60,6 +67,8 @@ struct ms_recording {
 	size_t nsessions;
 	struct frame_ref *refs;
 	size_t nrefs;
+	struct events_ref *events;
+	size_t nevents_refs, nevents;
 };
 
 const char *ms_recording_strerror(int err)
@@ -111,7 +120,7 @@ static const char *string_ref(ms_recording *r, struct ms_cursor *c)
 }
 
 struct caps {
-	size_t strings, frames, stacks, sessions, refs;
+	size_t strings, frames, stacks, sessions, refs, events;
 };
 
 static int read_strings(ms_recording *r, struct caps *cap, struct ms_cursor *c)
@@ -268,6 +277,70 @@ static int note_frame(ms_recording *r, struct caps *cap, struct ms_cursor *c, ui
 	return 0;
 }
 
+static uint64_t unzigzag(uint64_t v)
+{
+	return (v >> 1) ^ (uint64_t)-(int64_t)(v & 1);
+}
+
+/* Decodes an events chunk into out (NULL: only checks it), which has room
+ * for max. nstacks: the stacks the dictionary had before the chunk.
+ * Returns the count or -1. */
+static long decode_events(const ms_recording *r, struct ms_cursor *c, size_t nstacks,
+			  ms_rec_event *out, size_t max)
+{
+	uint64_t session = ms_cur_varint(c), count = ms_cur_count(c, 5);
+	uint64_t seq = 0, time = 0, ptr = 0;
+
+	if (c->bad || session >= r->nsessions || count == 0 || count > max)
+		return -1;
+	for (uint64_t i = 0; i < count; i++) {
+		ms_rec_event e = { .session = (uint32_t)session, .stack = MS_REC_NO_STACK };
+		uint64_t tag = ms_cur_varint(c), thread;
+
+		seq += unzigzag(ms_cur_varint(c));
+		time += unzigzag(ms_cur_varint(c));
+		thread = ms_cur_varint(c);
+		ptr += unzigzag(ms_cur_varint(c));
+		e.op = (uint8_t)(tag & 3);
+		e.flags = (uint8_t)(tag >> 2);
+		if (tag > 15 || (e.op != MS_STREAM_ALLOC && e.op != MS_STREAM_FREE) ||
+		    thread > UINT32_MAX)
+			return -1;
+		if (e.op == MS_STREAM_ALLOC) {
+			uint64_t stack;
+
+			e.size = ms_cur_varint(c);
+			stack = ms_cur_varint(c);
+			if (stack > nstacks)
+				return -1;
+			if (stack > 0)
+				e.stack = (uint32_t)(stack - 1);
+		}
+		if (c->bad)
+			return -1;
+		e.seq = seq;
+		e.time_us = time;
+		e.ptr = ptr;
+		e.thread = (uint32_t)thread;
+		if (out != NULL)
+			out[i] = e;
+	}
+	return c->p == c->end ? (long)count : -1;
+}
+
+static int note_events(ms_recording *r, struct caps *cap, struct ms_cursor *c, uint64_t offset,
+		       uint32_t length, int packed)
+{
+	long n = decode_events(r, c, r->nstacks, NULL, SIZE_MAX);
+
+	if (n < 0 || grow((void **)&r->events, &cap->events, r->nevents_refs + 1,
+			  sizeof(*r->events)) != 0)
+		return -1;
+	r->events[r->nevents_refs++] = (struct events_ref){ offset, length, packed, (size_t)n };
+	r->nevents += (size_t)n;
+	return 0;
+}
+
 static int read_exact(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t got = 0;
@@ -331,7 +404,7 @@ static int next_chunk(ms_recording *r, uint64_t *off, uint64_t size, unsigned ch
 	memcpy(&len, head + 4, 4);
 	memcpy(&want, head + 8, 4);
 	if (head[1] > MS_REC_ZSTD || head[2] != 0 || head[3] != 0 || head[0] < MS_REC_SESSION ||
-	    head[0] > MS_REC_END || len > MS_REC_MAX_CHUNK) {
+	    head[0] > MS_REC_EVENTS || len > MS_REC_MAX_CHUNK) {
 		snprintf(r->problem, sizeof(r->problem),
 			 "damaged: a chunk header that makes no sense at byte %llu",
 			 (unsigned long long)*off);
@@ -436,6 +509,9 @@ int ms_recording_open(const char *path, ms_recording **out)
 		case MS_REC_FRAME:
 			bad = note_frame(r, &cap, &c, off, stored, packed);
 			break;
+		case MS_REC_EVENTS:
+			bad = note_events(r, &cap, &c, off, stored, packed);
+			break;
 		case MS_REC_END:
 			r->clean_end = 1;
 			break;
@@ -479,6 +555,7 @@ void ms_recording_close(ms_recording *r)
 	free(r->stacks);
 	free(r->sessions);
 	free(r->refs);
+	free(r->events);
 	free(r);
 }
 
@@ -537,6 +614,92 @@ size_t ms_recording_peak_frame(const ms_recording *r)
 	return best;
 }
 
+/* A chunk's payload as stored at offset, decompressed; the caller frees
+ * *out. */
+static int load_payload(ms_recording *r, uint64_t offset, uint32_t length, int packed,
+			unsigned char **out, uint32_t *len)
+{
+	unsigned char *p = malloc(length ? length : 1);
+
+	*out = NULL;
+	*len = length;
+	if (p == NULL)
+		return -ENOMEM;
+	if ((length > 0 && read_exact(r->fd, p, length, offset) != 0) ||
+	    (packed && unpack(r->zstd, &p, len) != 0)) {
+		free(p);
+		return MS_REC_ERR_DAMAGED;
+	}
+	*out = p;
+	return 0;
+}
+
+size_t ms_recording_event_count(const ms_recording *r)
+{
+	return r->nevents;
+}
+
+static int by_order(const void *a, const void *b)
+{
+	const ms_rec_event *x = a, *y = b;
+
+	if (x->session != y->session)
+		return x->session < y->session ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int ms_recording_events(ms_recording *r, ms_rec_event **out, size_t *n)
+{
+	ms_rec_event *ev = malloc((r->nevents ? r->nevents : 1) * sizeof(*ev));
+	size_t at = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (ev == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nevents_refs; i++) {
+		const struct events_ref *e = &r->events[i];
+		unsigned char *p;
+		uint32_t len;
+		struct ms_cursor c;
+		int err = load_payload(r, e->offset, e->length, e->packed, &p, &len);
+		long got;
+
+		if (err != 0) {
+			free(ev);
+			return err;
+		}
+		c = (struct ms_cursor){ p, p + len, 0 };
+		/* Checked when the file was opened; the file may have changed
+		 * since. */
+		got = decode_events(r, &c, r->nstacks, ev + at, r->nevents - at);
+		free(p);
+		if (got != (long)e->count) {
+			free(ev);
+			return MS_REC_ERR_DAMAGED;
+		}
+		at += e->count;
+	}
+	/* Threads send their events in batches: back into the program's
+	 * order. */
+	qsort(ev, at, sizeof(*ev), by_order);
+	*out = ev;
+	*n = at;
+	return 0;
+}
+
+int ms_recording_stack(const ms_recording *r, uint32_t id, ms_callsite *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (id >= r->nstacks)
+		return -EINVAL;
+	out->site.stack = id;
+	out->depth = r->stacks[id].depth;
+	out->frames = r->stacks[id].frames;
+	out->top = r->stacks[id].top;
+	return 0;
+}
+
 /* The state rebuilt frame by frame. */
 struct state {
 	ms_thread_info *threads;
@@ -549,18 +712,14 @@ struct state {
 static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, ms_snapshot *s,
 		 int *exit_status)
 {
-	unsigned char *p = malloc(f->length ? f->length : 1);
-	uint32_t len = f->length;
+	unsigned char *p;
+	uint32_t len;
 	struct ms_cursor c;
 	uint64_t v[19], n;
+	int err = load_payload(r, f->offset, f->length, f->packed, &p, &len);
 
-	if (p == NULL)
-		return -ENOMEM;
-	if ((len > 0 && read_exact(r->fd, p, len, f->offset) != 0) ||
-	    (f->packed && unpack(r->zstd, &p, &len) != 0)) {
-		free(p);
-		return MS_REC_ERR_DAMAGED;
-	}
+	if (err != 0)
+		return err;
 	c = (struct ms_cursor){ p, p + len, 0 };
 	for (int i = 0; i < 19; i++)
 		v[i] = ms_cur_varint(&c);

@@ -45,6 +45,11 @@ struct ms_recorder {
 	unsigned generation;
 	uint64_t sessions;
 	int in_session;
+	struct session_id {
+		pid_t pid;
+		unsigned generation;
+	} *session_ids; /* every image recorded, in order */
+	size_t nsession_ids;
 	/* The previous frame, for deltas. */
 	unsigned since_key;
 	ms_thread_info *threads;
@@ -315,8 +320,13 @@ int ms_recorder_create(const char *path, ms_recorder **out)
 
 static int start_session(ms_recorder *rec, const ms_snapshot *s)
 {
+	struct session_id *more = realloc(rec->session_ids, (rec->nsession_ids + 1) * sizeof(*more));
 	struct ms_buf b = { 0 };
 	int err;
+
+	if (more == NULL)
+		return -ENOMEM;
+	rec->session_ids = more;
 
 	ms_buf_put_varint(&b, (uint64_t)s->pid);
 	ms_buf_put_varint(&b, s->generation);
@@ -330,6 +340,7 @@ static int start_session(ms_recorder *rec, const ms_snapshot *s)
 	rec->generation = s->generation;
 	rec->in_session = 1;
 	rec->sessions++;
+	rec->session_ids[rec->nsession_ids++] = (struct session_id){ s->pid, s->generation };
 	/* A new image: its stack ids are new, its frames another symbolizer's
 	 * (whose memory may reuse the old one's addresses), and the next
 	 * frame is a key. */
@@ -542,6 +553,79 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_callsite 
 	return 0;
 }
 
+static int by_seq(const void *a, const void *b)
+{
+	const struct ms_stream_event *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static uint64_t zigzag(uint64_t from, uint64_t to)
+{
+	int64_t d = (int64_t)(to - from);
+
+	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+}
+
+/* Events per chunk at most: a chunk stays well under MS_REC_MAX_CHUNK. */
+#define EVENTS_PER_CHUNK 65536u
+
+int ms_recorder_events(ms_recorder *rec, uint32_t pid, uint32_t generation,
+		       struct ms_stream_event *ev, size_t n)
+{
+	uint64_t session = 0;
+	int current;
+
+	if (rec->failed)
+		return -ENOMEM;
+	if (n == 0)
+		return 0;
+	/* The image's session chunk is written with its first frame. */
+	for (session = 0; session < rec->nsession_ids; session++)
+		if ((uint32_t)rec->session_ids[session].pid == pid &&
+		    rec->session_ids[session].generation == generation)
+			break;
+	if (session == rec->nsession_ids)
+		return -ESRCH;
+	/* The stack ids are known for the current image only. */
+	current = session + 1 == rec->sessions;
+	qsort(ev, n, sizeof(*ev), by_seq);
+	for (size_t from = 0; from < n; from += EVENTS_PER_CHUNK) {
+		size_t count = n - from < EVENTS_PER_CHUNK ? n - from : EVENTS_PER_CHUNK;
+		uint64_t seq = 0, time = 0, ptr = 0;
+		struct ms_buf b = { 0 };
+		int err;
+
+		ms_buf_put_varint(&b, session);
+		ms_buf_put_varint(&b, count);
+		for (size_t i = from; i < from + count; i++) {
+			const struct ms_stream_event *e = &ev[i];
+			uint64_t us = e->time_ns / 1000;
+
+			ms_buf_put_varint(&b, (uint64_t)e->op | (uint64_t)e->flags << 2);
+			ms_buf_put_varint(&b, zigzag(seq, e->seq));
+			ms_buf_put_varint(&b, zigzag(time, us));
+			ms_buf_put_varint(&b, e->thread);
+			ms_buf_put_varint(&b, zigzag(ptr, e->ptr));
+			seq = e->seq;
+			time = us;
+			ptr = e->ptr;
+			if (e->op == MS_STREAM_ALLOC) {
+				uint32_t id = current && e->stack < rec->nstack_ids ?
+						      rec->stack_ids[e->stack] : 0;
+
+				ms_buf_put_varint(&b, e->size);
+				ms_buf_put_varint(&b, id);
+			}
+		}
+		err = write_chunk(rec, MS_REC_EVENTS, &b);
+		ms_buf_free(&b);
+		if (err != 0)
+			return err;
+	}
+	return 0;
+}
+
 int ms_recorder_close(ms_recorder *rec)
 {
 	int err;
@@ -558,6 +642,7 @@ int ms_recorder_close(ms_recorder *rec)
 	ms_buf_free(&rec->frames_out);
 	ms_buf_free(&rec->stacks_out);
 	free(rec->stack_ids);
+	free(rec->session_ids);
 	free(rec->threads);
 	free(rec->marks);
 	free(rec);

@@ -20,6 +20,7 @@
 
 #include <memscope/backends.h>
 #include <memscope/platform.h>
+#include <memscope/stream.h>
 
 #define SAMPLE_INTERVAL_NS (100 * 1000 * 1000)
 /* The leak scan walks every live block: once a second is enough for ages
@@ -139,6 +140,8 @@ void ms_runtime_start(void)
 {
 	const char *want = getenv("MEMSCOPE_BACKEND");
 	const ms_backend_ops *ops = ms_backend_find(want);
+	pid_t keeper = env_pid("MEMSCOPE_KEEPER");
+	int events_fd = (int)env_pid(MS_STREAM_ENV);
 
 	if (ops == NULL) {
 		/* The one case where the hook speaks: the user asked for
@@ -148,7 +151,13 @@ void ms_runtime_start(void)
 	}
 	ms_hook_busy = 1;
 	ms_unwind_init();
-	if (ms_capture_open(&ms_hook_capture, ops, ms_shm_dir(), env_pid("MEMSCOPE_KEEPER")) == 0) {
+	if (ms_capture_open(&ms_hook_capture, ops, ms_shm_dir(), keeper) == 0) {
+		/* The event stream, when the launcher asked for it. After an
+		 * exec the variable stays but the socket does not (it is
+		 * close-on-exec): ms_capture_stream checks that it is the
+		 * launcher's socket before using it. */
+		if (events_fd > 0 && keeper > 0)
+			ms_capture_stream(&ms_hook_capture, events_fd, keeper);
 		pthread_atfork(fork_prepare, fork_parent, fork_child);
 		start_sampler();
 		__atomic_store_n(&ms_hook_ready, 1, __ATOMIC_RELEASE);

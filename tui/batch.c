@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "batch.h"
+#include "events.h"
 #include "launch.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@ struct watch {
 	ms_reader reader;   /* base NULL while no session is open */
 	ms_symbols *symbols; /* for reader's session; NULL while none */
 	ms_recorder *recorder; /* -w */
+	struct ms_event_tap *events; /* --events */
 	ms_symbols **old_symbols; /* of earlier images: recorded frames point there */
 	size_t nold;
 };
@@ -102,17 +104,40 @@ static int target_gone(struct watch *w)
 /* print_frame's answer when the program has ended: no frame printed. */
 #define ENDED 1
 
+/* Records the events taken before a frame (after it, if there is one). */
+static void record_events(const struct ms_top_options *opt, struct watch *w, ms_event_batch *b)
+{
+	int err;
+
+	if (w->recorder == NULL || b->count == 0) {
+		ms_event_batch_free(b);
+		return;
+	}
+	err = ms_event_tap_record(w->events, w->recorder, b);
+	if (err != 0) {
+		fprintf(stderr, "memscope-top: cannot record to %s: %s; recording stops\n",
+			opt->record, strerror(-err));
+		ms_recorder_close(w->recorder);
+		w->recorder = NULL;
+	}
+}
+
 static int print_frame(const struct ms_top_options *opt, struct watch *w, int final)
 {
 	ms_frame_extra x = { .exit_status = -1 };
+	ms_event_batch events = { 0 };
 	ms_callsite *sites = NULL;
 	ms_snapshot s;
 	int err;
 
 	if (w->reader.base == NULL)
 		return -ENOENT;
+	/* Events first, then the snapshot: it has every call site they name. */
+	if (w->events != NULL && w->recorder != NULL)
+		events = ms_event_tap_take(w->events, final);
 	err = ms_snapshot_take(&w->reader, &s);
 	if (err != 0) {
+		ms_event_tap_return(w->events, &events);
 		fprintf(stderr, "memscope-top: cannot read session %s: %s\n", w->reader.path,
 			ms_reader_strerror(err));
 		return err;
@@ -124,6 +149,7 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 	 * when the process is gone. */
 	if (!final && (s.state == MS_SESSION_EXITED || s.state == MS_SESSION_GONE)) {
 		ms_snapshot_release(&s);
+		ms_event_tap_return(w->events, &events); /* for the final frame */
 		return ENDED;
 	}
 	x.exit_status = final && w->reaped ? w->exit_status : -1;
@@ -146,6 +172,7 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 			w->recorder = NULL;
 		}
 	}
+	record_events(opt, w, &events);
 	if (opt->json)
 		ms_frame_print_json(stdout, &s, &x);
 	else
@@ -156,9 +183,10 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 	return 0;
 }
 
-int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched)
+int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched,
+		 struct ms_event_tap *events)
 {
-	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0 };
+	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0, .events = events };
 	int err;
 	uint64_t interval = (uint64_t)(opt->interval_s * 1e9);
 	uint64_t start = ms_clock_mono_ns(), next = start + interval;

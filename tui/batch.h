@@ -4,9 +4,12 @@
 
 #include "options.h"
 
+struct ms_event_tap;
+
 /* Watches pid until it is gone or -n frames were printed. launched: pid is
  * our child (we reap it, report its status and remove its sessions).
  * Returns memscope-top's exit status. */
-int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched);
+int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched,
+		 struct ms_event_tap *events);
 
 #endif

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "feed.h"
+#include "events.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -118,6 +119,7 @@ static void *feed_main(void *arg)
 	int gone = 0;
 
 	do {
+		ms_event_batch events = { 0 };
 		int paused, err;
 		ms_model *m;
 
@@ -140,8 +142,13 @@ static void *feed_main(void *arg)
 		/* Paused, the screen keeps its model; a recording goes on. */
 		if (src.reader.base == NULL || (paused && !gone && f->recorder == NULL))
 			continue;
+		/* Events first, then the snapshot: it has every call site they
+		 * name. */
+		if (f->events != NULL && f->recorder != NULL)
+			events = ms_event_tap_take(f->events, gone);
 		m = ms_model_build(&src.reader, src.symbols, &src.history, &err);
 		if (m == NULL) {
+			ms_event_tap_return(f->events, &events);
 			set_error(f, ms_reader_strerror(err));
 			continue;
 		}
@@ -158,6 +165,9 @@ static void *feed_main(void *arg)
 		if (f->recorder != NULL) {
 			err = ms_recorder_frame(f->recorder, &m->snap, m->sites, m->nsites,
 						m->exit_status);
+			if (err == 0 && events.count > 0)
+				err = ms_event_tap_record(f->events, f->recorder, &events);
+			ms_event_batch_free(&events);
 			if (err != 0) {
 				pthread_mutex_lock(&f->lock);
 				snprintf(f->record_error, sizeof(f->record_error),
@@ -199,10 +209,11 @@ static void *feed_main(void *arg)
 }
 
 int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s,
-		  ms_recorder *recorder)
+		  ms_recorder *recorder, struct ms_event_tap *events)
 {
 	memset(f, 0, sizeof(*f));
 	f->recorder = recorder;
+	f->events = events;
 	f->pid = pid;
 	f->launched = launched;
 	f->interval_s = interval_s;

@@ -15,6 +15,8 @@
 
 #include "model.h"
 
+struct ms_event_tap;
+
 typedef struct ms_feed {
 	pid_t pid;
 	int launched;            /* pid is our child: the feed reaps it */
@@ -28,6 +30,7 @@ typedef struct ms_feed {
 	char error[256];         /* the last problem reading the session */
 	ms_model *current;       /* RCU-protected; read with ms_feed_model */
 	ms_recorder *recorder;   /* -w: every model is recorded, paused or not */
+	struct ms_event_tap *events; /* --events: recorded after each frame */
 	char record_error[256];
 	/* Replaying a recording instead (replay.c): */
 	ms_recording *recording;
@@ -39,7 +42,7 @@ typedef struct ms_feed {
 } ms_feed;
 
 int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s,
-		  ms_recorder *recorder);
+		  ms_recorder *recorder, struct ms_event_tap *events);
 
 /* Feeds the frames of a recording instead of a live session, from the
  * first, paused. The controls below move the cursor. */

@@ -12,6 +12,7 @@
 #include <memscope/platform.h>
 #include <memscope/session.h>
 #include <memscope/snapshot.h>
+#include <memscope/stream.h>
 
 static int exe_dir(char *dir, size_t len)
 {
@@ -97,7 +98,7 @@ static void detach_from_terminal(const char *output)
 	setpgid(0, 0);
 }
 
-pid_t ms_launch(char *const argv[], const char *hook_path, const char *output)
+pid_t ms_launch(char *const argv[], const char *hook_path, const char *output, int events_fd)
 {
 	char keeper[24];
 	pid_t pid;
@@ -118,6 +119,13 @@ pid_t ms_launch(char *const argv[], const char *hook_path, const char *output)
 		}
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("MEMSCOPE_KEEPER", keeper, 1);
+		if (events_fd >= 0) {
+			char fd[16];
+
+			snprintf(fd, sizeof(fd), "%d", events_fd);
+			fcntl(events_fd, F_SETFD, 0); /* the program's to keep */
+			setenv(MS_STREAM_ENV, fd, 1);
+		}
 		if (output != NULL)
 			detach_from_terminal(output);
 		execvp(argv[0], argv);

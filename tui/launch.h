@@ -18,8 +18,9 @@ int ms_find_sibling(const char *name, char *path, size_t len);
  * output: NULL to leave stdin, stdout and stderr as they are; else the
  * child's stdout and stderr go to that file (created), its stdin is
  * /dev/null, and it gets a process group of its own, so that neither its
- * output nor the terminal's signals get in the way of the screen. */
-pid_t ms_launch(char *const argv[], const char *hook_path, const char *output);
+ * output nor the terminal's signals get in the way of the screen.
+ * events_fd: -1, or the socket the hook sends the event stream to. */
+pid_t ms_launch(char *const argv[], const char *hook_path, const char *output, int events_fd);
 
 /* After a launched program ended: removes the sessions this process kept,
  * those of the program (all its exec generations) and of its descendants

@@ -20,6 +20,9 @@ void ms_top_usage(FILE *out)
 	      "  --sites N     call sites per batch frame, by live bytes (default 100; 0: all)\n"
 	      "  -w FILE       also record the session to FILE (-r replays it, memscope-report\n"
 	      "                summarises it)\n"
+	      "  --events      with -w and a launched COMMAND: record every allocation and\n"
+	      "                free too, for exact per-allocation analysis (memscope-report\n"
+	      "                --events); the program waits for the recorder if it falls behind\n"
 	      "  -h, --help    this text;  -V, --version  the version\n"
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
 	      "live, default /dev/shm), MEMSCOPE_BACKEND (capture backend: core)\n",
@@ -83,6 +86,8 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 			opt->batch = 1;
 		} else if (strcmp(a, "--json") == 0) {
 			opt->json = 1;
+		} else if (strcmp(a, "--events") == 0) {
+			opt->events = 1;
 		} else if (strcmp(a, "--clean") == 0) {
 			opt->clean = 1;
 		} else if (strcmp(a, "-l") == 0) {
@@ -136,6 +141,10 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 		return fail("choose one of -- COMMAND, -p, -l, --demo and -r", NULL);
 	if (opt->json && !opt->batch)
 		return fail("--json needs --batch (-b)", NULL);
+	if (opt->events && (opt->record == NULL ||
+			    (opt->mode != MS_TOP_LAUNCH && opt->mode != MS_TOP_DEMO)))
+		return fail("--events needs -w FILE and a program to launch (-- COMMAND): the "
+			    "stream starts with the program", NULL);
 	if (opt->clean && opt->mode != MS_TOP_LIST)
 		return fail("--clean goes with -l", NULL);
 	return 0;

@@ -1,5 +1,5 @@
 /*
- * memscope-report FILE [--json | --folded | --leaks] [--top N] [--at SECONDS]
+ * memscope-report FILE [--json | --folded | --leaks | --events] [--top N] [--at SECONDS]
  * Summarises a recording made with memscope-top -w, without a terminal.
  */
 #define _GNU_SOURCE
@@ -14,7 +14,7 @@
 #include <memscope/frame.h>
 #include <memscope/recording.h>
 
-enum mode { SUMMARY, JSON, FOLDED, LEAKS };
+enum mode { SUMMARY, JSON, FOLDED, LEAKS, EVENTS };
 
 struct options {
 	const char *file;
@@ -26,11 +26,14 @@ struct options {
 
 static void usage(FILE *out)
 {
-	fputs("usage: memscope-report FILE [--json | --folded | --leaks] [--top N] [--at SECONDS]\n"
+	fputs("usage: memscope-report FILE [--json | --folded | --leaks | --events] [--top N]\n"
+	      "                      [--at SECONDS]\n"
 	      "  (none)     peak and when, top call sites at the peak, leaks at the end, totals\n"
 	      "  --json     the frame at the end (or --at) in memscope-top's JSON frame format\n"
 	      "  --folded   live bytes by stack, folded (flamegraph.pl, speedscope)\n"
 	      "  --leaks    call sites still holding memory at the end (or --at)\n"
+	      "  --events   from the event stream (-w FILE --events): each allocation paired\n"
+	      "             with its free; per call site lifetimes and temporary allocations\n"
 	      "  --top N    at most N call sites (default 10; 0: all)\n"
 	      "  --at S     the frame S seconds after the start of the recording\n",
 	      out);
@@ -52,10 +55,12 @@ static int parse(int argc, char **argv, struct options *o)
 		char *end;
 
 		if (strcmp(a, "--json") == 0 || strcmp(a, "--folded") == 0 ||
-		    strcmp(a, "--leaks") == 0) {
+		    strcmp(a, "--leaks") == 0 || strcmp(a, "--events") == 0) {
 			if (o->mode != SUMMARY)
-				return fail("choose one of --json, --folded and --leaks", NULL);
-			o->mode = a[2] == 'j' ? JSON : a[2] == 'f' ? FOLDED : LEAKS;
+				return fail("choose one of --json, --folded, --leaks and --events",
+					    NULL);
+			o->mode = a[2] == 'j' ? JSON : a[2] == 'f' ? FOLDED : a[2] == 'l' ? LEAKS :
+								       EVENTS;
 		} else if (strcmp(a, "--top") == 0) {
 			errno = 0;
 			o->top = next ? strtol(next, &end, 10) : -1;
@@ -82,6 +87,8 @@ static int parse(int argc, char **argv, struct options *o)
 	}
 	if (o->file == NULL)
 		return fail("which recording?", NULL);
+	if (o->mode == EVENTS && o->has_at)
+		return fail("--events covers the whole recording; --at goes with the others", NULL);
 	return 0;
 }
 
@@ -167,6 +174,11 @@ int ms_report_run(int argc, char **argv)
 	if (ms_recording_problem(r) != NULL)
 		fprintf(stderr, "memscope-report: %s: %s; reporting its %zu readable frames\n", o.file,
 			ms_recording_problem(r), ms_recording_count(r));
+	if (o.mode == EVENTS) {
+		err = ms_report_events(r, o.top);
+		ms_recording_close(r);
+		return err;
+	}
 	i = o.has_at ? ms_recording_frame_at(r, o.at) : ms_recording_count(r) - 1;
 	err = ms_recording_load(r, i, &f);
 	if (err != 0) {
@@ -188,6 +200,8 @@ int ms_report_run(int argc, char **argv)
 	}
 	case FOLDED:
 		folded(&o, &f);
+		break;
+	case EVENTS: /* handled above */
 		break;
 	case LEAKS:
 		ms_frame_print_site_head(stdout);

@@ -14,6 +14,7 @@
 #include <memscope/snapshot.h>
 
 #include "batch.h"
+#include "events.h"
 #include "launch.h"
 #include "list.h"
 #include "options.h"
@@ -24,6 +25,7 @@
 static int launch(const struct ms_top_options *opt, char *const argv[], int is_demo)
 {
 	char hook[PATH_MAX], output[PATH_MAX];
+	ms_event_tap tap, *events = NULL;
 	pid_t pid;
 	int status, err;
 
@@ -40,15 +42,35 @@ static int launch(const struct ms_top_options *opt, char *const argv[], int is_d
 			return 1;
 		}
 	}
+	if (opt->events) {
+		err = ms_event_tap_open(&tap);
+		if (err != 0) {
+			fprintf(stderr, "memscope-top: cannot make a socket for --events: %s\n",
+				strerror(-err));
+			return 1;
+		}
+		events = &tap;
+	}
 	fflush(stdout);
-	pid = ms_launch(argv, hook, opt->batch ? NULL : output);
+	pid = ms_launch(argv, hook, opt->batch ? NULL : output, events ? tap.child_fd : -1);
 	if (pid < 0) {
 		fprintf(stderr, "memscope-top: cannot start %s: %s\n", argv[0], strerror(-pid));
+		if (events != NULL)
+			ms_event_tap_close(events);
 		return 1;
 	}
+	if (events != NULL && (err = ms_event_tap_start(events)) != 0) {
+		fprintf(stderr, "memscope-top: cannot receive events: %s; recording without them\n",
+			strerror(-err));
+		ms_event_tap_close(events);
+		events = NULL;
+	}
 	if (opt->batch)
-		return ms_batch_run(opt, pid, 1);
-	status = ms_ui_run(pid, 1, opt->interval_s, output, is_demo, opt->record);
+		status = ms_batch_run(opt, pid, 1, events);
+	else
+		status = ms_ui_run(pid, 1, opt->interval_s, output, is_demo, opt->record, events);
+	if (events != NULL)
+		ms_event_tap_close(events);
 	return status;
 }
 
@@ -75,8 +97,8 @@ static int attach(const struct ms_top_options *opt)
 	}
 	ms_reader_close(&r);
 	if (opt->batch)
-		return ms_batch_run(opt, opt->pid, 0);
-	return ms_ui_run(opt->pid, 0, opt->interval_s, NULL, 0, opt->record);
+		return ms_batch_run(opt, opt->pid, 0, NULL);
+	return ms_ui_run(opt->pid, 0, opt->interval_s, NULL, 0, opt->record, NULL);
 }
 
 static int demo(const struct ms_top_options *opt)

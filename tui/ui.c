@@ -523,7 +523,7 @@ int ms_ui_replay(const char *path)
 }
 
 int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo,
-	      const char *record)
+	      const char *record, struct ms_event_tap *events)
 {
 	struct ms_ui ui = { .output_path = output_path };
 	ms_recorder *recorder = NULL;
@@ -536,7 +536,7 @@ int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_pat
 		fprintf(stderr, "memscope-top: cannot create %s: %s\n", record, strerror(-err));
 		return 1;
 	}
-	err = ms_feed_start(&feed, pid, launched, interval_s, recorder);
+	err = ms_feed_start(&feed, pid, launched, interval_s, recorder, events);
 	if (err != 0) {
 		fprintf(stderr, "memscope-top: cannot start: %s\n", strerror(-err));
 		return 1;

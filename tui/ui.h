@@ -88,7 +88,7 @@ static inline void ms_view_activate(const ms_view_ops *v, struct ms_ui *ui, cons
  * bundled demo, which q ends too (any other program runs on). Returns the
  * exit status for memscope-top. */
 int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo,
-	      const char *record);
+	      const char *record, struct ms_event_tap *events);
 
 /* Replays a recording on the screen (-r). Returns the exit status. */
 int ms_ui_replay(const char *path);

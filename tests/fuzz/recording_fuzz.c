@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for the recording reader: any bytes, opened as a
- * recording, must give an error or a recording whose every frame loads or
- * is refused: never a crash, a leak or a hang. tests/run builds it with
+ * recording, must give an error or a recording whose every frame (and
+ * event) loads or is refused: never a crash, a leak or a hang. tests/run builds it with
  * clang (-fsanitize=fuzzer,address,undefined) and runs it for a bounded
  * time from a seed recording.
  */
@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -35,6 +36,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (ms_recording_load(r, i, &f) == 0)
 				ms_replay_release(&f);
+		}
+		if (ms_recording_event_count(r) > 0) {
+			ms_rec_event *ev;
+			size_t nev;
+			ms_callsite cs;
+
+			if (ms_recording_events(r, &ev, &nev) == 0) {
+				for (size_t i = 0; i < nev; i++)
+					if (ev[i].stack != MS_REC_NO_STACK &&
+					    ms_recording_stack(r, ev[i].stack, &cs) != 0)
+						__builtin_trap(); /* the reader let a bad id through */
+				free(ev);
+			}
 		}
 		ms_recording_problem(r);
 		ms_recording_peak_frame(r);

@@ -84,6 +84,7 @@ typedef struct ms_capture {
 	ms_stacks stacks;
 	ms_backend backend;
 	void *ages;          /* the leak scan's per-stack sums (pages) */
+	struct ms_stream *stream; /* the event stream; NULL when off */
 	char dir[256];
 	pid_t keeper_pid;
 } ms_capture;
@@ -91,6 +92,11 @@ typedef struct ms_capture {
 /* Creates the store in dir (see ms_store_create) and opens the backend.
  * Returns 0 or -errno. Not on the hook path. */
 int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, pid_t keeper_pid);
+
+/* Starts the event stream (memscope/stream.h) on fd, a socket whose other
+ * end belongs to process peer. Returns 0, or -EPROTOTYPE when fd is not
+ * such a socket (it is then left alone), or -errno. */
+int ms_capture_stream(ms_capture *c, int fd, pid_t peer);
 
 /* Marks the session exited (ms_store_finish). Blocks stay tracked: the
  * process may go on freeing after this. */

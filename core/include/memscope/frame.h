@@ -31,6 +31,8 @@ void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *
  * and reports print them. */
 void ms_frame_print_site_head(FILE *out);
 void ms_frame_print_site_row(FILE *out, const ms_callsite *c);
+/* The call site's name as the row shows it: function (file:line). */
+void ms_frame_print_site_name(FILE *out, const ms_callsite *c);
 
 /* "function", else "module+0x1f3", else the bare address, into buf. */
 const char *ms_frame_name(const ms_frame *f, char *buf, size_t len);

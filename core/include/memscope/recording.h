@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <memscope/snapshot.h>
+#include <memscope/stream.h>
 #include <memscope/symbols.h>
 
 #ifdef __cplusplus
@@ -31,6 +32,15 @@ int ms_recorder_create(const char *path, ms_recorder **out);
  * readable up to its last frame. Returns 0 or -errno. */
 int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_callsite *sites,
 		      size_t nsites, int exit_status);
+
+/* Appends events of the event stream (memscope/stream.h) of image
+ * pid/generation, in any order (ev is sorted in place). Call it after the
+ * frame of a snapshot taken after the events were sent: the events' call
+ * sites are then in the recording's dictionary (for an image other than the
+ * current one they are recorded without). Returns 0, -ESRCH for an image
+ * with no frame yet, or -errno. */
+int ms_recorder_events(ms_recorder *rec, uint32_t pid, uint32_t generation,
+		       struct ms_stream_event *ev, size_t n);
 
 /* Marks the end and closes. Returns 0 or -errno. */
 int ms_recorder_close(ms_recorder *rec);
@@ -75,6 +85,33 @@ typedef struct ms_replay {
 	size_t nsites;
 	int exit_status;
 } ms_replay;
+
+/* --- the event stream (memscope-top -w FILE --events) ------------------ */
+
+#define MS_REC_NO_STACK UINT32_MAX
+
+typedef struct ms_rec_event {
+	uint64_t seq;     /* the process's own order of operations */
+	uint64_t time_us; /* since the image started */
+	uint64_t ptr;
+	uint64_t size;    /* MS_STREAM_ALLOC only */
+	uint32_t stack;   /* the recording's stack id, or MS_REC_NO_STACK */
+	uint32_t thread;  /* the thread's slot: its index in the image's thread list */
+	uint32_t session; /* index of the image among the recording's */
+	uint8_t op;       /* MS_STREAM_ALLOC, MS_STREAM_FREE */
+	uint8_t flags;    /* MS_STREAM_REALLOC, MS_STREAM_RESTORE */
+} ms_rec_event;
+
+/* How many events the recording holds (0: recorded without --events). */
+size_t ms_recording_event_count(const ms_recording *r);
+
+/* Every event, in the order the program made them (by image, then seq).
+ * *out is malloc'ed. Returns 0 or a negative error. */
+int ms_recording_events(ms_recording *r, ms_rec_event **out, size_t *n);
+
+/* Call site id of the recording as an ms_callsite (figures zero); its
+ * frames live as long as the recording. Returns 0 or -EINVAL. */
+int ms_recording_stack(const ms_recording *r, uint32_t id, ms_callsite *out);
 
 /* Rebuilds frame i. Returns 0 or a negative error. */
 int ms_recording_load(ms_recording *r, size_t i, ms_replay *out);
