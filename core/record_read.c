@@ -703,7 +703,8 @@ int ms_recording_stack(const ms_recording *r, uint32_t id, ms_callsite *out)
 /* The state rebuilt frame by frame. */
 struct state {
 	ms_thread_info *threads;
-	size_t nthreads, cap_threads;
+	ms_thread_view *views;
+	size_t nthreads, cap_threads, cap_views;
 	ms_site_info *sites; /* by stack id */
 	unsigned char *present;
 	size_t cap_sites;
@@ -746,10 +747,11 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 	s->threads_overflowed = v[17];
 	s->ages_scanned = v[18] != 0;
 
-	n = ms_cur_count(&c, 10);
+	n = ms_cur_count(&c, 14);
 	for (uint64_t i = 0; i < n && !c.bad; i++) {
-		uint64_t index = ms_cur_varint(&c);
+		uint64_t index = ms_cur_varint(&c), state, cpu;
 		ms_thread_info t = { 0 };
+		ms_thread_view view = { 0 };
 		const char *name;
 
 		if (index > st->nthreads || index >= (1u << 20)) { /* in place, or the next */
@@ -766,11 +768,19 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 		t.free_bytes = ms_cur_varint(&c);
 		t.live_bytes = ms_cur_varint(&c);
 		t.live_allocs = ms_cur_varint(&c);
-		if (grow((void **)&st->threads, &st->cap_threads, index + 1, sizeof(*st->threads)) != 0) {
+		state = ms_cur_varint(&c);
+		cpu = ms_cur_varint(&c);
+		view.state = state >= 0x21 && state < 0x7f ? (char)state : '?';
+		view.cpu_percent = (double)cpu / 1000.0;
+		view.allocs_per_s = (double)ms_cur_varint(&c);
+		view.frees_per_s = (double)ms_cur_varint(&c);
+		if (grow((void **)&st->threads, &st->cap_threads, index + 1, sizeof(*st->threads)) != 0 ||
+		    grow((void **)&st->views, &st->cap_views, index + 1, sizeof(*st->views)) != 0) {
 			free(p);
 			return -ENOMEM;
 		}
 		st->threads[index] = t;
+		st->views[index] = view;
 		if (index == st->nthreads)
 			st->nthreads++;
 	}
@@ -845,7 +855,9 @@ int ms_recording_load(ms_recording *r, size_t i, ms_replay *out)
 
 	s->threads = st.threads;
 	s->nthreads = st.nthreads;
+	out->views = st.views;
 	st.threads = NULL;
+	st.views = NULL;
 	s->sites = calloc(st.cap_sites ? st.cap_sites : 1, sizeof(*s->sites));
 	out->sites = calloc(st.cap_sites ? st.cap_sites : 1, sizeof(*out->sites));
 	if (s->sites == NULL || out->sites == NULL) {
@@ -891,6 +903,7 @@ int ms_recording_load(ms_recording *r, size_t i, ms_replay *out)
 	s->nsamples = count;
 done:
 	free(st.threads);
+	free(st.views);
 	free(st.sites);
 	free(st.present);
 	if (err != 0)
@@ -901,6 +914,8 @@ done:
 void ms_replay_release(ms_replay *f)
 {
 	ms_snapshot_release(&f->snap);
+	free(f->views);
+	f->views = NULL;
 	free(f->sites);
 	f->sites = NULL;
 	f->nsites = 0;

@@ -31,6 +31,13 @@ struct site_mark {
 		old_allocs[MS_STORE_AGES];
 };
 
+/* A thread as the previous frame recorded it: its figures and its view,
+ * encoded (see put_thread). */
+struct thread_mark {
+	ms_thread_info info;
+	uint64_t view[4];
+};
+
 struct ms_recorder {
 	int fd;
 	ZSTD_CCtx *zstd; /* one context for every chunk */
@@ -52,7 +59,7 @@ struct ms_recorder {
 	size_t nsession_ids;
 	/* The previous frame, for deltas. */
 	unsigned since_key;
-	ms_thread_info *threads;
+	struct thread_mark *threads;
 	size_t nthreads;
 	struct site_mark *marks; /* by the recording's stack id */
 	size_t nmarks;
@@ -357,15 +364,33 @@ static uint64_t us(double seconds)
 	return seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
 }
 
-static int thread_changed(const ms_thread_info *a, const ms_thread_info *b)
+/* A view as the file holds it: state, CPU in thousandths of a percent,
+ * allocations and frees per second. */
+static void encode_view(const ms_thread_view *v, uint64_t out[4])
 {
-	return a->tid != b->tid || a->exited != b->exited || a->allocs != b->allocs ||
+	static const ms_thread_view unknown = { .state = '-' };
+
+	if (v == NULL)
+		v = &unknown;
+	out[0] = (unsigned char)v->state;
+	out[1] = v->cpu_percent > 0 ? (uint64_t)(v->cpu_percent * 1000 + 0.5) : 0;
+	out[2] = v->allocs_per_s > 0 ? (uint64_t)(v->allocs_per_s + 0.5) : 0;
+	out[3] = v->frees_per_s > 0 ? (uint64_t)(v->frees_per_s + 0.5) : 0;
+}
+
+static int thread_changed(const struct thread_mark *m, const ms_thread_info *b,
+			  const uint64_t view[4])
+{
+	const ms_thread_info *a = &m->info;
+
+	return memcmp(m->view, view, sizeof(m->view)) != 0 || a->tid != b->tid || a->exited != b->exited || a->allocs != b->allocs ||
 	       a->frees != b->frees || a->alloc_bytes != b->alloc_bytes ||
 	       a->free_bytes != b->free_bytes || a->live_bytes != b->live_bytes ||
 	       a->live_allocs != b->live_allocs || strcmp(a->name, b->name) != 0;
 }
 
-static void put_thread(ms_recorder *rec, struct ms_buf *b, size_t index, const ms_thread_info *t)
+static void put_thread(ms_recorder *rec, struct ms_buf *b, size_t index, const ms_thread_info *t,
+		       const uint64_t view[4])
 {
 	ms_buf_put_varint(b, index);
 	ms_buf_put_varint(b, (uint64_t)t->tid);
@@ -377,6 +402,8 @@ static void put_thread(ms_recorder *rec, struct ms_buf *b, size_t index, const m
 	ms_buf_put_varint(b, t->free_bytes);
 	ms_buf_put_varint(b, t->live_bytes);
 	ms_buf_put_varint(b, t->live_allocs);
+	for (int k = 0; k < 4; k++)
+		ms_buf_put_varint(b, view[k]);
 }
 
 /* The site's mark, grown to hold id. */
@@ -407,10 +434,11 @@ static int site_changed(const struct site_mark *m, const ms_site_info *s)
 	return 0;
 }
 
-int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_callsite *sites,
-		      size_t nsites, int exit_status)
+int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_view *views,
+		      const ms_callsite *sites, size_t nsites, int exit_status)
 {
 	struct ms_buf b = { 0 };
+	uint64_t(*coded)[4] = NULL;
 	uint32_t *ids = NULL;
 	size_t nchanged = 0;
 	int key, err = 0;
@@ -465,7 +493,7 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_callsite 
 	 * way a delta cannot say (it only grows or changes in place). */
 	key = rec->since_key >= MS_REC_KEY_EVERY || s->nthreads < rec->nthreads;
 	for (size_t i = 0; !key && i < rec->nthreads; i++)
-		key = rec->threads[i].tid != s->threads[i].tid;
+		key = rec->threads[i].info.tid != s->threads[i].tid;
 	ms_buf_put_varint(&b, key);
 	ms_buf_put_varint(&b, rec->sessions - 1);
 	ms_buf_put_varint(&b, us(s->time_s));
@@ -487,12 +515,22 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_callsite 
 	ms_buf_put_varint(&b, s->ages_scanned ? 1 : 0);
 
 	/* Threads. */
-	for (size_t i = 0; i < s->nthreads; i++)
-		nchanged += key || i >= rec->nthreads || thread_changed(&rec->threads[i], &s->threads[i]);
+	coded = malloc((s->nthreads ? s->nthreads : 1) * sizeof(*coded));
+	if (coded == NULL) {
+		free(ids);
+		ms_buf_free(&b);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->nthreads; i++) {
+		encode_view(views != NULL ? &views[i] : NULL, coded[i]);
+		nchanged += key || i >= rec->nthreads ||
+			    thread_changed(&rec->threads[i], &s->threads[i], coded[i]);
+	}
 	ms_buf_put_varint(&b, nchanged);
 	for (size_t i = 0; i < s->nthreads; i++)
-		if (key || i >= rec->nthreads || thread_changed(&rec->threads[i], &s->threads[i]))
-			put_thread(rec, &b, i, &s->threads[i]);
+		if (key || i >= rec->nthreads ||
+		    thread_changed(&rec->threads[i], &s->threads[i], coded[i]))
+			put_thread(rec, &b, i, &s->threads[i], coded[i]);
 
 	/* Call sites. */
 	nchanged = 0;
@@ -534,20 +572,27 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_callsite 
 	free(ids);
 	err = write_chunk(rec, MS_REC_FRAME, &b);
 	ms_buf_free(&b);
-	if (err != 0)
+	if (err != 0) {
+		free(coded);
 		return err;
+	}
 
 	/* This frame is the next one's reference. */
 	if (s->nthreads > rec->nthreads) {
-		ms_thread_info *more = realloc(rec->threads, s->nthreads * sizeof(*more));
+		struct thread_mark *more = realloc(rec->threads, s->nthreads * sizeof(*more));
 
 		if (more == NULL) {
+			free(coded);
 			rec->failed = 1;
 			return -ENOMEM;
 		}
 		rec->threads = more;
 	}
-	memcpy(rec->threads, s->threads, s->nthreads * sizeof(*rec->threads));
+	for (size_t i = 0; i < s->nthreads; i++) {
+		rec->threads[i].info = s->threads[i];
+		memcpy(rec->threads[i].view, coded[i], sizeof(coded[i]));
+	}
+	free(coded);
 	rec->nthreads = s->nthreads;
 	rec->since_key = key ? 1 : rec->since_key + 1;
 	return 0;

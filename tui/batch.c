@@ -2,6 +2,7 @@
 #include "batch.h"
 #include "events.h"
 #include "launch.h"
+#include "model.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -34,6 +35,7 @@ struct watch {
 	ms_recorder *recorder; /* -w */
 	struct ms_event_tap *events; /* --events */
 	ms_symbols **old_symbols; /* of earlier images: recorded frames point there */
+	ms_model_history history; /* for the threads' rates in recordings */
 	size_t nold;
 };
 
@@ -164,7 +166,13 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 		}
 	}
 	if (w->recorder != NULL) {
-		err = ms_recorder_frame(w->recorder, &s, x.sites, x.nsites, x.exit_status);
+		double alloc_rate, free_rate;
+		ms_thread_view *views = ms_thread_views(&s, &w->history, &alloc_rate, &free_rate);
+
+		err = views != NULL ? ms_recorder_frame(w->recorder, &s, views, x.sites, x.nsites,
+							x.exit_status) :
+				      -ENOMEM;
+		free(views);
 		if (err != 0) {
 			fprintf(stderr, "memscope-top: cannot record to %s: %s; recording stops\n",
 				opt->record, strerror(-err));
@@ -252,6 +260,7 @@ int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched,
 	if (w.recorder != NULL && (err = ms_recorder_close(w.recorder)) != 0)
 		fprintf(stderr, "memscope-top: cannot finish %s: %s\n", opt->record, strerror(-err));
 	ms_symbols_free(w.symbols);
+	ms_model_history_free(&w.history);
 	for (size_t i = 0; i < w.nold; i++)
 		ms_symbols_free(w.old_symbols[i]);
 	free(w.old_symbols);

@@ -109,6 +109,20 @@ static int wait_tick(ms_feed *f, double seconds)
 	return stop;
 }
 
+static int record_frame(ms_recorder *rec, const ms_model *m)
+{
+	ms_thread_view *views = malloc((m->snap.nthreads ? m->snap.nthreads : 1) * sizeof(*views));
+	int err;
+
+	if (views == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->snap.nthreads; i++)
+		views[i] = m->threads[i].v;
+	err = ms_recorder_frame(rec, &m->snap, views, m->sites, m->nsites, m->exit_status);
+	free(views);
+	return err;
+}
+
 static void *feed_main(void *arg)
 {
 	ms_feed *f = arg;
@@ -163,8 +177,7 @@ static void *feed_main(void *arg)
 		m->exit_status = f->exit_status;
 		pthread_mutex_unlock(&f->lock);
 		if (f->recorder != NULL) {
-			err = ms_recorder_frame(f->recorder, &m->snap, m->sites, m->nsites,
-						m->exit_status);
+			err = record_frame(f->recorder, m);
 			if (err == 0 && events.count > 0)
 				err = ms_event_tap_record(f->events, f->recorder, &events);
 			ms_event_batch_free(&events);

@@ -28,50 +28,63 @@ static double per_second(uint64_t now, uint64_t before, double dt)
 	return dt > 0 && now >= before ? (double)(now - before) / dt : 0.0;
 }
 
-/* Thread rows: /proc for state and CPU time, the history for rates; then
- * this model becomes the history. */
-static int fill_threads(ms_model *m, ms_model_history *h)
+ms_thread_view *ms_thread_views(const ms_snapshot *s, ms_model_history *h, double *alloc_rate,
+				double *free_rate)
 {
-	const ms_snapshot *s = &m->snap;
 	double dt = s->time_s - h->time_s;
-	ms_thread_mark *next;
+	ms_thread_view *views = calloc(s->nthreads ? s->nthreads : 1, sizeof(*views));
+	ms_thread_mark *next = calloc(s->nthreads ? s->nthreads : 1, sizeof(*next));
 
-	m->threads = calloc(s->nthreads ? s->nthreads : 1, sizeof(*m->threads));
-	next = calloc(s->nthreads ? s->nthreads : 1, sizeof(*h->threads));
-	if (m->threads == NULL || next == NULL) {
+	if (views == NULL || next == NULL) {
+		free(views);
 		free(next);
-		return -ENOMEM;
+		return NULL;
 	}
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const ms_thread_info *t = &s->threads[i];
-		ms_thread_row *row = &m->threads[i];
+		ms_thread_view *v = &views[i];
 		uint64_t cpu = 0;
 		char state = 'X';
 
-		row->info = t;
 		if (!t->exited && s->state == MS_SESSION_RUNNING && t->tid > 0 &&
 		    ms_proc_thread_stat(s->pid, t->tid, &state, &cpu) != 0)
 			state = 'X';
-		row->state = t->exited ? 'X' : state;
+		v->state = t->exited ? 'X' : state;
 		for (size_t k = 0; k < h->nthreads; k++) {
 			if (h->threads[k].tid != t->tid)
 				continue;
-			row->allocs_per_s = per_second(t->allocs, h->threads[k].allocs, dt);
-			row->frees_per_s = per_second(t->frees, h->threads[k].frees, dt);
+			v->allocs_per_s = per_second(t->allocs, h->threads[k].allocs, dt);
+			v->frees_per_s = per_second(t->frees, h->threads[k].frees, dt);
 			if (cpu != 0)
-				row->cpu_percent = per_second(cpu, h->threads[k].cpu_ns, dt) / 1e7;
+				v->cpu_percent = per_second(cpu, h->threads[k].cpu_ns, dt) / 1e7;
 			break;
 		}
 		next[i] = (ms_thread_mark){ t->tid, t->allocs, t->frees, cpu };
 	}
-	m->alloc_rate = per_second(s->total_allocs, h->allocs, dt);
-	m->free_rate = per_second(s->total_frees, h->frees, dt);
+	*alloc_rate = per_second(s->total_allocs, h->allocs, dt);
+	*free_rate = per_second(s->total_frees, h->frees, dt);
 	free(h->threads);
 	h->threads = next;
 	h->nthreads = s->nthreads;
 	h->time_s = s->time_s;
 	h->allocs = s->total_allocs;
 	h->frees = s->total_frees;
+	return views;
+}
+
+static int fill_threads(ms_model *m, ms_model_history *h)
+{
+	const ms_snapshot *s = &m->snap;
+	ms_thread_view *views = ms_thread_views(s, h, &m->alloc_rate, &m->free_rate);
+
+	m->threads = calloc(s->nthreads ? s->nthreads : 1, sizeof(*m->threads));
+	if (views == NULL || m->threads == NULL) {
+		free(views);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->nthreads; i++)
+		m->threads[i] = (ms_thread_row){ &s->threads[i], views[i] };
+	free(views);
 	return 0;
 }
 

@@ -5,14 +5,13 @@
 
 #include <urcu/urcu-bp.h>
 
+#include <memscope/recording.h>
 #include <memscope/snapshot.h>
 #include <memscope/symbols.h>
 
 typedef struct ms_thread_row {
 	const ms_thread_info *info; /* in the model's snapshot */
-	char state;                 /* from /proc: R, S, D, ...; 'X' once gone */
-	double cpu_percent;
-	double allocs_per_s, frees_per_s;
+	ms_thread_view v;           /* state and CPU from /proc, rates */
 } ms_thread_row;
 
 typedef struct ms_model {
@@ -38,6 +37,12 @@ typedef struct ms_model_history {
 	size_t nthreads;
 	ms_thread_mark *threads;
 } ms_model_history;
+
+/* The threads' views (one per s->threads; malloc'ed) and the process's
+ * rates, against the history, which then becomes this snapshot's. NULL
+ * when out of memory. */
+ms_thread_view *ms_thread_views(const ms_snapshot *s, ms_model_history *h, double *alloc_rate,
+				double *free_rate);
 
 /* Builds a model from reader r. Returns NULL on failure (the error is in
  * *err). */

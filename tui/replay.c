@@ -47,16 +47,18 @@ static ms_model *build(ms_recording *r, size_t i, int *err)
 	s = &m->snap;
 	m->threads = calloc(s->nthreads ? s->nthreads : 1, sizeof(*m->threads));
 	if (m->threads == NULL) {
+		free(f.views);
 		ms_model_free(m);
 		*err = -ENOMEM;
 		return NULL;
 	}
-	/* A recording keeps what the store had, not /proc: no thread states
-	 * or CPU. The process's rates come from the last two frames. */
+	/* The threads as the screen showed them when recording. The process's
+	 * rates come from the last two frames. */
 	for (size_t k = 0; k < s->nthreads; k++) {
 		m->threads[k].info = &s->threads[k];
-		m->threads[k].state = s->threads[k].exited ? 'X' : '-';
+		m->threads[k].v = f.views[k];
 	}
+	free(f.views);
 	if (s->nsamples >= 2) {
 		const ms_sample *a = &s->samples[s->nsamples - 2], *b = &s->samples[s->nsamples - 1];
 		double dt = b->time_s - a->time_s;

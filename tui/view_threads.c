@@ -28,11 +28,11 @@ static double column_value(const ms_thread_row *t, int col)
 	case COL_TID:
 		return t->info->tid;
 	case COL_CPU:
-		return t->cpu_percent;
+		return t->v.cpu_percent;
 	case COL_ALLOC_RATE:
-		return t->allocs_per_s;
+		return t->v.allocs_per_s;
 	case COL_FREE_RATE:
-		return t->frees_per_s;
+		return t->v.frees_per_s;
 	case COL_LIVE_BYTES:
 		return (double)t->info->live_bytes;
 	case COL_TOTAL_BYTES:
@@ -50,7 +50,7 @@ static int by_column(const void *a, const void *b)
 	if (sort_column == COL_NAME)
 		cmp = strcmp(x->info->name, y->info->name);
 	else if (sort_column == COL_STATE)
-		cmp = (x->state > y->state) - (x->state < y->state);
+		cmp = (x->v.state > y->v.state) - (x->v.state < y->v.state);
 	else if (sort_column == COL_TID)
 		cmp = (x->info->tid > y->info->tid) - (x->info->tid < y->info->tid);
 	else {
@@ -105,13 +105,13 @@ static int threads_draw(struct ms_ui *ui, const ms_model *m)
 		int selected = (int)i == ui->selected[MS_VIEW_THREADS];
 
 		snprintf(line, sizeof(line), "%7d %-16.16s %c %6.1f %8.0f %8.0f %11s %12s",
-			 (int)t->info->tid, t->info->name, t->state, t->cpu_percent, t->allocs_per_s,
-			 t->frees_per_s, ms_format_bytes(a, sizeof(a), t->info->live_bytes),
+			 (int)t->info->tid, t->info->name, t->v.state, t->v.cpu_percent, t->v.allocs_per_s,
+			 t->v.frees_per_s, ms_format_bytes(a, sizeof(a), t->info->live_bytes),
 			 ms_format_bytes(b, sizeof(b), t->info->alloc_bytes));
 		if (selected) {
 			ms_ui_bar(ui, y, MS_COLOR_SELECTED);
 		}
-		ms_ui_text(ui, y, 0, ui->cols, selected ? MS_COLOR_SELECTED : t->state == 'X' ? MS_COLOR_DIM : 0,
+		ms_ui_text(ui, y, 0, ui->cols, selected ? MS_COLOR_SELECTED : t->v.state == 'X' ? MS_COLOR_DIM : 0,
 			   selected && !ui->colors ? A_REVERSE : 0, line);
 	}
 	return (int)norder;

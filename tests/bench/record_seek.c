@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 		s.total_allocs += 4000;
 		s.live_bytes = 1000000 + k;
 		s.peak_bytes = s.live_bytes;
-		if (ms_recorder_frame(rec, &s, sites, nsites, -1) != 0)
+		if (ms_recorder_frame(rec, &s, NULL, sites, nsites, -1) != 0)
 			return 1;
 	}
 	ms_recorder_close(rec);

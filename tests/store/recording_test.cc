@@ -24,6 +24,7 @@ struct Scene {
 	const ms_frame *stack_a[2], *stack_b[2], *stack_c[1];
 	ms_callsite sites[3];
 	ms_thread_info threads[2];
+	ms_thread_view views[2];
 	ms_snapshot snap;
 
 	Scene()
@@ -91,6 +92,8 @@ struct Scene {
 		threads[0].allocs = k;
 		threads[1].allocs = k % 7 == 0 ? threads[1].allocs : k; // sometimes unchanged
 		threads[1].exited = k > 150;
+		views[0] = { k % 3 == 0 ? 'R' : 'S', 0.125 * (k % 50), (double)(k * 10), (double)k };
+		views[1] = { k > 150 ? 'X' : 'R', 99.5, 0, 0 };
 	}
 };
 
@@ -123,7 +126,9 @@ std::string record(const std::string &dir)
 	EXPECT_EQ(ms_recorder_create(path.c_str(), &rec), 0);
 	for (int k = 1; k <= kFrames; k++) {
 		sc.step(k);
-		EXPECT_EQ(ms_recorder_frame(rec, &sc.snap, sc.sites, 3, k == kFrames ? 0 : -1), 0);
+		EXPECT_EQ(ms_recorder_frame(rec, &sc.snap, sc.views, sc.sites, 3,
+					    k == kFrames ? 0 : -1),
+			  0);
 	}
 	sc.snap.state = MS_SESSION_EXITED;
 	EXPECT_EQ(ms_recorder_close(rec), 0);
@@ -164,6 +169,14 @@ TEST(Recording, EveryFrameComesBackExactly)
 		EXPECT_STREQ(f.snap.threads[1].name, "worker");
 		EXPECT_EQ(f.snap.threads[0].allocs, want.threads[0].allocs);
 		EXPECT_EQ(f.snap.threads[1].exited, k > 150);
+		// What the thread table showed, as it showed it.
+		ASSERT_NE(f.views, nullptr);
+		for (int t = 0; t < 2; t++) {
+			EXPECT_EQ(f.views[t].state, want.views[t].state) << k;
+			EXPECT_DOUBLE_EQ(f.views[t].cpu_percent, want.views[t].cpu_percent) << k;
+			EXPECT_DOUBLE_EQ(f.views[t].allocs_per_s, want.views[t].allocs_per_s) << k;
+			EXPECT_DOUBLE_EQ(f.views[t].frees_per_s, want.views[t].frees_per_s) << k;
+		}
 		ASSERT_EQ(f.nsites, 3u);
 		const ms_callsite *parse = site_named(f, "parse");
 		ASSERT_NE(parse, nullptr);

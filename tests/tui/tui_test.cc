@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <sstream>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -297,6 +298,13 @@ TEST_F(Screen, ReplayMovesThroughARecording)
 	EXPECT_GT(t, 0.7) << at;
 	EXPECT_LE(t, 1.0) << at;
 	EXPECT_NE(row_of("alpha_site"), -1) << screen();
+	// The threads as the screen showed them then: a state from /proc and
+	// beta's allocation rate, not blanks.
+	keys({ "t" });
+	ASSERT_TRUE(wait_for("worker-beta")) << screen();
+	std::string beta = lines()[row_of("worker-beta")];
+	EXPECT_TRUE(std::regex_search(beta, std::regex(R"(worker-beta\s+[RSD]\s+\d+\.\d\s+[1-9]\d*\s)")))
+		<< beta;
 	// One frame on, one back.
 	keys({ "n" });
 	EXPECT_TRUE(wait_gone(at)) << screen();

@@ -17,6 +17,15 @@
 extern "C" {
 #endif
 
+/* What the screen shows of a thread beyond the store's figures: from /proc
+ * (state, CPU) and from the frame before (rates). Recorded so that a
+ * replay shows the thread table as it was. */
+typedef struct ms_thread_view {
+	char state; /* R, S, D, ...; 'X' once gone; '-' not known */
+	double cpu_percent;
+	double allocs_per_s, frees_per_s;
+} ms_thread_view;
+
 /* --- writing ------------------------------------------------------------ */
 
 typedef struct ms_recorder ms_recorder;
@@ -25,13 +34,14 @@ typedef struct ms_recorder ms_recorder;
  * -errno. */
 int ms_recorder_create(const char *path, ms_recorder **out);
 
-/* Appends a frame: the snapshot and its call sites (as
- * ms_symbols_callsites gives them; their frames are stored once).
- * exit_status: the program's, when known; else -1. Each chunk is written
- * whole with one write, so a recorder killed at any point leaves a file
- * readable up to its last frame. Returns 0 or -errno. */
-int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_callsite *sites,
-		      size_t nsites, int exit_status);
+/* Appends a frame: the snapshot, its threads' views (one per s->threads;
+ * NULL: not known) and its call sites (as ms_symbols_callsites gives them;
+ * their frames are stored once). exit_status: the program's, when known;
+ * else -1. Each chunk is written whole with one write, so a recorder
+ * killed at any point leaves a file readable up to its last frame.
+ * Returns 0 or -errno. */
+int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_view *views,
+		      const ms_callsite *sites, size_t nsites, int exit_status);
 
 /* Appends events of the event stream (memscope/stream.h) of image
  * pid/generation, in any order (ev is sorted in place). Call it after the
@@ -81,6 +91,7 @@ size_t ms_recording_peak_frame(const ms_recording *r);
  * thinned out to at most 2048) and its call sites, unsorted. */
 typedef struct ms_replay {
 	ms_snapshot snap;
+	ms_thread_view *views; /* one per snap.threads */
 	ms_callsite *sites;
 	size_t nsites;
 	int exit_status;
