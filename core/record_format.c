@@ -58,6 +58,8 @@ void ms_buf_put_varint(struct ms_buf *b, uint64_t v)
 
 void ms_buf_put_bytes(struct ms_buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	reserve(b, n);
 	if (b->failed)
 		return;

@@ -29,6 +29,7 @@ enum {
 	MS_REC_FRAME = 5,
 	MS_REC_END = 6,
 	MS_REC_EVENTS = 7,
+	MS_REC_INDEX = 8,
 };
 
 uint32_t ms_crc32c(uint32_t crc, const void *data, size_t len);

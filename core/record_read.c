@@ -243,26 +243,28 @@ static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 	return 0;
 }
 
+/* What the index says of a frame (in this order), or what is read from
+ * the frame itself. */
+enum { NOTE_KEY, NOTE_SESSION, NOTE_TIME, NOTE_LIVE_BYTES, NOTE_LIVE_ALLOCS, NOTE_ALLOCS,
+       NOTE_FREES, NOTE_BYTES, NOTE_RSS, FRAME_NOTES };
+
 /* Notes a frame: its place, kind and the figures the graph needs. */
-static int note_frame(ms_recording *r, struct caps *cap, struct ms_cursor *c, uint64_t offset,
-		      uint32_t length, int packed)
+static int note_frame(ms_recording *r, struct caps *cap, const uint64_t v[FRAME_NOTES],
+		      uint64_t offset, uint32_t length, int packed)
 {
 	struct frame_ref f = { .offset = offset, .length = length, .packed = packed };
-	uint64_t v[19];
 
-	for (int i = 0; i < 19; i++)
-		v[i] = ms_cur_varint(c);
-	if (c->bad || v[1] >= r->nsessions)
+	if (v[NOTE_SESSION] >= r->nsessions)
 		return -1;
-	f.key = v[0] != 0;
-	f.session = v[1];
-	f.time_us = v[2];
-	f.live_bytes = v[5];
-	f.live_allocs = v[6];
-	f.total_allocs = v[9];
-	f.total_frees = v[10];
-	f.total_bytes = v[12];
-	f.rss_bytes = v[13];
+	f.key = v[NOTE_KEY] != 0;
+	f.session = v[NOTE_SESSION];
+	f.time_us = v[NOTE_TIME];
+	f.live_bytes = v[NOTE_LIVE_BYTES];
+	f.live_allocs = v[NOTE_LIVE_ALLOCS];
+	f.total_allocs = v[NOTE_ALLOCS];
+	f.total_frees = v[NOTE_FREES];
+	f.total_bytes = v[NOTE_BYTES];
+	f.rss_bytes = v[NOTE_RSS];
 	if (f.key) {
 		f.key_index = r->nrefs;
 	} else {
@@ -328,17 +330,45 @@ static long decode_events(const ms_recording *r, struct ms_cursor *c, size_t nst
 	return c->p == c->end ? (long)count : -1;
 }
 
-static int note_events(ms_recording *r, struct caps *cap, struct ms_cursor *c, uint64_t offset,
+/* The frame's figures from its payload. */
+static int read_frame_notes(struct ms_cursor *c, uint64_t v[FRAME_NOTES])
+{
+	uint64_t all[19];
+
+	for (int i = 0; i < 19; i++)
+		all[i] = ms_cur_varint(c);
+	v[NOTE_KEY] = all[0];
+	v[NOTE_SESSION] = all[1];
+	v[NOTE_TIME] = all[2];
+	v[NOTE_LIVE_BYTES] = all[5];
+	v[NOTE_LIVE_ALLOCS] = all[6];
+	v[NOTE_ALLOCS] = all[9];
+	v[NOTE_FREES] = all[10];
+	v[NOTE_BYTES] = all[12];
+	v[NOTE_RSS] = all[13];
+	return c->bad ? -1 : 0;
+}
+
+static int note_events(ms_recording *r, struct caps *cap, uint64_t session, uint64_t count,
+		       uint64_t offset, uint32_t length, int packed)
+{
+	if (session >= r->nsessions || count == 0 || count > SIZE_MAX - r->nevents ||
+	    grow((void **)&r->events, &cap->events, r->nevents_refs + 1, sizeof(*r->events)) != 0)
+		return -1;
+	r->events[r->nevents_refs++] = (struct events_ref){ offset, length, packed, (size_t)count };
+	r->nevents += (size_t)count;
+	return 0;
+}
+
+/* An events chunk read whole: checked by decoding. */
+static int read_events(ms_recording *r, struct caps *cap, struct ms_cursor *c, uint64_t offset,
 		       uint32_t length, int packed)
 {
+	struct ms_cursor head = *c;
+	uint64_t session = ms_cur_varint(&head);
 	long n = decode_events(r, c, r->nstacks, NULL, SIZE_MAX);
 
-	if (n < 0 || grow((void **)&r->events, &cap->events, r->nevents_refs + 1,
-			  sizeof(*r->events)) != 0)
-		return -1;
-	r->events[r->nevents_refs++] = (struct events_ref){ offset, length, packed, (size_t)n };
-	r->nevents += (size_t)n;
-	return 0;
+	return n < 0 ? -1 : note_events(r, cap, session, (uint64_t)n, offset, length, packed);
 }
 
 static int read_exact(int fd, void *buf, size_t len, uint64_t off)
@@ -388,7 +418,7 @@ static int unpack(ZSTD_DCtx *z, unsigned char **p, uint32_t *len)
  * caller frees; decompressed), 0 at a clean end of file, or -1 with
  * r->problem set. *stored is the payload's size in the file. */
 static int next_chunk(ms_recording *r, uint64_t *off, uint64_t size, unsigned char **payload,
-		      uint32_t *length, uint32_t *stored, int *packed)
+		      uint32_t *length, uint32_t *stored, int *packed, int expand)
 {
 	unsigned char head[MS_REC_CHUNK_HEADER];
 	uint32_t len, crc, want;
@@ -404,7 +434,7 @@ static int next_chunk(ms_recording *r, uint64_t *off, uint64_t size, unsigned ch
 	memcpy(&len, head + 4, 4);
 	memcpy(&want, head + 8, 4);
 	if (head[1] > MS_REC_ZSTD || head[2] != 0 || head[3] != 0 || head[0] < MS_REC_SESSION ||
-	    head[0] > MS_REC_EVENTS || len > MS_REC_MAX_CHUNK) {
+	    head[0] > MS_REC_INDEX || len > MS_REC_MAX_CHUNK) {
 		snprintf(r->problem, sizeof(r->problem),
 			 "damaged: a chunk header that makes no sense at byte %llu",
 			 (unsigned long long)*off);
@@ -433,7 +463,7 @@ static int next_chunk(ms_recording *r, uint64_t *off, uint64_t size, unsigned ch
 	*off += sizeof(head);
 	*stored = len;
 	*packed = head[1] == MS_REC_ZSTD;
-	if (*packed && unpack(r->zstd, &p, &len) != 0) {
+	if (expand && *packed && unpack(r->zstd, &p, &len) != 0) {
 		free(p);
 		snprintf(r->problem, sizeof(r->problem),
 			 "damaged: a compressed chunk does not decompress at byte %llu",
@@ -445,6 +475,74 @@ static int next_chunk(ms_recording *r, uint64_t *off, uint64_t size, unsigned ch
 	return head[0];
 }
 
+/* A frame or events chunk as the index lists it. */
+struct index_entry {
+	uint64_t offset; /* of the chunk's header */
+	uint32_t length; /* of its payload as stored */
+	int type;
+	uint64_t note[FRAME_NOTES]; /* events: session, count */
+};
+
+/* The index of a recording its recorder closed: the end chunk (the last 20
+ * bytes) gives the index chunk's offset. Any doubt, and there is no index:
+ * the file is read chunk by chunk instead. Returns the count (0: none). */
+static size_t load_index(ms_recording *r, uint64_t size, struct index_entry **out)
+{
+	unsigned char tail[MS_REC_CHUNK_HEADER + 8], *payload = NULL;
+	uint32_t len, crc, length, stored;
+	uint64_t at, off, prev = MS_REC_HEADER, n;
+	struct index_entry *idx = NULL;
+	struct ms_cursor c;
+	int packed;
+
+	*out = NULL;
+	if (size < MS_REC_HEADER + 2 * sizeof(tail) ||
+	    read_exact(r->fd, tail, sizeof(tail), size - sizeof(tail)) != 0)
+		return 0;
+	memcpy(&len, tail + 4, 4);
+	memcpy(&crc, tail + 8, 4);
+	if (tail[0] != MS_REC_END || tail[1] != MS_REC_RAW || tail[2] || tail[3] || len != 8 ||
+	    crc != ms_crc32c(ms_crc32c(0, tail, 8), tail + MS_REC_CHUNK_HEADER, 8))
+		return 0;
+	memcpy(&at, tail + MS_REC_CHUNK_HEADER, 8);
+	if (at < MS_REC_HEADER || at > size - sizeof(tail))
+		return 0;
+	off = at;
+	if (next_chunk(r, &off, size - sizeof(tail), &payload, &length, &stored, &packed, 1) !=
+		    MS_REC_INDEX ||
+	    off + stored != size - sizeof(tail)) {
+		free(payload);
+		r->problem[0] = '\0';
+		return 0;
+	}
+	c = (struct ms_cursor){ payload, payload + length, 0 };
+	n = ms_cur_count(&c, 3);
+	idx = calloc(n ? n : 1, sizeof(*idx));
+	for (uint64_t i = 0; idx != NULL && i < n && !c.bad; i++) {
+		struct index_entry *e = &idx[i];
+		uint64_t type = ms_cur_varint(&c), delta = ms_cur_varint(&c), l = ms_cur_varint(&c);
+		int notes = type == MS_REC_FRAME ? FRAME_NOTES : 2;
+
+		for (int k = 0; k < notes; k++)
+			e->note[k] = ms_cur_varint(&c);
+		/* In file order, each whole before the index. */
+		if ((type != MS_REC_FRAME && type != MS_REC_EVENTS) || (i > 0 && delta == 0) ||
+		    delta > at - prev || l > MS_REC_MAX_CHUNK ||
+		    prev + delta + MS_REC_CHUNK_HEADER + l > at)
+			c.bad = 1;
+		e->type = (int)type;
+		e->offset = prev += delta;
+		e->length = (uint32_t)l;
+	}
+	free(payload);
+	if (idx == NULL || c.bad || c.p != c.end) {
+		free(idx);
+		return 0;
+	}
+	*out = idx;
+	return (size_t)n;
+}
+
 int ms_recording_open(const char *path, ms_recording **out)
 {
 	ms_recording *r;
@@ -452,6 +550,8 @@ int ms_recording_open(const char *path, ms_recording **out)
 	struct caps cap = { 0 };
 	struct stat st;
 	uint64_t off = MS_REC_HEADER, size;
+	struct index_entry *index = NULL;
+	size_t nindex, next = 0;
 	uint32_t version;
 
 	*out = NULL;
@@ -482,16 +582,47 @@ int ms_recording_open(const char *path, ms_recording **out)
 		ms_recording_close(r);
 		return MS_REC_ERR_VERSION;
 	}
+	/* With an index, frames and events are only checked (their checksums)
+	 * here, not decompressed: the index has what opening needs of them. */
+	nindex = load_index(r, size, &index);
 	for (;;) {
 		unsigned char *payload;
 		uint32_t length = 0, stored = 0;
-		int packed = 0;
-		int type = next_chunk(r, &off, size, &payload, &length, &stored, &packed);
+		int packed = 0, indexed = next < nindex && index[next].offset == off;
+		uint64_t at = off;
+		int type = next_chunk(r, &off, size, &payload, &length, &stored, &packed, !indexed);
+		uint64_t notes[FRAME_NOTES];
 		struct ms_cursor c;
 		int bad = 0;
 
 		if (type <= 0)
 			break;
+		if (indexed && type == index[next].type && stored == index[next].length) {
+			const uint64_t *v = index[next++].note;
+
+			bad = type == MS_REC_FRAME ? note_frame(r, &cap, v, off, stored, packed) :
+						     note_events(r, &cap, v[0], v[1], off, stored, packed);
+			free(payload);
+			if (bad) {
+				snprintf(r->problem, sizeof(r->problem),
+					 "damaged: the index does not fit the chunk at byte %llu",
+					 (unsigned long long)at);
+				break;
+			}
+			off += stored;
+			continue;
+		}
+		if (indexed) {
+			/* The index does not match the file: read on without it. */
+			nindex = 0;
+			if (packed && unpack(r->zstd, &payload, &length) != 0) {
+				free(payload);
+				snprintf(r->problem, sizeof(r->problem),
+					 "damaged: a compressed chunk does not decompress at byte %llu",
+					 (unsigned long long)at);
+				break;
+			}
+		}
 		c = (struct ms_cursor){ payload, payload + length, 0 };
 		switch (type) {
 		case MS_REC_SESSION:
@@ -507,10 +638,11 @@ int ms_recording_open(const char *path, ms_recording **out)
 			bad = read_stacks(r, &cap, &c);
 			break;
 		case MS_REC_FRAME:
-			bad = note_frame(r, &cap, &c, off, stored, packed);
+			bad = read_frame_notes(&c, notes) != 0 ||
+			      note_frame(r, &cap, notes, off, stored, packed) != 0;
 			break;
 		case MS_REC_EVENTS:
-			bad = note_events(r, &cap, &c, off, stored, packed);
+			bad = read_events(r, &cap, &c, off, stored, packed);
 			break;
 		case MS_REC_END:
 			r->clean_end = 1;
@@ -527,6 +659,7 @@ int ms_recording_open(const char *path, ms_recording **out)
 		if (r->clean_end)
 			break;
 	}
+	free(index);
 	fix_stacks(r);
 	if (!r->clean_end && r->problem[0] == '\0')
 		snprintf(r->problem, sizeof(r->problem),
@@ -650,39 +783,43 @@ static int by_order(const void *a, const void *b)
 
 int ms_recording_events(ms_recording *r, ms_rec_event **out, size_t *n)
 {
-	ms_rec_event *ev = malloc((r->nevents ? r->nevents : 1) * sizeof(*ev));
-	size_t at = 0;
+	ms_rec_event *ev = NULL;
+	size_t at = 0, cap = 0;
+	int err = 0;
 
 	*out = NULL;
 	*n = 0;
-	if (ev == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->nevents_refs; i++) {
+	for (size_t i = 0; i < r->nevents_refs && err == 0; i++) {
 		const struct events_ref *e = &r->events[i];
 		unsigned char *p;
 		uint32_t len;
-		struct ms_cursor c;
-		int err = load_payload(r, e->offset, e->length, e->packed, &p, &len);
-		long got;
+		struct ms_cursor c, head;
 
-		if (err != 0) {
-			free(ev);
-			return err;
-		}
+		err = load_payload(r, e->offset, e->length, e->packed, &p, &len);
+		if (err != 0)
+			break;
+		/* The array grows by what the payload really holds (the index's
+		 * count must agree), never by a count taken on trust. */
 		c = (struct ms_cursor){ p, p + len, 0 };
-		/* Checked when the file was opened; the file may have changed
-		 * since. */
-		got = decode_events(r, &c, r->nstacks, ev + at, r->nevents - at);
+		head = c;
+		ms_cur_varint(&head);
+		if (ms_cur_count(&head, 5) != e->count || head.bad)
+			err = MS_REC_ERR_DAMAGED;
+		else if (grow((void **)&ev, &cap, at + e->count, sizeof(*ev)) != 0)
+			err = -ENOMEM;
+		else if (decode_events(r, &c, r->nstacks, ev + at, e->count) != (long)e->count)
+			err = MS_REC_ERR_DAMAGED;
 		free(p);
-		if (got != (long)e->count) {
-			free(ev);
-			return MS_REC_ERR_DAMAGED;
-		}
 		at += e->count;
+	}
+	if (err != 0) {
+		free(ev);
+		return err;
 	}
 	/* Threads send their events in batches: back into the program's
 	 * order. */
-	qsort(ev, at, sizeof(*ev), by_order);
+	if (at > 0)
+		qsort(ev, at, sizeof(*ev), by_order);
 	*out = ev;
 	*n = at;
 	return 0;

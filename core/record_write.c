@@ -63,6 +63,11 @@ struct ms_recorder {
 	size_t nthreads;
 	struct site_mark *marks; /* by the recording's stack id */
 	size_t nmarks;
+	/* Where the next chunk goes, and the index of frames and events
+	 * written so far (RECORDING.md, "Index"). */
+	uint64_t offset, indexed_at;
+	struct ms_buf index;
+	uint64_t nindex;
 	/* Pending dictionary entries for the next frame. */
 	struct ms_buf strings_out, frames_out, stacks_out;
 	uint32_t strings_new, frames_new, stacks_new;
@@ -253,8 +258,10 @@ static int write_all(int fd, const void *p, size_t n)
 #define COMPRESS_FROM 256
 
 /* One chunk, written with one write: header, checksum, payload (zstd
- * compressed when that makes it smaller). */
-static int write_chunk(ms_recorder *rec, int type, const struct ms_buf *payload)
+ * compressed when that makes it smaller). note: for frames and events,
+ * what the index says of the chunk; NULL for others. */
+static int write_chunk_noted(ms_recorder *rec, int type, const struct ms_buf *payload,
+			     const struct ms_buf *note)
 {
 	struct ms_buf out = { 0 };
 	unsigned char head[8] = { (unsigned char)type, MS_REC_RAW, 0, 0 };
@@ -288,9 +295,24 @@ static int write_chunk(ms_recorder *rec, int type, const struct ms_buf *payload)
 	if (len > 0)
 		ms_buf_put_bytes(&out, data, len);
 	err = out.failed ? -ENOMEM : write_all(rec->fd, out.data, out.len);
+	if (err == 0 && note != NULL) {
+		ms_buf_put_varint(&rec->index, (uint64_t)type);
+		ms_buf_put_varint(&rec->index, rec->offset - rec->indexed_at);
+		ms_buf_put_varint(&rec->index, len);
+		ms_buf_put_bytes(&rec->index, note->data, note->len);
+		rec->indexed_at = rec->offset;
+		rec->nindex++;
+	}
+	if (err == 0)
+		rec->offset += out.len;
 	ms_buf_free(&out);
 	free(packed);
 	return err;
+}
+
+static int write_chunk(ms_recorder *rec, int type, const struct ms_buf *payload)
+{
+	return write_chunk_noted(rec, type, payload, NULL);
 }
 
 int ms_recorder_create(const char *path, ms_recorder **out)
@@ -321,6 +343,7 @@ int ms_recorder_create(const char *path, ms_recorder **out)
 		free(rec);
 		return err;
 	}
+	rec->offset = rec->indexed_at = MS_REC_HEADER;
 	*out = rec;
 	return 0;
 }
@@ -570,7 +593,19 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 		memcpy(m->old_allocs, si->old_allocs, sizeof(m->old_allocs));
 	}
 	free(ids);
-	err = write_chunk(rec, MS_REC_FRAME, &b);
+	{
+		/* What the index keeps of a frame: what seeking and the graph
+		 * need without reading it. */
+		struct ms_buf note = { 0 };
+		const uint64_t v[] = { (uint64_t)key, rec->sessions - 1, us(s->time_s),
+				       s->live_bytes, s->live_allocs, s->total_allocs,
+				       s->total_frees, s->total_bytes, s->rss_bytes };
+
+		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+			ms_buf_put_varint(&note, v[i]);
+		err = write_chunk_noted(rec, MS_REC_FRAME, &b, &note);
+		ms_buf_free(&note);
+	}
 	ms_buf_free(&b);
 	if (err != 0) {
 		free(coded);
@@ -663,12 +698,38 @@ int ms_recorder_events(ms_recorder *rec, uint32_t pid, uint32_t generation,
 				ms_buf_put_varint(&b, id);
 			}
 		}
-		err = write_chunk(rec, MS_REC_EVENTS, &b);
+		{
+			struct ms_buf note = { 0 };
+
+			ms_buf_put_varint(&note, session);
+			ms_buf_put_varint(&note, count);
+			err = write_chunk_noted(rec, MS_REC_EVENTS, &b, &note);
+			ms_buf_free(&note);
+		}
 		ms_buf_free(&b);
 		if (err != 0)
 			return err;
 	}
 	return 0;
+}
+
+/* The index, then the end chunk, whose payload is the index's offset. */
+static int write_index(ms_recorder *rec)
+{
+	struct ms_buf b = { 0 }, end = { 0 };
+	uint64_t at = rec->offset;
+	int err;
+
+	ms_buf_put_varint(&b, rec->nindex);
+	ms_buf_put_bytes(&b, rec->index.data, rec->index.len);
+	err = write_chunk(rec, MS_REC_INDEX, &b);
+	ms_buf_free(&b);
+	if (err != 0)
+		return err;
+	ms_buf_put_bytes(&end, &at, sizeof(at));
+	err = write_chunk(rec, MS_REC_END, &end);
+	ms_buf_free(&end);
+	return err;
 }
 
 int ms_recorder_close(ms_recorder *rec)
@@ -677,7 +738,7 @@ int ms_recorder_close(ms_recorder *rec)
 
 	if (rec == NULL)
 		return 0;
-	err = write_chunk(rec, MS_REC_END, NULL);
+	err = write_index(rec);
 	if (close(rec->fd) != 0 && err == 0)
 		err = -errno;
 	ZSTD_freeCCtx(rec->zstd);
@@ -686,6 +747,7 @@ int ms_recorder_close(ms_recorder *rec)
 	ms_buf_free(&rec->strings_out);
 	ms_buf_free(&rec->frames_out);
 	ms_buf_free(&rec->stacks_out);
+	ms_buf_free(&rec->index);
 	free(rec->stack_ids);
 	free(rec->session_ids);
 	free(rec->threads);

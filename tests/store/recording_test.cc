@@ -257,6 +257,63 @@ TEST(Recording, DamageAnywhere)
 	EXPECT_GT(opened, 0);
 }
 
+// A closed recording ends with an index of its frames (the end chunk gives
+// its offset). A damaged index is not trusted: the file is read chunk by
+// chunk instead, with the same result; a damaged frame is still found when
+// the file is opened, index or not.
+TEST(Recording, TheIndexIsCheckedNotTrusted)
+{
+	std::string dir = mstest::temp_dir("rec-index");
+	std::vector<char> good = slurp(record(dir));
+	std::string path = dir + "/indexed";
+	ASSERT_GT(good.size(), 20u);
+	uint64_t at;
+	memcpy(&at, good.data() + good.size() - 8, 8);
+	ASSERT_LT(at, good.size() - 20);
+	EXPECT_EQ(good[at], 8) << "an index chunk";
+
+	auto frames_of = [&](const std::vector<char> &b, std::string *problem) {
+		spill(path, b, b.size());
+		ms_recording *r;
+		if (ms_recording_open(path.c_str(), &r) != 0)
+			return (size_t)-1;
+		*problem = ms_recording_problem(r) ? ms_recording_problem(r) : "";
+		size_t n = ms_recording_count(r);
+		ms_replay f;
+		EXPECT_EQ(ms_recording_load(r, n - 1, &f), 0);
+		EXPECT_EQ(f.snap.total_allocs, 6u * n);
+		ms_replay_release(&f);
+		ms_recording_close(r);
+		return n;
+	};
+	std::string problem;
+	EXPECT_EQ(frames_of(good, &problem), (size_t)kFrames);
+	EXPECT_EQ(problem, "");
+
+	// Every byte of the index chunk damaged in turn: the same frames.
+	for (size_t i = at; i < good.size() - 20; i++) {
+		std::vector<char> b = good;
+		b[i] ^= 0x5a;
+		EXPECT_EQ(frames_of(b, &problem), (size_t)kFrames) << i;
+	}
+	// An index that lies (its checksum made right): a frame's length.
+	{
+		std::vector<char> b = good;
+		// The end chunk pointing elsewhere is just ignored.
+		uint64_t wrong = at - 1;
+		memcpy(b.data() + b.size() - 8, &wrong, 8);
+		EXPECT_EQ(frames_of(b, &problem), (size_t)kFrames);
+	}
+	// A frame in the middle damaged: found on opening, the index
+	// notwithstanding.
+	size_t middle = good.size() / 2;
+	std::vector<char> b = good;
+	b[middle] ^= 0x5a;
+	size_t n = frames_of(b, &problem);
+	EXPECT_LT(n, (size_t)kFrames);
+	EXPECT_NE(problem.find("damaged"), std::string::npos) << problem;
+}
+
 TEST(Recording, ForeignAndOtherVersionFilesAreRefused)
 {
 	std::string dir = mstest::temp_dir("rec-foreign");
