@@ -14,6 +14,22 @@
 #define MS_REC_MAX_CHUNK (64u << 20)
 #define MS_REC_MAX_STRING 65536u
 #define MS_REC_KEY_EVERY 64u
+/* An events chunk's columns (RECORDING.md, "The event stream"). */
+enum {
+	MS_REC_COL_TAG,
+	MS_REC_COL_SEQ,
+	MS_REC_COL_TIME,
+	MS_REC_COL_THREAD,
+	MS_REC_COL_FREE_REF, /* a free: how many allocations back its block was made */
+	MS_REC_COL_ALLOC_REF, /* an allocation: how many frees back its address was freed */
+	MS_REC_COL_ADDRESS,  /* addresses neither reference gives */
+	MS_REC_COL_SIZE,
+	MS_REC_COL_STACK,
+	MS_REC_EVENT_COLUMNS
+};
+/* Events a chunk holds at most, and the frees an allocation may refer to. */
+#define MS_REC_CHUNK_EVENTS 65536u
+#define MS_REC_FREED_RING 256u
 
 /* Chunk encodings. */
 enum {

@@ -291,43 +291,83 @@ static long decode_events(const ms_recording *r, struct ms_cursor *c, size_t nst
 			  ms_rec_event *out, size_t max)
 {
 	uint64_t session = ms_cur_varint(c), count = ms_cur_count(c, 5);
-	uint64_t seq = 0, time = 0, ptr = 0;
+	uint64_t seq = 0, time = 0, ptr = 0, freed[MS_REC_FREED_RING];
+	uint64_t *made, nmade = 0, nfreed = 0;
+	struct ms_cursor col[MS_REC_EVENT_COLUMNS];
+	long result = -1;
 
-	if (c->bad || session >= r->nsessions || count == 0 || count > max)
+	if (c->bad || session >= r->nsessions || count == 0 || count > max ||
+	    count > MS_REC_CHUNK_EVENTS)
+		return -1;
+	/* The columns: each its length, then its bytes. */
+	for (int k = 0; k < MS_REC_EVENT_COLUMNS; k++) {
+		uint64_t len = ms_cur_varint(c);
+
+		if (c->bad || len > (uint64_t)(c->end - c->p))
+			return -1;
+		col[k] = (struct ms_cursor){ c->p, c->p + len, 0 };
+		c->p += len;
+	}
+	if (c->p != c->end)
+		return -1;
+	/* The addresses of the blocks made so far in the chunk, by number
+	 * (what frees refer to); freed: the last addresses freed (what
+	 * allocations refer to). */
+	made = malloc(count * sizeof(*made));
+	if (made == NULL)
 		return -1;
 	for (uint64_t i = 0; i < count; i++) {
 		ms_rec_event e = { .session = (uint32_t)session, .stack = MS_REC_NO_STACK };
-		uint64_t tag = ms_cur_varint(c), thread;
+		uint64_t tag = ms_cur_varint(&col[MS_REC_COL_TAG]), thread, ref;
 
-		seq += unzigzag(ms_cur_varint(c));
-		time += unzigzag(ms_cur_varint(c));
-		thread = ms_cur_varint(c);
-		ptr += unzigzag(ms_cur_varint(c));
+		seq += unzigzag(ms_cur_varint(&col[MS_REC_COL_SEQ]));
+		time += unzigzag(ms_cur_varint(&col[MS_REC_COL_TIME]));
+		thread = ms_cur_varint(&col[MS_REC_COL_THREAD]);
 		e.op = (uint8_t)(tag & 3);
 		e.flags = (uint8_t)(tag >> 2);
 		if (tag > 15 || (e.op != MS_STREAM_ALLOC && e.op != MS_STREAM_FREE) ||
 		    thread > UINT32_MAX)
-			return -1;
-		if (e.op == MS_STREAM_ALLOC) {
+			goto out;
+		if (e.op == MS_STREAM_FREE) {
+			ref = ms_cur_varint(&col[MS_REC_COL_FREE_REF]);
+			if (ref > nmade)
+				goto out;
+		} else {
+			ref = ms_cur_varint(&col[MS_REC_COL_ALLOC_REF]);
+			if (ref > nfreed || ref > MS_REC_FREED_RING)
+				goto out;
+		}
+		if (ref == 0)
+			ptr += unzigzag(ms_cur_varint(&col[MS_REC_COL_ADDRESS]));
+		if (e.op == MS_STREAM_FREE) {
+			e.ptr = ref ? made[nmade - ref] : ptr;
+			freed[nfreed++ % MS_REC_FREED_RING] = e.ptr;
+		} else {
 			uint64_t stack;
 
-			e.size = ms_cur_varint(c);
-			stack = ms_cur_varint(c);
+			e.ptr = ref ? freed[(nfreed - ref) % MS_REC_FREED_RING] : ptr;
+			made[nmade++] = e.ptr;
+			e.size = ms_cur_varint(&col[MS_REC_COL_SIZE]);
+			stack = ms_cur_varint(&col[MS_REC_COL_STACK]);
 			if (stack > nstacks)
-				return -1;
+				goto out;
 			if (stack > 0)
 				e.stack = (uint32_t)(stack - 1);
 		}
-		if (c->bad)
-			return -1;
 		e.seq = seq;
 		e.time_us = time;
-		e.ptr = ptr;
 		e.thread = (uint32_t)thread;
 		if (out != NULL)
 			out[i] = e;
 	}
-	return c->p == c->end ? (long)count : -1;
+	/* Every column read to its end, and no further. */
+	result = (long)count;
+	for (int k = 0; k < MS_REC_EVENT_COLUMNS; k++)
+		if (col[k].bad || col[k].p != col[k].end)
+			result = -1;
+out:
+	free(made);
+	return result;
 }
 
 /* The frame's figures from its payload. */
