@@ -55,6 +55,11 @@ struct stack {
 struct ms_recording {
 	int fd;
 	ZSTD_DCtx *zstd;
+	/* The events columns' zstd streams (record_write.c), read from the
+	 * first events chunk on; streams_at: the events chunks they have
+	 * read. */
+	ZSTD_DCtx *columns[MS_REC_EVENT_COLUMNS];
+	size_t streams_at;
 	char problem[160];
 	int clean_end;
 	char **strings;
@@ -287,35 +292,77 @@ static uint64_t unzigzag(uint64_t v)
 /* Decodes an events chunk into out (NULL: only checks it), which has room
  * for max. nstacks: the stacks the dictionary had before the chunk.
  * Returns the count or -1. */
-static long decode_events(const ms_recording *r, struct ms_cursor *c, size_t nstacks,
+/* Back to the start of the events columns' streams. */
+static int rewind_columns(ms_recording *r)
+{
+	for (int k = 0; k < MS_REC_EVENT_COLUMNS; k++) {
+		if (r->columns[k] == NULL)
+			r->columns[k] = ZSTD_createDCtx();
+		if (r->columns[k] == NULL)
+			return -ENOMEM;
+		ZSTD_DCtx_reset(r->columns[k], ZSTD_reset_session_only);
+	}
+	r->streams_at = 0;
+	return 0;
+}
+
+/* A column's next len bytes from its stream: exactly what stored holds. */
+static int unstream(ZSTD_DCtx *z, const unsigned char *stored, size_t n, unsigned char *out,
+		    size_t len)
+{
+	ZSTD_inBuffer in = { stored, n, 0 };
+	ZSTD_outBuffer o = { out, len, 0 };
+
+	while (in.pos < in.size || o.pos < o.size) {
+		size_t before = in.pos + o.pos, r = ZSTD_decompressStream(z, &o, &in);
+
+		if (ZSTD_isError(r))
+			return -1;
+		if (in.pos + o.pos == before)
+			break; /* no progress: too little, or too much, input */
+	}
+	return in.pos == in.size && o.pos == o.size ? 0 : -1;
+}
+
+/* Decodes the next events chunk of the file (the columns' streams go in
+ * file order) into out (NULL: only checks it), which has room for max.
+ * nstacks: the stacks the dictionary had before the chunk. Returns the
+ * count or -1. */
+static long decode_events(ms_recording *r, struct ms_cursor *c, size_t nstacks,
 			  ms_rec_event *out, size_t max)
 {
-	uint64_t session = ms_cur_varint(c), count = ms_cur_count(c, 5);
+	uint64_t session = ms_cur_varint(c), count = ms_cur_varint(c);
 	uint64_t seq = 0, time = 0, ptr = 0, freed[MS_REC_FREED_RING];
-	uint64_t *made, nmade = 0, nfreed = 0;
+	uint64_t *made = NULL, nmade = 0, nfreed = 0;
 	struct ms_cursor col[MS_REC_EVENT_COLUMNS];
+	unsigned char *unpacked[MS_REC_EVENT_COLUMNS] = { NULL };
 	long result = -1;
 
 	if (c->bad || session >= r->nsessions || count == 0 || count > max ||
 	    count > MS_REC_CHUNK_EVENTS)
 		return -1;
-	/* The columns: each its length, then its bytes. */
+	/* The columns: each its length, then what its stream gave for it. */
 	for (int k = 0; k < MS_REC_EVENT_COLUMNS; k++) {
-		uint64_t len = ms_cur_varint(c);
+		uint64_t len = ms_cur_varint(c), stored = ms_cur_varint(c);
 
-		if (c->bad || len > (uint64_t)(c->end - c->p))
-			return -1;
-		col[k] = (struct ms_cursor){ c->p, c->p + len, 0 };
-		c->p += len;
+		if (c->bad || stored > (uint64_t)(c->end - c->p) || len > MS_REC_MAX_CHUNK ||
+		    r->columns[k] == NULL)
+			goto out;
+		unpacked[k] = malloc(len ? len : 1);
+		if (unpacked[k] == NULL || unstream(r->columns[k], c->p, stored, unpacked[k], len) != 0)
+			goto out;
+		col[k] = (struct ms_cursor){ unpacked[k], unpacked[k] + len, 0 };
+		c->p += stored;
 	}
+	r->streams_at++;
 	if (c->p != c->end)
-		return -1;
+		goto out;
 	/* The addresses of the blocks made so far in the chunk, by number
 	 * (what frees refer to); freed: the last addresses freed (what
 	 * allocations refer to). */
 	made = malloc(count * sizeof(*made));
 	if (made == NULL)
-		return -1;
+		goto out;
 	for (uint64_t i = 0; i < count; i++) {
 		ms_rec_event e = { .session = (uint32_t)session, .stack = MS_REC_NO_STACK };
 		uint64_t tag = ms_cur_varint(&col[MS_REC_COL_TAG]), thread, ref;
@@ -355,7 +402,7 @@ static long decode_events(const ms_recording *r, struct ms_cursor *c, size_t nst
 				e.stack = (uint32_t)(stack - 1);
 		}
 		e.seq = seq;
-		e.time_us = time;
+		e.time_ms = time;
 		e.thread = (uint32_t)thread;
 		if (out != NULL)
 			out[i] = e;
@@ -367,6 +414,8 @@ static long decode_events(const ms_recording *r, struct ms_cursor *c, size_t nst
 			result = -1;
 out:
 	free(made);
+	for (int k = 0; k < MS_REC_EVENT_COLUMNS; k++)
+		free(unpacked[k]);
 	return result;
 }
 
@@ -400,14 +449,20 @@ static int note_events(ms_recording *r, struct caps *cap, uint64_t session, uint
 	return 0;
 }
 
-/* An events chunk read whole: checked by decoding. */
+/* An events chunk read whole: checked by decoding, when the columns'
+ * streams have read every events chunk before it (the index let opening
+ * skip some: then only its head is read). */
 static int read_events(ms_recording *r, struct caps *cap, struct ms_cursor *c, uint64_t offset,
 		       uint32_t length, int packed)
 {
 	struct ms_cursor head = *c;
-	uint64_t session = ms_cur_varint(&head);
-	long n = decode_events(r, c, r->nstacks, NULL, SIZE_MAX);
+	uint64_t session = ms_cur_varint(&head), count = ms_cur_varint(&head);
+	long n;
 
+	if (head.bad || count > MS_REC_CHUNK_EVENTS)
+		return -1;
+	n = r->streams_at == r->nevents_refs ? decode_events(r, c, r->nstacks, NULL, SIZE_MAX) :
+					       (long)count;
 	return n < 0 ? -1 : note_events(r, cap, session, (uint64_t)n, offset, length, packed);
 }
 
@@ -625,6 +680,11 @@ int ms_recording_open(const char *path, ms_recording **out)
 	/* With an index, frames and events are only checked (their checksums)
 	 * here, not decompressed: the index has what opening needs of them. */
 	nindex = load_index(r, size, &index);
+	if (rewind_columns(r) != 0) {
+		free(index);
+		ms_recording_close(r);
+		return -ENOMEM;
+	}
 	for (;;) {
 		unsigned char *payload;
 		uint32_t length = 0, stored = 0;
@@ -719,6 +779,8 @@ void ms_recording_close(ms_recording *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	ZSTD_freeDCtx(r->zstd);
+	for (int k = 0; k < MS_REC_EVENT_COLUMNS; k++)
+		ZSTD_freeDCtx(r->columns[k]);
 	for (size_t i = 0; i < r->nstrings; i++)
 		free(r->strings[i]);
 	for (size_t i = 0; i < r->nstacks; i++)
@@ -829,6 +891,7 @@ int ms_recording_events(ms_recording *r, ms_rec_event **out, size_t *n)
 
 	*out = NULL;
 	*n = 0;
+	err = rewind_columns(r);
 	for (size_t i = 0; i < r->nevents_refs && err == 0; i++) {
 		const struct events_ref *e = &r->events[i];
 		unsigned char *p;
@@ -843,7 +906,7 @@ int ms_recording_events(ms_recording *r, ms_rec_event **out, size_t *n)
 		c = (struct ms_cursor){ p, p + len, 0 };
 		head = c;
 		ms_cur_varint(&head);
-		if (ms_cur_count(&head, 5) != e->count || head.bad)
+		if (ms_cur_varint(&head) != e->count || head.bad)
 			err = MS_REC_ERR_DAMAGED;
 		else if (grow((void **)&ev, &cap, at + e->count, sizeof(*ev)) != 0)
 			err = -ENOMEM;
@@ -971,15 +1034,18 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 			c.bad = 1;
 			break;
 		}
+		/* Changes from the site as known since the key frame. */
+		if (id < st->cap_sites && st->present[id])
+			si = st->sites[id];
 		si.stack = (uint32_t)id;
-		si.allocs = ms_cur_varint(&c);
-		si.frees = ms_cur_varint(&c);
-		si.alloc_bytes = ms_cur_varint(&c);
-		si.free_bytes = ms_cur_varint(&c);
-		si.peak_bytes = ms_cur_varint(&c);
+		si.allocs += unzigzag(ms_cur_varint(&c));
+		si.frees += unzigzag(ms_cur_varint(&c));
+		si.alloc_bytes += unzigzag(ms_cur_varint(&c));
+		si.free_bytes += unzigzag(ms_cur_varint(&c));
+		si.peak_bytes += unzigzag(ms_cur_varint(&c));
 		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
-			si.old_bytes[a] = ms_cur_varint(&c);
-			si.old_allocs[a] = ms_cur_varint(&c);
+			si.old_bytes[a] += unzigzag(ms_cur_varint(&c));
+			si.old_allocs[a] += unzigzag(ms_cur_varint(&c));
 		}
 		si.live_allocs = si.allocs > si.frees ? si.allocs - si.frees : 0;
 		si.live_bytes = si.alloc_bytes > si.free_bytes ? si.alloc_bytes - si.free_bytes : 0;

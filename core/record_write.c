@@ -27,6 +27,7 @@ struct map {
 
 struct site_mark {
 	int present;
+	uint64_t key; /* the key frame it was last written after */
 	uint64_t allocs, frees, alloc_bytes, free_bytes, peak, old_bytes[MS_STORE_AGES],
 		old_allocs[MS_STORE_AGES];
 };
@@ -41,6 +42,10 @@ struct thread_mark {
 struct ms_recorder {
 	int fd;
 	ZSTD_CCtx *zstd; /* one context for every chunk */
+	/* Each events column is one zstd stream through the whole file,
+	 * flushed at every chunk: a chunk's column can refer to what earlier
+	 * chunks held (a program's patterns repeat). Made on first use. */
+	ZSTD_CCtx *columns[MS_REC_EVENT_COLUMNS];
 	int failed;
 	struct map strings, frames;
 	uint32_t nstrings, nframes, nstacks;
@@ -59,6 +64,7 @@ struct ms_recorder {
 	size_t nsession_ids;
 	/* The previous frame, for deltas. */
 	unsigned since_key;
+	uint64_t keys; /* key frames written */
 	struct thread_mark *threads;
 	size_t nthreads;
 	struct site_mark *marks; /* by the recording's stack id */
@@ -72,6 +78,14 @@ struct ms_recorder {
 	struct ms_buf strings_out, frames_out, stacks_out;
 	uint32_t strings_new, frames_new, stacks_new;
 };
+
+/* A change as a varint-friendly number: small either way. */
+static uint64_t zigzag(uint64_t from, uint64_t to)
+{
+	int64_t d = (int64_t)(to - from);
+
+	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+}
 
 static uint64_t hash_bytes(const char *s)
 {
@@ -261,7 +275,7 @@ static int write_all(int fd, const void *p, size_t n)
  * compressed when that makes it smaller). note: for frames and events,
  * what the index says of the chunk; NULL for others. */
 static int write_chunk_noted(ms_recorder *rec, int type, const struct ms_buf *payload,
-			     const struct ms_buf *note)
+			     const struct ms_buf *note, int compress)
 {
 	struct ms_buf out = { 0 };
 	unsigned char head[8] = { (unsigned char)type, MS_REC_RAW, 0, 0 };
@@ -272,7 +286,7 @@ static int write_chunk_noted(ms_recorder *rec, int type, const struct ms_buf *pa
 
 	if (payload != NULL && (payload->failed || payload->len > MS_REC_MAX_CHUNK))
 		return -ENOMEM;
-	if (len >= COMPRESS_FROM) {
+	if (compress && len >= COMPRESS_FROM) {
 		size_t bound = ZSTD_compressBound(len), n;
 
 		packed = malloc(bound);
@@ -312,7 +326,7 @@ static int write_chunk_noted(ms_recorder *rec, int type, const struct ms_buf *pa
 
 static int write_chunk(ms_recorder *rec, int type, const struct ms_buf *payload)
 {
-	return write_chunk_noted(rec, type, payload, NULL);
+	return write_chunk_noted(rec, type, payload, NULL, 1);
 }
 
 int ms_recorder_create(const char *path, ms_recorder **out)
@@ -573,17 +587,22 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 
 		if (!key && !site_changed(m, si))
 			continue;
+		/* Each figure as a change from what the reader has: the site as
+		 * written since the last key frame, or nothing. */
+		int known = !key && m->present && m->key == rec->keys;
+
 		ms_buf_put_varint(&b, ids[i]);
-		ms_buf_put_varint(&b, si->allocs);
-		ms_buf_put_varint(&b, si->frees);
-		ms_buf_put_varint(&b, si->alloc_bytes);
-		ms_buf_put_varint(&b, si->free_bytes);
-		ms_buf_put_varint(&b, si->peak_bytes);
+		ms_buf_put_varint(&b, zigzag(known ? m->allocs : 0, si->allocs));
+		ms_buf_put_varint(&b, zigzag(known ? m->frees : 0, si->frees));
+		ms_buf_put_varint(&b, zigzag(known ? m->alloc_bytes : 0, si->alloc_bytes));
+		ms_buf_put_varint(&b, zigzag(known ? m->free_bytes : 0, si->free_bytes));
+		ms_buf_put_varint(&b, zigzag(known ? m->peak : 0, si->peak_bytes));
 		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
-			ms_buf_put_varint(&b, si->old_bytes[a]);
-			ms_buf_put_varint(&b, si->old_allocs[a]);
+			ms_buf_put_varint(&b, zigzag(known ? m->old_bytes[a] : 0, si->old_bytes[a]));
+			ms_buf_put_varint(&b, zigzag(known ? m->old_allocs[a] : 0, si->old_allocs[a]));
 		}
 		m->present = 1;
+		m->key = rec->keys + (uint64_t)key;
 		m->allocs = si->allocs;
 		m->frees = si->frees;
 		m->alloc_bytes = si->alloc_bytes;
@@ -603,7 +622,7 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 
 		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 			ms_buf_put_varint(&note, v[i]);
-		err = write_chunk_noted(rec, MS_REC_FRAME, &b, &note);
+		err = write_chunk_noted(rec, MS_REC_FRAME, &b, &note, 1);
 		ms_buf_free(&note);
 	}
 	ms_buf_free(&b);
@@ -630,6 +649,7 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 	free(coded);
 	rec->nthreads = s->nthreads;
 	rec->since_key = key ? 1 : rec->since_key + 1;
+	rec->keys += (uint64_t)key;
 	return 0;
 }
 
@@ -640,6 +660,43 @@ static int by_thread(const void *a, const void *b)
 	if (x->thread != y->thread)
 		return x->thread < y->thread ? -1 : 1;
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* A column of an events chunk: its length, then the bytes its zstd stream
+ * gave for it (flushed: everything so far decodes). Columns apart compress
+ * far better than the chunk as a whole: zstd's statistics fit one kind of
+ * value. */
+static void put_column(ms_recorder *rec, int k, struct ms_buf *b, const struct ms_buf *col)
+{
+	ZSTD_inBuffer in = { col->data, col->len, 0 };
+	size_t bound = ZSTD_compressBound(col->len) + 64, left;
+	unsigned char *packed;
+	ZSTD_outBuffer out;
+
+	if (rec->columns[k] == NULL) {
+		rec->columns[k] = ZSTD_createCCtx();
+		if (rec->columns[k] != NULL)
+			ZSTD_CCtx_setParameter(rec->columns[k], ZSTD_c_compressionLevel, 3);
+	}
+	packed = malloc(bound);
+	if (col->failed || rec->columns[k] == NULL || packed == NULL) {
+		free(packed);
+		b->failed = 1;
+		return;
+	}
+	out = (ZSTD_outBuffer){ packed, bound, 0 };
+	do {
+		left = ZSTD_compressStream2(rec->columns[k], &out, &in, ZSTD_e_flush);
+	} while (!ZSTD_isError(left) && left > 0 && out.pos < out.size);
+	if (ZSTD_isError(left) || left > 0) {
+		/* The stream is broken for good: the recording cannot go on. */
+		b->failed = 1;
+	} else {
+		ms_buf_put_varint(b, col->len);
+		ms_buf_put_varint(b, out.pos);
+		ms_buf_put_bytes(b, packed, out.pos);
+	}
+	free(packed);
 }
 
 /* Threads a counting sort handles; slots beyond (there are none in a
@@ -679,13 +736,6 @@ static int sort_by_thread(struct ms_stream_event *ev, size_t n)
 	free(out);
 	free(start);
 	return 0;
-}
-
-static uint64_t zigzag(uint64_t from, uint64_t to)
-{
-	int64_t d = (int64_t)(to - from);
-
-	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
 }
 
 /* What an events chunk's addresses are told by: the blocks made in the
@@ -796,16 +846,16 @@ int ms_recorder_events(ms_recorder *rec, uint32_t pid, uint32_t generation,
 			return -ENOMEM;
 		for (size_t i = from; i < from + count; i++) {
 			const struct ms_stream_event *e = &ev[i];
-			uint64_t us = e->time_ns / 1000;
+			uint64_t ms = e->time_ns / 1000000;
 
 			ms_buf_put_varint(&col[MS_REC_COL_TAG],
 					  (uint64_t)e->op | (uint64_t)e->flags << 2);
 			ms_buf_put_varint(&col[MS_REC_COL_SEQ], zigzag(seq, e->seq));
-			ms_buf_put_varint(&col[MS_REC_COL_TIME], zigzag(time, us));
+			ms_buf_put_varint(&col[MS_REC_COL_TIME], zigzag(time, ms));
 			ms_buf_put_varint(&col[MS_REC_COL_THREAD], e->thread);
 			code_address(&addresses, e, col, &ptr);
 			seq = e->seq;
-			time = us;
+			time = ms;
 			if (e->op == MS_STREAM_ALLOC) {
 				uint32_t id = current && e->stack < rec->nstack_ids ?
 						      rec->stack_ids[e->stack] : 0;
@@ -818,9 +868,7 @@ int ms_recorder_events(ms_recorder *rec, uint32_t pid, uint32_t generation,
 		ms_buf_put_varint(&b, session);
 		ms_buf_put_varint(&b, count);
 		for (int k = 0; k < MS_REC_EVENT_COLUMNS; k++) {
-			ms_buf_put_varint(&b, col[k].len);
-			ms_buf_put_bytes(&b, col[k].data, col[k].len);
-			b.failed |= col[k].failed;
+			put_column(rec, k, &b, &col[k]);
 			ms_buf_free(&col[k]);
 		}
 		{
@@ -828,7 +876,7 @@ int ms_recorder_events(ms_recorder *rec, uint32_t pid, uint32_t generation,
 
 			ms_buf_put_varint(&note, session);
 			ms_buf_put_varint(&note, count);
-			err = write_chunk_noted(rec, MS_REC_EVENTS, &b, &note);
+			err = write_chunk_noted(rec, MS_REC_EVENTS, &b, &note, 0);
 			ms_buf_free(&note);
 		}
 		ms_buf_free(&b);
@@ -867,6 +915,8 @@ int ms_recorder_close(ms_recorder *rec)
 	if (close(rec->fd) != 0 && err == 0)
 		err = -errno;
 	ZSTD_freeCCtx(rec->zstd);
+	for (int k = 0; k < MS_REC_EVENT_COLUMNS; k++)
+		ZSTD_freeCCtx(rec->columns[k]);
 	map_free(&rec->strings, 1);
 	map_free(&rec->frames, 0);
 	ms_buf_free(&rec->strings_out);

@@ -168,8 +168,10 @@ void ms_event_batch_free(ms_event_batch *b)
 	b->count = 0;
 }
 
-void ms_event_tap_close(ms_event_tap *t)
+size_t ms_event_tap_close(ms_event_tap *t)
 {
+	size_t left;
+
 	if (t->fd >= 0)
 		shutdown(t->fd, SHUT_RDWR); /* wakes the drain thread */
 	if (t->started)
@@ -178,9 +180,11 @@ void ms_event_tap_close(ms_event_tap *t)
 		close(t->fd);
 	if (t->child_fd >= 0)
 		close(t->child_fd);
+	left = t->count;
 	free(t->events);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->done_cond);
 	memset(t, 0, sizeof(*t));
 	t->fd = t->child_fd = -1;
+	return left;
 }

@@ -60,6 +60,8 @@ void ms_event_tap_return(ms_event_tap *t, ms_event_batch *b);
 /* Frees a batch that is not recorded. */
 void ms_event_batch_free(ms_event_batch *b);
 
-void ms_event_tap_close(ms_event_tap *t);
+/* Returns how many events it still held: of an image that had no frame
+ * (it exec'd or ended before memscope-top first read it). */
+size_t ms_event_tap_close(ms_event_tap *t);
 
 #endif

@@ -17,7 +17,7 @@
 
 /* A live block. */
 struct block {
-	uint64_t ptr, size, born_us, seq;
+	uint64_t ptr, size, born_ms, seq;
 	uint32_t stack;
 	int used;
 };
@@ -30,7 +30,7 @@ struct live {
 
 struct site {
 	uint64_t allocs, frees, temporary, live_allocs, live_bytes;
-	uint64_t *lifetimes; /* µs, one per free */
+	uint64_t *lifetimes; /* ms, one per free */
 	size_t nlifetimes, cap;
 };
 
@@ -40,7 +40,7 @@ struct thread {
 	uint64_t last_seq;
 	int has_last;
 	struct block pending;
-	uint64_t pending_free_us;
+	uint64_t pending_free_ms;
 	int has_pending;
 };
 
@@ -134,13 +134,13 @@ static void add_lifetime(struct analysis *a, struct site *s, uint64_t us)
 
 /* A block's end: its site's free and lifetime; temporary when nothing else
  * happened on the freeing thread since the block was made there. */
-static void ended(struct analysis *a, const struct block *b, uint64_t at_us, struct thread *t)
+static void ended(struct analysis *a, const struct block *b, uint64_t at_ms, struct thread *t)
 {
 	struct site *s = site_of(a, b->stack);
 
 	s->frees++;
 	a->frees++;
-	add_lifetime(a, s, at_us >= b->born_us ? at_us - b->born_us : 0);
+	add_lifetime(a, s, at_ms >= b->born_ms ? at_ms - b->born_ms : 0);
 	if (t != NULL && t->has_last && t->last_seq == b->seq) {
 		s->temporary++;
 		a->temporary++;
@@ -163,7 +163,7 @@ static void made(struct analysis *a, const ms_rec_event *e)
 		live_remove(&a->live, b);
 		b = live_find(&a->live, e->ptr);
 	}
-	*b = (struct block){ e->ptr, e->size, e->time_us, e->seq, e->stack, 1 };
+	*b = (struct block){ e->ptr, e->size, e->time_ms, e->seq, e->stack, 1 };
 	a->live.count++;
 	site_of(a, e->stack)->allocs++;
 	a->allocs++;
@@ -185,7 +185,7 @@ static void settle(struct analysis *a, struct thread *t, int failed)
 		}
 		return;
 	}
-	ended(a, &t->pending, t->pending_free_us, NULL);
+	ended(a, &t->pending, t->pending_free_ms, NULL);
 }
 
 static void apply(struct analysis *a, const ms_rec_event *e)
@@ -206,11 +206,11 @@ static void apply(struct analysis *a, const ms_rec_event *e)
 		} else if ((e->flags & MS_STREAM_REALLOC) && t != NULL) {
 			/* Counted when the realloc is known to have gone through. */
 			t->pending = *b;
-			t->pending_free_us = e->time_us;
+			t->pending_free_ms = e->time_ms;
 			t->has_pending = 1;
 			live_remove(&a->live, b);
 		} else {
-			ended(a, b, e->time_us, t);
+			ended(a, b, e->time_ms, t);
 			live_remove(&a->live, b);
 		}
 	}
@@ -237,14 +237,12 @@ static int by_allocs(const void *x, const void *y, void *ctx)
 	return a < b ? -1 : a > b;
 }
 
-static void print_us(uint64_t us)
+static void print_ms(uint64_t ms)
 {
-	if (us < 1000)
-		printf(" %8" PRIu64 "us", us);
-	else if (us < 1000000)
-		printf(" %8.1fms", (double)us / 1e3);
+	if (ms < 10000)
+		printf(" %8" PRIu64 "ms", ms);
 	else
-		printf(" %8.2fs ", (double)us / 1e6);
+		printf(" %8.1fs ", (double)ms / 1e3);
 }
 
 static void print_site(ms_recording *r, struct analysis *a, size_t id)
@@ -255,9 +253,9 @@ static void print_site(ms_recording *r, struct analysis *a, size_t id)
 	printf("%10" PRIu64 " %10" PRIu64, s->allocs, s->temporary);
 	if (s->nlifetimes > 0) {
 		qsort(s->lifetimes, s->nlifetimes, sizeof(*s->lifetimes), cmp_u64);
-		print_us(s->lifetimes[0]);
-		print_us(s->lifetimes[s->nlifetimes / 2]);
-		print_us(s->lifetimes[s->nlifetimes - 1]);
+		print_ms(s->lifetimes[0]);
+		print_ms(s->lifetimes[s->nlifetimes / 2]);
+		print_ms(s->lifetimes[s->nlifetimes - 1]);
 	} else {
 		printf(" %10s %10s %10s", "-", "-", "-");
 	}
@@ -326,7 +324,7 @@ int ms_report_events(ms_recording *r, long top)
 		live_bytes += b->size;
 	}
 
-	printf("events:       %zu, %.3f s of the program\n", n, n ? (double)ev[n - 1].time_us / 1e6 : 0.0);
+	printf("events:       %zu, %.3f s of the program\n", n, n ? (double)ev[n - 1].time_ms / 1e3 : 0.0);
 	printf("allocations:  %" PRIu64 " (%" PRIu64 " by realloc)\n", a.allocs, a.reallocs);
 	printf("frees:        %" PRIu64 "\n", a.frees);
 	printf("temporary:    %" PRIu64 " (freed before their thread's next heap operation)\n",

@@ -69,8 +69,14 @@ static int launch(const struct ms_top_options *opt, char *const argv[], int is_d
 		status = ms_batch_run(opt, pid, 1, events);
 	else
 		status = ms_ui_run(pid, 1, opt->interval_s, output, is_demo, opt->record, events);
-	if (events != NULL)
-		ms_event_tap_close(events);
+	if (events != NULL) {
+		size_t lost = ms_event_tap_close(events);
+
+		if (lost > 0)
+			fprintf(stderr, "memscope-top: %zu events of the program's first image are not "
+				"in %s: it exec'd before its first frame (try a shorter -d)\n", lost,
+				opt->record);
+	}
 	return status;
 }
 

@@ -103,7 +103,7 @@ typedef struct ms_replay {
 
 typedef struct ms_rec_event {
 	uint64_t seq;     /* the process's own order of operations */
-	uint64_t time_us; /* since the image started */
+	uint64_t time_ms; /* since the image started (the stream's resolution) */
 	uint64_t ptr;
 	uint64_t size;    /* MS_STREAM_ALLOC only */
 	uint32_t stack;   /* the recording's stack id, or MS_REC_NO_STACK */
