@@ -271,6 +271,14 @@ static int write_all(int fd, const void *p, size_t n)
 /* Payloads smaller than this are stored as they are: zstd would not pay. */
 #define COMPRESS_FROM 256
 
+/* zstd's level for a chunk. Dictionaries are written once and read
+ * whole: worth squeezing. Frames come ten times a second. */
+static int level_of(int type)
+{
+	return type == MS_REC_FRAME ? 6 : type == MS_REC_STRINGS || type == MS_REC_FRAMES ||
+						  type == MS_REC_STACKS ? 19 : 3;
+}
+
 /* One chunk, written with one write: header, checksum, payload (zstd
  * compressed when that makes it smaller). note: for frames and events,
  * what the index says of the chunk; NULL for others. */
@@ -291,8 +299,9 @@ static int write_chunk_noted(ms_recorder *rec, int type, const struct ms_buf *pa
 
 		packed = malloc(bound);
 		if (packed != NULL) {
-			n = rec->zstd != NULL ? ZSTD_compressCCtx(rec->zstd, packed, bound, data, len, 3) :
-						ZSTD_compress(packed, bound, data, len, 3);
+			n = rec->zstd != NULL ?
+				    ZSTD_compressCCtx(rec->zstd, packed, bound, data, len, level_of(type)) :
+				    ZSTD_compress(packed, bound, data, len, level_of(type));
 			if (!ZSTD_isError(n) && n < len) {
 				head[1] = MS_REC_ZSTD;
 				data = packed;
@@ -676,7 +685,7 @@ static void put_column(ms_recorder *rec, int k, struct ms_buf *b, const struct m
 	if (rec->columns[k] == NULL) {
 		rec->columns[k] = ZSTD_createCCtx();
 		if (rec->columns[k] != NULL)
-			ZSTD_CCtx_setParameter(rec->columns[k], ZSTD_c_compressionLevel, 3);
+			ZSTD_CCtx_setParameter(rec->columns[k], ZSTD_c_compressionLevel, 6);
 	}
 	packed = malloc(bound);
 	if (col->failed || rec->columns[k] == NULL || packed == NULL) {
