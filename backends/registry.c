@@ -4,6 +4,7 @@
 
 static const ms_backend_ops *const backends[] = {
 	&ms_backend_core,
+	&ms_backend_async,
 };
 
 const ms_backend_ops *ms_backend_find(const char *name)

@@ -23,6 +23,8 @@ static MS_TLS uint32_t tls_slot;
 
 static ms_capture *active;
 
+void (*ms_capture_internal_thread)(void);
+
 /* The leak scan's sums, one per stack id a store can hand out. */
 #define AGE_STACKS (1u << 18)
 
@@ -49,6 +51,8 @@ static void thread_exited(void *value)
 	if (c != NULL && c->store.base != NULL && tls_epoch == ms_atomic_load_relaxed_u32(&epoch)) {
 		if (c->stream != NULL)
 			ms_stream_thread_exit(c->stream);
+		if (c->backend.ops->thread_exit != NULL)
+			c->backend.ops->thread_exit(&c->backend);
 		ms_store_thread_exit(&c->store, slot);
 	}
 }
@@ -88,8 +92,16 @@ int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, p
 	return 0;
 }
 
+void ms_capture_flush(ms_capture *c)
+{
+	if (c->backend.ops->flush != NULL)
+		c->backend.ops->flush(&c->backend);
+}
+
 void ms_capture_finish(ms_capture *c)
 {
+	if (c->backend.ops->finish != NULL)
+		c->backend.ops->finish(&c->backend);
 	if (c->stream != NULL)
 		ms_stream_flush_all(c->stream);
 	ms_store_finish(&c->store);
@@ -289,7 +301,7 @@ void ms_capture_fork_parent(ms_capture *c)
 
 int ms_capture_fork_child(ms_capture *c)
 {
-	int err;
+	int err, single_writer;
 
 	/* First what cannot fail: every lock released, signals unblocked
 	 * (urcu-bp's child handler), even if no new session can be made. The
@@ -308,5 +320,8 @@ int ms_capture_fork_child(ms_capture *c)
 	ms_atomic_add_relaxed_u32(&epoch, 1);
 	if (err != 0)
 		return err;
-	return ms_store_create(&c->store, c->dir, c->keeper_pid);
+	single_writer = c->store.single_writer;
+	err = ms_store_create(&c->store, c->dir, c->keeper_pid);
+	c->store.single_writer = single_writer;
+	return err;
 }

@@ -515,9 +515,21 @@ static void bump(uint64_t *p, uint64_t v)
 	ms_atomic_store_relaxed(p, ms_atomic_load_relaxed(p) + v);
 }
 
-static void raise_peak(struct ms_seg_globals *g, uint64_t live)
+/* Adds to a counter that every thread may change: an atomic add, or a
+ * plain one when the store has a single writer (ms_store_single_writer).
+ * Returns the new value. */
+static uint64_t shared_add(const ms_store *st, uint64_t *p, uint64_t v)
 {
-	while (!ms_atomic_cas_acquire_u32(&g->peak_lock, 0, 1))
+	if (st->single_writer) {
+		bump(p, v);
+		return ms_atomic_load_relaxed(p);
+	}
+	return ms_atomic_add_relaxed(p, v);
+}
+
+static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t live)
+{
+	while (!st->single_writer && !ms_atomic_cas_acquire_u32(&g->peak_lock, 0, 1))
 		ms_cpu_relax();
 	if (live > g->peak_bytes) {
 		ms_atomic_store_relaxed_u32(&g->peak_seq, g->peak_seq + 1);
@@ -526,7 +538,8 @@ static void raise_peak(struct ms_seg_globals *g, uint64_t live)
 		ms_atomic_store_relaxed(&g->peak_mono_ns, ms_clock_mono_ns());
 		ms_atomic_store_release_u32(&g->peak_seq, g->peak_seq + 1);
 	}
-	ms_atomic_store_release_u32(&g->peak_lock, 0);
+	if (!st->single_writer)
+		ms_atomic_store_release_u32(&g->peak_lock, 0);
 }
 
 /* Adds to a thread slot's counter: a plain store when the slot has one
@@ -574,15 +587,15 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 	thread_add(slot, &t->allocs, 1);
 	thread_add(slot, &t->alloc_bytes, size);
 
-	ms_atomic_add_relaxed(&site->allocs, 1);
-	ms_atomic_add_relaxed(&site->alloc_bytes, size);
-	live = ms_atomic_add_relaxed(&site->live_bytes, size);
+	shared_add(st, &site->allocs, 1);
+	shared_add(st, &site->alloc_bytes, size);
+	live = shared_add(st, &site->live_bytes, size);
 	if (live > ms_atomic_load_relaxed(&site->peak_bytes))
 		raise_site_peak(site, live);
 
-	live = ms_atomic_add_relaxed(&g->live_bytes, size);
+	live = shared_add(st, &g->live_bytes, size);
 	if (live > ms_atomic_load_relaxed(&g->peak_bytes))
-		raise_peak(g, live);
+		raise_peak(st, g, live);
 }
 
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
@@ -607,15 +620,15 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	} else {
 		struct ms_seg_thread *o = thread_at(st, owner_slot);
 
-		ms_atomic_add_relaxed(&o->remote_freed, 1);
-		ms_atomic_add_relaxed(&o->remote_freed_bytes, size);
+		shared_add(st, &o->remote_freed, 1);
+		shared_add(st, &o->remote_freed_bytes, size);
 	}
 
-	ms_atomic_add_relaxed(&site->frees, 1);
-	ms_atomic_add_relaxed(&site->free_bytes, size);
-	ms_atomic_sub_relaxed(&site->live_bytes, size);
+	shared_add(st, &site->frees, 1);
+	shared_add(st, &site->free_bytes, size);
+	shared_add(st, &site->live_bytes, -size);
 
-	ms_atomic_sub_relaxed(&g->live_bytes, size);
+	shared_add(st, &g->live_bytes, -size);
 }
 
 uint32_t ms_store_stack_add(ms_store *st, const uint64_t *frames, uint32_t depth,

@@ -136,6 +136,13 @@ static void say(const char *msg)
 	(void)n;
 }
 
+/* A thread of the engine's own (a backend's drain): what it allocates is
+ * not the program's. */
+static void internal_thread(void)
+{
+	ms_hook_busy = 1;
+}
+
 void ms_runtime_start(void)
 {
 	const char *want = getenv("MEMSCOPE_BACKEND");
@@ -150,6 +157,7 @@ void ms_runtime_start(void)
 		ops = ms_backend_find(NULL);
 	}
 	ms_hook_busy = 1;
+	ms_capture_internal_thread = internal_thread;
 	ms_unwind_init();
 	if (ms_capture_open(&ms_hook_capture, ops, ms_shm_dir(), keeper) == 0) {
 		/* The event stream, when the launcher asked for it. After an
@@ -172,6 +180,7 @@ __attribute__((destructor)) static void runtime_stop(void)
 	pthread_mutex_lock(&sample_lock);
 	finished = 1;
 	/* The last word on what is left live, and how old. */
+	ms_capture_flush(&ms_hook_capture);
 	ms_store_sample(&ms_hook_capture.store);
 	ms_capture_scan_ages(&ms_hook_capture);
 	/* Accounting goes on after this: destructors and exit handlers that

@@ -12,6 +12,10 @@ extern "C" {
  * each shard accounted in its own store cell. */
 extern const ms_backend_ops ms_backend_core;
 
+/* Threads append events to rings of their own; a drain thread applies
+ * them (async_backend.c). */
+extern const ms_backend_ops ms_backend_async;
+
 /* The backend named name (MEMSCOPE_BACKEND), NULL if there is none; NULL or
  * an empty name gives the default. */
 const ms_backend_ops *ms_backend_find(const char *name);

@@ -61,6 +61,13 @@ typedef struct ms_backend_ops {
 	/* Sampler: calls visit for every live block. May hold a lock of the
 	 * backend's around each call: visit must be quick and not allocate. */
 	void (*scan)(ms_backend *be, void (*visit)(void *ctx, const ms_block *b), void *ctx);
+	/* Optional (NULL: nothing to do). A backend that applies events
+	 * later: flush applies everything recorded so far; finish, at the
+	 * exit path, does so and applies every later event at once. */
+	void (*flush)(ms_backend *be);
+	void (*finish)(ms_backend *be);
+	/* Optional: the calling thread ends (its last events are recorded). */
+	void (*thread_exit)(ms_backend *be);
 	/* fork: prepare takes every lock, parent releases them; child resets
 	 * them and forgets all blocks (the child's session starts empty). */
 	void (*fork_prepare)(ms_backend *be);
@@ -89,6 +96,11 @@ typedef struct ms_capture {
 	pid_t keeper_pid;
 } ms_capture;
 
+/* Set by the program that loads the engine (the hook): called first thing
+ * in every thread a backend starts, so that the thread's own allocations
+ * are not taken for the program's. */
+extern void (*ms_capture_internal_thread)(void);
+
 /* Creates the store in dir (see ms_store_create) and opens the backend.
  * Returns 0 or -errno. Not on the hook path. */
 int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, pid_t keeper_pid);
@@ -97,6 +109,10 @@ int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, p
  * end belongs to process peer. Returns 0, or -EPROTOTYPE when fd is not
  * such a socket (it is then left alone), or -errno. */
 int ms_capture_stream(ms_capture *c, int fd, pid_t peer);
+
+/* Applies whatever the backend holds back (ops->flush): the store is then
+ * up to date with every operation recorded so far. */
+void ms_capture_flush(ms_capture *c);
 
 /* Marks the session exited (ms_store_finish). Blocks stay tracked: the
  * process may go on freeing after this. */

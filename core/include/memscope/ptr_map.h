@@ -53,6 +53,9 @@ void ms_ptr_map_destroy(ms_ptr_map *m);
  * entry; -ENOMEM when the map could not grow (nothing changed). */
 int ms_ptr_map_put(ms_ptr_map *m, const ms_ptr_entry *e, ms_ptr_entry *replaced);
 
+/* Whether ptr is in the map. */
+int ms_ptr_map_has(const ms_ptr_map *m, uint64_t ptr);
+
 /* Removes ptr and copies its entry to *out. Returns 0 or -ENOENT. */
 int ms_ptr_map_take(ms_ptr_map *m, uint64_t ptr, ms_ptr_entry *out);
 

@@ -35,6 +35,9 @@ typedef struct ms_store {
 	 * through the file kept open here. */
 	int fd;
 	uint32_t reserve_lock;
+	/* Set by a backend whose counts one thread at a time makes (async):
+	 * counters then take plain adds instead of atomic ones. */
+	int single_writer;
 	uint64_t reserved_threads, reserved_stacks, reserved_modules, reserved_words;
 } ms_store;
 

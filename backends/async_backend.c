@@ -1,0 +1,585 @@
+/*
+ * The "async" backend: the program's threads only append their operations
+ * to rings of their own; one drain thread applies them to the live-pointer
+ * table and the store. The hot path has no lock and no shared cache line:
+ * a plain store of the event and a release store of the ring's tail.
+ *
+ * Order. Each event carries a time stamp (the CPU's time stamp counter),
+ * and the drain applies all rings' events merged in stamp order: the order
+ * the program made them in, so the peak it sees is the program's. A thread
+ * stamps and appends an allocation before malloc returns the block, and a
+ * free before the real free, so whatever an event depends on (the free
+ * before an address is reused, the allocation before a free) has an
+ * earlier stamp and is in its ring by then. An event that must wait (its
+ * address still live, or not known) is one whose counterpart was appended
+ * between the drain reading one tail and the next: the round ends there,
+ * and the next reads every tail again. If the event still waits, what it
+ * waits for does not exist: a free of a block allocated before the hook
+ * (an untracked free), or an allocation whose address's free went by
+ * unseen (the stale block is replaced), and it is applied as such.
+ *
+ * A full ring makes its thread wait for the drain: nothing is dropped. At
+ * exit (flush), the rings are drained and later operations are applied by
+ * the threads themselves under the drain's lock, as the process may go on
+ * freeing after the last chance to drain.
+ */
+#define _GNU_SOURCE
+#include <memscope/backends.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#include <memscope/atomic.h>
+#include <memscope/platform.h>
+#include <memscope/ptr_map.h>
+
+#define MS_TLS __thread __attribute__((tls_model("initial-exec")))
+
+#define RING_SIZE 8192u /* events; a power of two */
+#define MAX_RINGS 4096u
+#define IDLE_NS 50000   /* the drain's nap when every ring is empty */
+#define FULL_NS 20000   /* a thread's nap while its ring is full */
+
+/* An operation as a thread appends it. */
+struct slot {
+	uint64_t ptr;
+	uint64_t size;
+	uint64_t old_ptr; /* realloc, move */
+	uint64_t stamp;   /* when: see stamp() */
+	uint32_t stack;
+	uint16_t thread;  /* the store's thread slots number 4096 */
+	uint8_t op;
+	uint8_t half; /* the drain's: a realloc whose old block is done */
+};
+
+_Static_assert(sizeof(struct slot) == 40, "an event in 40 bytes");
+
+/* A time stamp that orders events across CPUs: rdtscp on x86-64 (the TSC
+ * is constant and synchronised on the CPUs this runs on; rdtscp waits for
+ * the instructions before it), else the monotonic clock. */
+static inline uint64_t stamp(void)
+{
+#if defined(__x86_64__)
+	unsigned aux;
+
+	return __builtin_ia32_rdtscp(&aux);
+#else
+	return ms_clock_mono_ns();
+#endif
+}
+
+enum { RING_FREE, RING_OWNED, RING_CLOSED };
+
+struct ring {
+	uint64_t tail __attribute__((aligned(64))); /* the owner's, release */
+	uint64_t head __attribute__((aligned(64))); /* the drain's, release */
+	uint32_t state;                              /* RING_*, under the pool lock */
+	uint32_t id;
+	struct slot ev[RING_SIZE];
+};
+
+struct async_state {
+	pthread_mutex_t lock;      /* the drain's: held while applying */
+	pthread_mutex_t pool_lock; /* the ring registry */
+	uint32_t nrings;
+	uint32_t instance;         /* tells backends apart for the threads' rings */
+	uint32_t sync;             /* set at exit: threads apply their own events */
+	uint32_t stop;
+	int running;
+	pthread_t drain;
+	ms_ptr_map map;            /* under lock */
+	/* The event that had to wait in the last round (see drain_pass). */
+	struct ring *stuck_ring;
+	uint64_t stuck_at;
+	struct pending *heap;      /* drain_pass's, one entry a ring */
+	struct ring *rings[MAX_RINGS];
+};
+
+static uint32_t instances;
+static MS_TLS struct ring *tls_ring;
+static MS_TLS uint32_t tls_instance;
+
+static struct async_state *state_of(ms_backend *be)
+{
+	return be->state;
+}
+
+static unsigned cell_of(uint64_t ptr)
+{
+	return (unsigned)(ms_ptr_hash(ptr) % MS_STORE_CELLS);
+}
+
+/* --- applying (the drain, or a thread in sync mode; under lock) ---------- */
+
+enum { DONE, WAIT };
+
+static void add_block(ms_backend *be, uint64_t ptr, uint64_t size, uint32_t stack,
+		      uint32_t thread, int is_realloc)
+{
+	ms_ptr_entry e = { .ptr = ptr, .size = size, .owner = thread, .stack = stack,
+			   .born = ms_store_ticks(be->store) };
+
+	if (ms_ptr_map_put(&state_of(be)->map, &e, NULL) < 0)
+		ms_store_count_dropped(be->store);
+	else
+		ms_store_count_alloc(be->store, cell_of(ptr), thread, stack, size, is_realloc);
+}
+
+/* Ends ptr's block; WAIT if it is not (yet) known, unless force, which
+ * counts it as a block never tracked. */
+static int end_block(ms_backend *be, uint64_t ptr, uint32_t thread, int force)
+{
+	ms_ptr_entry e;
+
+	if (ms_ptr_map_take(&state_of(be)->map, ptr, &e) == 0) {
+		ms_store_count_free(be->store, cell_of(ptr), thread, e.owner, e.stack, e.size);
+		return DONE;
+	}
+	if (!force)
+		return WAIT;
+	ms_store_count_untracked_free(be->store);
+	return DONE;
+}
+
+/* An address live in the table is allocated again and no free of it will
+ * come: its free went by a path we do not see. Accounts that free now and
+ * counts the anomaly (as the core backend does). Returns 1. */
+static int replace_stale(ms_backend *be, uint64_t ptr, uint32_t thread)
+{
+	ms_ptr_entry e;
+
+	if (ms_ptr_map_take(&state_of(be)->map, ptr, &e) == 0) {
+		ms_store_count_free(be->store, cell_of(ptr), thread, e.owner, e.stack, e.size);
+		ms_store_count_dropped(be->store);
+	}
+	return 1;
+}
+
+/* Applies s; WAIT when it must wait for another ring, unless force. */
+static int apply(ms_backend *be, struct slot *s, int force)
+{
+	ms_ptr_map *map = &state_of(be)->map;
+	ms_ptr_entry e;
+
+	switch (s->op) {
+	case MS_OP_ALLOC:
+		if (ms_ptr_map_has(map, s->ptr) && !(force && replace_stale(be, s->ptr, s->thread)))
+			return WAIT; /* its free is still in another ring */
+		add_block(be, s->ptr, s->size, s->stack, s->thread, 0);
+		return DONE;
+	case MS_OP_FREE:
+		return end_block(be, s->ptr, s->thread, force);
+	case MS_OP_REALLOC:
+		/* The old block's end, then (unless realloc(p, 0) freed it) the
+		 * new block; either half may wait. */
+		if (!s->half) {
+			if (ms_ptr_map_take(map, s->old_ptr, &e) == 0) {
+				ms_store_count_free(be->store, cell_of(s->old_ptr), s->thread, e.owner,
+						    e.stack, e.size);
+				s->half = 2; /* a resize of a tracked block */
+			} else if (force) {
+				ms_store_count_untracked_free(be->store);
+				s->half = 1;
+			} else {
+				return WAIT;
+			}
+		}
+		if (s->ptr == 0)
+			return DONE;
+		if (ms_ptr_map_has(map, s->ptr) && !(force && replace_stale(be, s->ptr, s->thread)))
+			return WAIT;
+		add_block(be, s->ptr, s->size, s->stack, s->thread, s->half == 2);
+		return DONE;
+	case MS_OP_MOVE:
+		if (ms_ptr_map_take(map, s->old_ptr, &e) == 0 && s->ptr != 0) {
+			e.ptr = s->ptr;
+			if (ms_ptr_map_put(map, &e, NULL) != 0)
+				ms_store_count_dropped(be->store);
+		}
+		ms_store_count_annotation(be->store, MS_OP_MOVE);
+		return DONE;
+	default:
+		ms_store_count_annotation(be->store, s->op);
+		return DONE;
+	}
+}
+
+/* A ring with events to apply this round, keyed by its next event's
+ * stamp. */
+struct pending {
+	uint64_t stamp;
+	struct ring *ring;
+	uint64_t tail; /* as read at the start of the round */
+};
+
+static void sift_down(struct pending *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l < n && h[l].stamp < h[m].stamp)
+			m = l;
+		if (l + 1 < n && h[l + 1].stamp < h[m].stamp)
+			m = l + 1;
+		if (m == i)
+			return;
+		struct pending t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+static void heapify(struct pending *h, size_t n)
+{
+	for (size_t i = n / 2; i-- > 0;)
+		sift_down(h, n, i);
+}
+
+/* One round: every event appended before the round began (its stamp below
+ * the round's), across all rings in stamp order, which is the order the
+ * program made them in. An event that must wait ends the round, so that
+ * none after it is applied before it; if the same event is still first
+ * and still waiting in the next round, with every tail read afresh, what
+ * it waits for does not exist (see the top of the file) and it is applied
+ * as it is. Returns whether there may be more to do at once. */
+static int drain_pass(ms_backend *be)
+{
+	struct async_state *as = state_of(be);
+	uint64_t limit = stamp();
+	uint32_t nrings = ms_atomic_load_acquire_u32(&as->nrings);
+	struct pending *heap = as->heap;
+	size_t n = 0;
+	uint64_t moved = 0;
+
+	for (uint32_t i = 0; i < nrings; i++) {
+		struct ring *r = as->rings[i];
+		uint64_t tail = ms_atomic_load_acquire(&r->tail);
+
+		if (r->head < tail && r->ev[r->head & (RING_SIZE - 1)].stamp < limit)
+			heap[n++] = (struct pending){ r->ev[r->head & (RING_SIZE - 1)].stamp, r, tail };
+	}
+	if (n == 0)
+		as->stuck_ring = NULL;
+	heapify(heap, n);
+	while (n > 0) {
+		struct ring *r = heap[0].ring;
+		struct slot *s = &r->ev[r->head & (RING_SIZE - 1)];
+		int force = as->stuck_ring == r && as->stuck_at == r->head;
+
+		if (apply(be, s, force) == WAIT) {
+			as->stuck_ring = r;
+			as->stuck_at = r->head;
+			break;
+		}
+		as->stuck_ring = NULL;
+		moved++;
+		ms_atomic_store_release(&r->head, r->head + 1);
+		if (r->head < heap[0].tail && r->ev[r->head & (RING_SIZE - 1)].stamp < limit) {
+			heap[0].stamp = r->ev[r->head & (RING_SIZE - 1)].stamp;
+		} else {
+			heap[0] = heap[--n];
+		}
+		sift_down(heap, n, 0);
+	}
+	return moved > 0 || as->stuck_ring != NULL;
+}
+
+/* Everything appended so far. Under lock. */
+static void drain_all(ms_backend *be)
+{
+	while (drain_pass(be))
+		;
+}
+
+static void *drain_main(void *arg)
+{
+	ms_backend *be = arg;
+	struct async_state *as = state_of(be);
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	if (ms_capture_internal_thread != NULL)
+		ms_capture_internal_thread();
+	for (;;) {
+		int moved;
+
+		pthread_mutex_lock(&as->lock);
+		moved = drain_pass(be);
+		pthread_mutex_unlock(&as->lock);
+		if (ms_atomic_load_acquire_u32(&as->stop))
+			break;
+		if (!moved) {
+			struct timespec nap = { 0, IDLE_NS };
+
+			nanosleep(&nap, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* --- the program's threads ------------------------------------------------ */
+
+/* The calling thread's ring, taken from the pool on its first event: a
+ * free one, or one whose thread has exited and which is drained. NULL when
+ * there is none (the caller applies the event itself). */
+static struct ring *own_ring(struct async_state *as)
+{
+	struct ring *r = NULL;
+
+	if (tls_instance == as->instance && tls_ring != NULL)
+		return tls_ring;
+	pthread_mutex_lock(&as->pool_lock);
+	for (uint32_t i = 0; i < as->nrings && r == NULL; i++) {
+		struct ring *c = as->rings[i];
+
+		if (c->state == RING_FREE ||
+		    (c->state == RING_CLOSED && ms_atomic_load_acquire(&c->head) == c->tail))
+			r = c;
+	}
+	if (r == NULL && as->nrings < MAX_RINGS) {
+		r = ms_pages_alloc(sizeof(*r));
+		if (r != NULL) {
+			r->id = as->nrings;
+			as->rings[as->nrings] = r;
+			ms_atomic_store_release_u32(&as->nrings, as->nrings + 1);
+		}
+	}
+	if (r != NULL)
+		r->state = RING_OWNED;
+	pthread_mutex_unlock(&as->pool_lock);
+	tls_ring = r;
+	tls_instance = as->instance;
+	return r;
+}
+
+/* Sync mode, or no ring: the thread applies its event itself, after what
+ * the rings hold. */
+static void apply_now(ms_backend *be, struct slot *s)
+{
+	struct async_state *as = state_of(be);
+
+	pthread_mutex_lock(&as->lock);
+	drain_all(be);
+	while (apply(be, s, 0) == WAIT) {
+		if (!drain_pass(be)) {
+			apply(be, s, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&as->lock);
+}
+
+static void async_record(ms_backend *be, const ms_event *ev)
+{
+	struct async_state *as = state_of(be);
+	struct slot s = {
+		.ptr = ev->ptr,
+		.size = ev->size,
+		.old_ptr = ev->old_ptr,
+		.stack = ev->stack,
+		.thread = (uint16_t)ev->thread,
+		.op = (uint8_t)ev->op,
+		.stamp = stamp(),
+	};
+	struct ring *r;
+	uint64_t tail;
+
+	if (ms_atomic_load_relaxed_u32(&as->sync) || (r = own_ring(as)) == NULL) {
+		apply_now(be, &s);
+		return;
+	}
+	tail = r->tail;
+	/* Full: wait for the drain rather than lose anything, and sleep rather
+	 * than spin, so that the drain has the CPU to itself. */
+	while (tail - ms_atomic_load_acquire(&r->head) >= RING_SIZE) {
+		struct timespec nap = { 0, FULL_NS };
+
+		nanosleep(&nap, NULL);
+	}
+	r->ev[tail & (RING_SIZE - 1)] = s;
+	ms_atomic_store_release(&r->tail, tail + 1);
+}
+
+/* The old block is looked up by the drain: nothing to claim here. */
+static void async_claim(ms_backend *be, uint64_t ptr, ms_claim *out)
+{
+	(void)be;
+	out->ptr = ptr;
+	out->found = 1;
+}
+
+/* A failed realloc: nothing was appended, nothing to undo. */
+static void async_unclaim(ms_backend *be, const ms_claim *claim)
+{
+	(void)be;
+	(void)claim;
+}
+
+static void async_thread_exit(ms_backend *be)
+{
+	struct async_state *as = state_of(be);
+	struct ring *r = tls_ring;
+
+	if (tls_instance != as->instance || r == NULL)
+		return;
+	pthread_mutex_lock(&as->pool_lock);
+	r->state = RING_CLOSED; /* reused once drained */
+	pthread_mutex_unlock(&as->pool_lock);
+	tls_ring = NULL;
+}
+
+static void async_flush(ms_backend *be)
+{
+	struct async_state *as = state_of(be);
+
+	pthread_mutex_lock(&as->lock);
+	drain_all(be);
+	pthread_mutex_unlock(&as->lock);
+}
+
+static void async_finish(ms_backend *be)
+{
+	struct async_state *as = state_of(be);
+
+	/* From now on each thread applies its own events: after the exit path
+	 * there may be no drain to count on. */
+	ms_atomic_store_release_u32(&as->sync, 1);
+	async_flush(be);
+}
+
+static void async_scan(ms_backend *be, void (*visit)(void *ctx, const ms_block *b), void *ctx)
+{
+	struct async_state *as = state_of(be);
+	ms_ptr_map *m = &as->map;
+
+	pthread_mutex_lock(&as->lock);
+	drain_all(be);
+	for (size_t k = 0; m->slots != NULL && k <= m->mask; k++) {
+		const ms_ptr_entry *e = &m->slots[k];
+		ms_block b = { .size = e->size, .stack = e->stack, .born = e->born };
+
+		if (e->ptr != 0)
+			visit(ctx, &b);
+	}
+	pthread_mutex_unlock(&as->lock);
+}
+
+static int start_drain(ms_backend *be)
+{
+	struct async_state *as = state_of(be);
+	sigset_t all, old;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&as->drain, NULL, drain_main, be);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err == 0) {
+		pthread_setname_np(as->drain, "memscope-drain");
+		as->running = 1;
+	}
+	return -err;
+}
+
+static int async_open(ms_backend *be)
+{
+	struct async_state *as = ms_pages_alloc(sizeof(*as));
+
+	if (as == NULL)
+		return -ENOMEM;
+	be->state = as;
+	pthread_mutex_init(&as->lock, NULL);
+	pthread_mutex_init(&as->pool_lock, NULL);
+	as->instance = ms_atomic_add_relaxed_u32(&instances, 1);
+	/* Only the drain, or a thread holding its lock, counts. */
+	be->store->single_writer = 1;
+	as->heap = ms_pages_alloc(MAX_RINGS * sizeof(*as->heap));
+	if (as->heap == NULL || ms_ptr_map_init(&as->map, 4096) != 0 || start_drain(be) != 0) {
+		if (as->heap != NULL)
+			ms_pages_free(as->heap, MAX_RINGS * sizeof(*as->heap));
+		ms_ptr_map_destroy(&as->map);
+		ms_pages_free(as, sizeof(*as));
+		be->state = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void async_close(ms_backend *be)
+{
+	struct async_state *as = state_of(be);
+
+	if (as == NULL)
+		return;
+	ms_atomic_store_release_u32(&as->stop, 1);
+	if (as->running)
+		pthread_join(as->drain, NULL);
+	for (uint32_t i = 0; i < as->nrings; i++)
+		ms_pages_free(as->rings[i], sizeof(*as->rings[i]));
+	if (tls_instance == as->instance)
+		tls_ring = NULL;
+	ms_ptr_map_destroy(&as->map);
+	ms_pages_free(as->heap, MAX_RINGS * sizeof(*as->heap));
+	ms_pages_free(as, sizeof(*as));
+	be->state = NULL;
+}
+
+static void async_fork_prepare(ms_backend *be)
+{
+	struct async_state *as = state_of(be);
+
+	pthread_mutex_lock(&as->pool_lock);
+	pthread_mutex_lock(&as->lock);
+}
+
+static void async_fork_parent(ms_backend *be)
+{
+	struct async_state *as = state_of(be);
+
+	pthread_mutex_unlock(&as->lock);
+	pthread_mutex_unlock(&as->pool_lock);
+}
+
+static void async_fork_child(ms_backend *be)
+{
+	struct async_state *as = state_of(be);
+
+	/* Only this thread exists in the child: its session starts empty, its
+	 * rings too, and it needs a drain of its own. */
+	pthread_mutex_init(&as->lock, NULL);
+	pthread_mutex_init(&as->pool_lock, NULL);
+	for (uint32_t i = 0; i < as->nrings; i++) {
+		struct ring *r = as->rings[i];
+
+		r->head = r->tail = 0;
+		r->state = r == tls_ring ? RING_OWNED : RING_FREE;
+	}
+	ms_ptr_map_destroy(&as->map);
+	ms_ptr_map_init(&as->map, 4096);
+	as->stuck_ring = NULL;
+	as->running = 0;
+	if (!ms_atomic_load_relaxed_u32(&as->sync) && start_drain(be) != 0)
+		ms_atomic_store_release_u32(&as->sync, 1); /* no drain: apply in place */
+}
+
+const ms_backend_ops ms_backend_async = {
+	.name = "async",
+	.open = async_open,
+	.close = async_close,
+	.record = async_record,
+	.claim = async_claim,
+	.unclaim = async_unclaim,
+	.scan = async_scan,
+	.flush = async_flush,
+	.finish = async_finish,
+	.thread_exit = async_thread_exit,
+	.fork_prepare = async_fork_prepare,
+	.fork_parent = async_fork_parent,
+	.fork_child = async_fork_child,
+};
