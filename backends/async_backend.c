@@ -43,6 +43,7 @@
 #define MAX_RINGS 4096u
 #define IDLE_NS 50000   /* the drain's nap when every ring is empty */
 #define FULL_NS 20000   /* a thread's nap while its ring is full */
+#define ROUND 4096u     /* events the drain applies under its lock at once */
 
 /* An operation as a thread appends it. */
 struct slot {
@@ -246,11 +247,11 @@ static void heapify(struct pending *h, size_t n)
  * none after it is applied before it; if the same event is still first
  * and still waiting in the next round, with every tail read afresh, what
  * it waits for does not exist (see the top of the file) and it is applied
- * as it is. Returns whether there may be more to do at once. */
-static int drain_pass(ms_backend *be)
+ * as it is. limit: the round takes events stamped before it. Returns
+ * whether there may be more to do at once. */
+static int drain_pass(ms_backend *be, uint64_t limit)
 {
 	struct async_state *as = state_of(be);
-	uint64_t limit = stamp();
 	uint32_t nrings = ms_atomic_load_acquire_u32(&as->nrings);
 	struct pending *heap = as->heap;
 	size_t n = 0;
@@ -266,7 +267,9 @@ static int drain_pass(ms_backend *be)
 	if (n == 0)
 		as->stuck_ring = NULL;
 	heapify(heap, n);
-	while (n > 0) {
+	/* At most ROUND events a round: the lock is let go between rounds
+	 * (for the leak scan, a flush, fork). */
+	while (n > 0 && moved < ROUND) {
 		struct ring *r = heap[0].ring;
 		struct slot *s = &r->ev[r->head & (RING_SIZE - 1)];
 		int force = as->stuck_ring == r && as->stuck_at == r->head;
@@ -289,10 +292,13 @@ static int drain_pass(ms_backend *be)
 	return moved > 0 || as->stuck_ring != NULL;
 }
 
-/* Everything appended so far. Under lock. */
+/* Everything appended so far (not what threads append meanwhile: that
+ * would never end). Under lock. */
 static void drain_all(ms_backend *be)
 {
-	while (drain_pass(be))
+	uint64_t limit = stamp();
+
+	while (drain_pass(be, limit))
 		;
 }
 
@@ -310,7 +316,7 @@ static void *drain_main(void *arg)
 		int moved;
 
 		pthread_mutex_lock(&as->lock);
-		moved = drain_pass(be);
+		moved = drain_pass(be, stamp());
 		pthread_mutex_unlock(&as->lock);
 		if (ms_atomic_load_acquire_u32(&as->stop))
 			break;
@@ -367,7 +373,7 @@ static void apply_now(ms_backend *be, struct slot *s)
 	pthread_mutex_lock(&as->lock);
 	drain_all(be);
 	while (apply(be, s, 0) == WAIT) {
-		if (!drain_pass(be)) {
+		if (!drain_pass(be, stamp())) {
 			apply(be, s, 1);
 			break;
 		}

@@ -16,6 +16,13 @@ extern const ms_backend_ops ms_backend_core;
  * them (async_backend.c). */
 extern const ms_backend_ops ms_backend_async;
 
+/* Makes a backend of one's own available by its name (ops->name), next to
+ * the ones above: to ms_backend_find, and so to MEMSCOPE_BACKEND. ops must
+ * live for good and give every operation ms_backend_ops requires (flush,
+ * finish, thread_exit and scan may be NULL). Returns 0, -EINVAL, -EEXIST
+ * (the name is taken) or -ENOSPC (8 at most). */
+int ms_backend_register(const ms_backend_ops *ops);
+
 /* The backend named name (MEMSCOPE_BACKEND), NULL if there is none; NULL or
  * an empty name gives the default. */
 const ms_backend_ops *ms_backend_find(const char *name);
