@@ -248,6 +248,9 @@ static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 	return 0;
 }
 
+/* The varints that open a frame (RECORDING.md). */
+#define FRAME_HEAD 20
+
 /* What the index says of a frame (in this order), or what is read from
  * the frame itself. */
 enum { NOTE_KEY, NOTE_SESSION, NOTE_TIME, NOTE_LIVE_BYTES, NOTE_LIVE_ALLOCS, NOTE_ALLOCS,
@@ -422,9 +425,9 @@ out:
 /* The frame's figures from its payload. */
 static int read_frame_notes(struct ms_cursor *c, uint64_t v[FRAME_NOTES])
 {
-	uint64_t all[19];
+	uint64_t all[FRAME_HEAD];
 
-	for (int i = 0; i < 19; i++)
+	for (int i = 0; i < FRAME_HEAD; i++)
 		all[i] = ms_cur_varint(c);
 	v[NOTE_KEY] = all[0];
 	v[NOTE_SESSION] = all[1];
@@ -956,13 +959,13 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 	unsigned char *p;
 	uint32_t len;
 	struct ms_cursor c;
-	uint64_t v[19], n;
+	uint64_t v[FRAME_HEAD], n;
 	int err = load_payload(r, f->offset, f->length, f->packed, &p, &len);
 
 	if (err != 0)
 		return err;
 	c = (struct ms_cursor){ p, p + len, 0 };
-	for (int i = 0; i < 19; i++)
+	for (int i = 0; i < FRAME_HEAD; i++)
 		v[i] = ms_cur_varint(&c);
 	if (v[0]) {
 		st->nthreads = 0;
@@ -986,6 +989,7 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 	s->untracked_frees = v[16];
 	s->threads_overflowed = v[17];
 	s->ages_scanned = v[18] != 0;
+	s->thread_count = v[19];
 
 	n = ms_cur_count(&c, 14);
 	for (uint64_t i = 0; i < n && !c.bad; i++) {

@@ -559,6 +559,7 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 	ms_buf_put_varint(&b, s->untracked_frees);
 	ms_buf_put_varint(&b, s->threads_overflowed);
 	ms_buf_put_varint(&b, s->ages_scanned ? 1 : 0);
+	ms_buf_put_varint(&b, s->thread_count);
 
 	/* Threads. */
 	coded = malloc((s->nthreads ? s->nthreads : 1) * sizeof(*coded));

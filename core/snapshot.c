@@ -229,6 +229,7 @@ static int copy_timeline(const struct ms_seg_timeline *tl, const struct ms_seg_s
 		d->total_bytes = raw[i].total_bytes;
 		d->rss_bytes = raw[i].rss_bytes;
 		d->cpu_ns = raw[i].cpu_ns;
+		d->threads = raw[i].threads;
 	}
 	s->nsamples = count;
 	free(raw);
@@ -406,6 +407,7 @@ int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 		const ms_sample *last = &s->samples[s->nsamples - 1], *prev = &s->samples[0];
 
 		s->rss_bytes = last->rss_bytes;
+		s->thread_count = last->threads;
 		/* CPU% over the last full interval: the newest sample is often only
 		 * milliseconds old, too short to measure CPU time over. */
 		for (size_t i = s->nsamples - 1; i-- > 0;) {

@@ -807,6 +807,8 @@ static void timeline_compact(struct ms_seg_timeline *tl, struct ms_seg_sample *s
 	tl->interval_ns *= 2;
 }
 
+uint32_t ms_store_own_threads;
+
 void ms_store_sample(ms_store *st)
 {
 	struct ms_seg_header *h = header(st);
@@ -827,6 +829,11 @@ void ms_store_sample(ms_store *st)
 	now.total_frees = tot.frees;
 	now.total_bytes = tot.alloc_bytes;
 	ms_proc_rss(0, &now.rss_bytes);
+	if (ms_proc_thread_count(0, &now.threads) == 0) {
+		uint32_t own = ms_atomic_load_relaxed_u32(&ms_store_own_threads);
+
+		now.threads = now.threads > own ? now.threads - own : 0;
+	}
 
 	/* Samples are one interval apart, except the last, which always holds
 	 * the latest figures: it is overwritten until it lies an interval (less

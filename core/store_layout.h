@@ -21,7 +21,7 @@
 #endif
 
 #define MS_MAGIC "MEMSCOPE"
-#define MS_LAYOUT_VERSION 2u
+#define MS_LAYOUT_VERSION 3u
 
 #define MS_CMDLINE_MAX 2048u
 #define MS_THREAD_NAME_MAX 16u
@@ -155,6 +155,7 @@ struct ms_seg_sample {
 	uint64_t total_bytes;
 	uint64_t rss_bytes;
 	uint64_t cpu_ns;
+	uint64_t threads; /* the process's, as the kernel counts them */
 };
 
 /*

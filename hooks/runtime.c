@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <memscope/atomic.h>
 #include <memscope/backends.h>
 #include <memscope/platform.h>
 #include <memscope/stream.h>
@@ -36,13 +37,21 @@ ms_capture ms_hook_capture;
 static pthread_mutex_t sample_lock = PTHREAD_MUTEX_INITIALIZER;
 static int finished;
 
+/* A thread of memscope's own (the sampler, a backend's drain): what it
+ * allocates is not the program's, and it is not counted among its threads. */
+static void internal_thread(void)
+{
+	ms_hook_busy = 1;
+	ms_atomic_add_relaxed_u32(&ms_store_own_threads, 1);
+}
+
 static void *sampler_main(void *arg)
 {
 	struct timespec interval = { 0, SAMPLE_INTERVAL_NS };
 	unsigned ticks = 0;
 
 	(void)arg;
-	ms_hook_busy = 1; /* the sampler's own allocations are not the program's */
+	internal_thread(); /* the sampler's own allocations are not the program's */
 	for (;;) {
 		struct timespec left = interval;
 
@@ -108,6 +117,8 @@ static void fork_child(void)
 		return;
 	pthread_mutex_init(&sample_lock, NULL);
 	finished = 0; /* a child forked on the exit path starts afresh */
+	/* Only the forking thread came along; our threads start anew. */
+	ms_atomic_store_relaxed_u32(&ms_store_own_threads, 0);
 	if (ms_capture_fork_child(&ms_hook_capture) != 0) {
 		/* No session for the child: it runs on untracked. */
 		ms_hook_ready = 0;
@@ -134,13 +145,6 @@ static void say(const char *msg)
 	ssize_t n = write(STDERR_FILENO, msg, strlen(msg));
 
 	(void)n;
-}
-
-/* A thread of the engine's own (a backend's drain): what it allocates is
- * not the program's. */
-static void internal_thread(void)
-{
-	ms_hook_busy = 1;
 }
 
 void ms_runtime_start(void)

@@ -114,12 +114,14 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 		 ms_format_bytes(b, sizeof(b), s->peak_bytes));
 	meter(ui, *row, 0, half - 1, "Heap", s->peak_bytes ? (double)s->live_bytes / s->peak_bytes : 0,
 	      line);
-	ms_ui_textf(ui, *row, half, ui->cols - half, 0, 0, "peak at %.1fs  RSS %s  CPU %.1f%%",
-		    s->peak_time_s, ms_format_bytes(c, sizeof(c), s->rss_bytes), s->cpu_percent);
+	ms_ui_textf(ui, *row, half, ui->cols - half, 0, 0,
+		    "peak at %.1fs  RSS %s  CPU %.1f%%  Threads %" PRIu64, s->peak_time_s,
+		    ms_format_bytes(c, sizeof(c), s->rss_bytes), s->cpu_percent, s->thread_count);
 	(*row)++;
 
 	ms_ui_textf(ui, *row, 0, ui->cols, 0, 0,
-		    "Allocs %s (%s/s)  Frees %s (%s/s)  Blocks %" PRIu64 "  Threads %zu  Dropped %" PRIu64,
+		    "Allocs %s (%s/s)  Frees %s (%s/s)  Blocks %" PRIu64 "  Allocating threads %zu"
+		    "  Dropped %" PRIu64,
 		    ms_ui_count(a, sizeof(a), (double)s->total_allocs),
 		    ms_ui_count(b, sizeof(b), m->alloc_rate),
 		    ms_ui_count(c, sizeof(c), (double)s->total_frees),

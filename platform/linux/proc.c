@@ -113,7 +113,7 @@ static int skip_field(const char **p, const char *end)
 
 struct proc_stat {
 	char state;
-	uint64_t utime, stime, starttime;
+	uint64_t utime, stime, threads, starttime;
 };
 
 /* /proc/PID/stat: "pid (comm) state ppid ...". comm may hold spaces and
@@ -135,17 +135,20 @@ static int read_stat_leaf(pid_t pid, const char *leaf, struct proc_stat *st)
 		return -EINVAL;
 	p += 2;
 	st->state = *p;
-	/* Field 3 is the state; utime is field 14, stime 15, starttime 22. */
+	/* Field 3 is the state; utime is field 14, stime 15, num_threads 20,
+	 * starttime 22. */
 	for (int field = 3; field <= 22; field++) {
 		uint64_t v;
 
-		if (field == 14 || field == 15 || field == 22) {
+		if (field == 14 || field == 15 || field == 20 || field == 22) {
 			if (parse_u64(&p, end, &v) != 0)
 				return -EINVAL;
 			if (field == 14)
 				st->utime = v;
 			else if (field == 15)
 				st->stime = v;
+			else if (field == 20)
+				st->threads = v;
 			else
 				st->starttime = v;
 		} else if (skip_field(&p, end) != 0) {
@@ -177,6 +180,17 @@ int ms_proc_cpu_ns(pid_t pid, uint64_t *ns)
 	if (err != 0)
 		return err;
 	*ns = ticks_to_ns(st.utime + st.stime);
+	return 0;
+}
+
+int ms_proc_thread_count(pid_t pid, uint64_t *threads)
+{
+	struct proc_stat st;
+	int err = read_stat(pid, &st);
+
+	if (err != 0)
+		return err;
+	*threads = st.threads;
 	return 0;
 }
 

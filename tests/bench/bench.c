@@ -1,13 +1,21 @@
-/* memscope-bench [--ops N] [--repeat R] [--no-heaptrack]: times the churn
- * workload plain, under the libmemscope.so hook with and without stack
- * capture, and under heaptrack (if it is on PATH), for 1, 2 and 4 threads,
- * and prints the slowdowns against the plain run of the same invocation. Each case is the best of R wall-clock
- * runs, fork to waitpid, so process start-up is part of every number.
+/* memscope-bench [--ops N] [--rounds N] [--dict N] [--repeat R] [--threads LIST]
+ *                [--no-heaptrack] [--no-python]
  *
- * churn sits next to this binary; the hook is ../../hooks/libmemscope.so
- * from here (the bazel-bin layout) unless MEMSCOPE_LIB names it. Hook
- * segments and heaptrack files go to a private directory under /tmp that is
- * emptied after every run and removed at the end. */
+ * The overhead benchmark: each workload run plain, under libmemscope.so with
+ * each capture backend, stacks on and off, and under heaptrack (if on PATH),
+ * timed in this one invocation; prints a table of slowdowns against the
+ * plain run. Workloads: churn (malloc/free over a window of 64 blocks) in
+ * 1, 2, 4 and 8 threads; python3 building a dict with PYTHONMALLOC=malloc;
+ * cxx_churn (small C++ news and deletes). Each figure is the best of R
+ * wall-clock runs, fork to waitpid, so start-up is part of every number.
+ * Every hooked run's session must have counted every operation with no
+ * event dropped, or the benchmark stops. Last, the hook's memory per live
+ * block: hold (a million live 16-byte blocks) plain and hooked.
+ *
+ * churn, cxx_churn and hold sit next to this binary; the hook is
+ * ../../hooks/libmemscope.so from here (the bazel-bin layout) unless
+ * MEMSCOPE_LIB names it. Sessions and heaptrack files go to a private
+ * directory under /tmp, emptied after every run and removed at the end. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -25,26 +33,49 @@
 #include <memscope/session.h>
 #include <memscope/snapshot.h>
 
-/* About 0.2-0.3 s for a plain 1-thread run of an optimised build: glibc's
- * tcache serves this churn in ~9 ns a pair. */
-#define DEFAULT_OPS 25000000UL
+#define DEFAULT_OPS 2000000UL    /* churn: malloc+free per thread */
+#define DEFAULT_ROUNDS 100000UL  /* cxx_churn: ~100 news and deletes a round */
+#define DEFAULT_DICT 300000UL    /* python3: dict entries */
 #define DEFAULT_REPEAT 3UL
+#define HOLD_BLOCKS 1000000L
 
-/* HOOK captures stacks (the default), NOSTACK runs the hook with
- * MEMSCOPE_DEPTH=0: the difference is the cost of stack capture. */
-enum mode { PLAIN, HOOK, NOSTACK, HEAPTRACK, NMODES };
+/* How a workload is run. */
+struct config {
+	const char *name;
+	const char *backend; /* NULL: not hooked */
+	int depth;           /* MEMSCOPE_DEPTH */
+	int heaptrack;
+};
 
-static const char *const mode_name[NMODES] = { "plain", "hook", "hook without stacks",
-					       "heaptrack" };
-static const unsigned long thread_counts[] = { 1, 2, 4 };
+static const struct config configs[] = {
+	{ "plain", NULL, 0, 0 },
+	{ "core", "core", 32, 0 },
+	{ "core -stacks", "core", 0, 0 },
+	{ "async", "async", 32, 0 },
+	{ "async -stacks", "async", 0, 0 },
+	{ "heaptrack", NULL, 0, 1 },
+};
+#define NCONFIGS (sizeof(configs) / sizeof(configs[0]))
+#define HEAPTRACK_CONFIG (NCONFIGS - 1)
+
+struct workload {
+	char name[64];
+	char *argv[8];
+	char args[4][PATH_MAX];
+	const char *env; /* NAME=value, or NULL */
+	unsigned long min_allocs; /* a hooked run must count at least these */
+};
 
 struct bench {
-	unsigned long ops, repeat;
-	int use_heaptrack;
+	unsigned long ops, rounds, dict, repeat;
+	unsigned long threads[8];
+	size_t nthreads;
+	int use_heaptrack, use_python;
 	int devnull;
-	char churn[PATH_MAX];
+	char dir[PATH_MAX]; /* where the helper binaries are */
 	char hook[PATH_MAX];
 	char heaptrack[PATH_MAX];
+	char python[PATH_MAX];
 	char ht_out[PATH_MAX];
 };
 
@@ -84,7 +115,8 @@ static void die(const char *fmt, ...)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: memscope-bench [--ops N] [--repeat R] [--no-heaptrack]\n"
+	fprintf(stderr, "usage: memscope-bench [--ops N] [--rounds N] [--dict N] [--repeat R]\n"
+			"                      [--threads 1,2,4,8] [--no-heaptrack] [--no-python]\n"
 			"environment: MEMSCOPE_LIB (absolute path of libmemscope.so)\n");
 	exit(2);
 }
@@ -105,18 +137,49 @@ static unsigned long parse_count(const char *opt, const char *s)
 	return v;
 }
 
+static void parse_threads(struct bench *b, const char *s)
+{
+	char copy[128], *save = NULL;
+
+	if (s == NULL || strlen(s) >= sizeof(copy))
+		usage();
+	strcpy(copy, s);
+	b->nthreads = 0;
+	for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+		if (b->nthreads == sizeof(b->threads) / sizeof(b->threads[0]))
+			usage();
+		b->threads[b->nthreads++] = parse_count("--threads", t);
+	}
+	if (b->nthreads == 0)
+		usage();
+}
+
 static void parse_args(struct bench *b, int argc, char **argv)
 {
+	memset(b, 0, sizeof(*b));
 	b->ops = DEFAULT_OPS;
+	b->rounds = DEFAULT_ROUNDS;
+	b->dict = DEFAULT_DICT;
 	b->repeat = DEFAULT_REPEAT;
-	b->use_heaptrack = 1;
+	b->use_heaptrack = b->use_python = 1;
+	parse_threads(b, "1,2,4,8");
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--ops") == 0)
-			b->ops = parse_count(argv[i], argv[i + 1]), i++;
-		else if (strcmp(argv[i], "--repeat") == 0)
-			b->repeat = parse_count(argv[i], argv[i + 1]), i++;
-		else if (strcmp(argv[i], "--no-heaptrack") == 0)
+		const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--ops") == 0)
+			b->ops = parse_count(a, next), i++;
+		else if (strcmp(a, "--rounds") == 0)
+			b->rounds = parse_count(a, next), i++;
+		else if (strcmp(a, "--dict") == 0)
+			b->dict = parse_count(a, next), i++;
+		else if (strcmp(a, "--repeat") == 0)
+			b->repeat = parse_count(a, next), i++;
+		else if (strcmp(a, "--threads") == 0)
+			parse_threads(b, next), i++;
+		else if (strcmp(a, "--no-heaptrack") == 0)
 			b->use_heaptrack = 0;
+		else if (strcmp(a, "--no-python") == 0)
+			b->use_python = 0;
 		else
 			usage();
 	}
@@ -151,54 +214,64 @@ static int find_in_path(const char *name, char *out)
 static void locate(struct bench *b)
 {
 	const char *env = getenv("MEMSCOPE_LIB");
-	char dir[PATH_MAX], hook[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	char hook[PATH_MAX], helper[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", b->dir, sizeof(b->dir) - 1);
 
 	if (n <= 0)
 		die("cannot read /proc/self/exe: %s", strerror(errno));
-	dir[n] = '\0';
-	*strrchr(dir, '/') = '\0';
-
-	join(b->churn, dir, "churn");
-	if (access(b->churn, X_OK) != 0)
-		die("cannot run %s: %s (build //tests/bench:churn)", b->churn, strerror(errno));
-
+	b->dir[n] = '\0';
+	*strrchr(b->dir, '/') = '\0';
+	for (const char *const *h = (const char *const[]){ "churn", "cxx_churn", "hold", NULL };
+	     *h != NULL; h++) {
+		join(helper, b->dir, *h);
+		if (access(helper, X_OK) != 0)
+			die("cannot run %s: %s (build //tests/bench:all)", helper, strerror(errno));
+	}
 	if (env != NULL && env[0] != '\0') {
-		if (env[0] != '/')
+		if (env[0] != '/' || strlen(env) >= sizeof(hook))
 			die("MEMSCOPE_LIB must be an absolute path, not '%s'", env);
-		if (strlen(env) >= sizeof(hook))
-			die("MEMSCOPE_LIB is too long");
 		strcpy(hook, env);
 	} else {
-		join(hook, dir, "../../hooks/libmemscope.so");
+		join(hook, b->dir, "../../hooks/libmemscope.so");
 	}
 	/* LD_PRELOAD wants an absolute path; realpath also proves it exists. */
 	if (realpath(hook, b->hook) == NULL || access(b->hook, R_OK) != 0)
 		die("cannot find the hook at %s: %s (build //hooks:libmemscope.so or set MEMSCOPE_LIB)",
 		    hook, strerror(errno));
-
 	if (b->use_heaptrack && find_in_path("heaptrack", b->heaptrack) != 0)
 		b->use_heaptrack = 0;
+	if (b->use_python && find_in_path("python3", b->python) != 0)
+		b->use_python = 0;
 }
 
-static void child(const struct bench *b, enum mode m, char **argv, int report)
+static void child(const struct bench *b, const struct workload *w, const struct config *c,
+		  int out, int report)
 {
+	char *ht_argv[12] = { (char *)b->heaptrack, (char *)"-o", (char *)b->ht_out };
+	char *const *argv = w->argv;
 	int err;
 
-	if (m == HOOK || m == NOSTACK) {
-		char keeper[24];
+	unsetenv("LD_PRELOAD"); /* the baseline and heaptrack carry no other */
+	if (w->env != NULL)
+		putenv((char *)w->env);
+	if (c->backend != NULL) {
+		char keeper[24], depth[16];
 
 		/* We keep the session, to check it counted every operation. */
 		snprintf(keeper, sizeof(keeper), "%d", (int)getppid());
+		snprintf(depth, sizeof(depth), "%d", c->depth);
 		setenv("LD_PRELOAD", b->hook, 1);
 		setenv("MEMSCOPE_DIR", tmpdir, 1);
 		setenv("MEMSCOPE_KEEPER", keeper, 1);
-		setenv("MEMSCOPE_DEPTH", m == NOSTACK ? "0" : "32", 1);
-	} else {
-		/* The baseline and heaptrack must not carry any other preload. */
-		unsetenv("LD_PRELOAD");
+		setenv("MEMSCOPE_DEPTH", depth, 1);
+		setenv("MEMSCOPE_BACKEND", c->backend, 1);
 	}
-	if (dup2(b->devnull, STDOUT_FILENO) < 0 || dup2(b->devnull, STDERR_FILENO) < 0) {
+	if (c->heaptrack) {
+		for (int i = 0; w->argv[i] != NULL && i < 8; i++)
+			ht_argv[3 + i] = w->argv[i];
+		argv = ht_argv;
+	}
+	if (dup2(out, STDOUT_FILENO) < 0 || dup2(b->devnull, STDERR_FILENO) < 0) {
 		err = errno;
 	} else {
 		execv(argv[0], argv);
@@ -216,8 +289,8 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
 }
 
 /* A hooked run is only worth timing if the hook really counted: its session
- * must hold at least one allocation per churn operation. */
-static void check_recorded(pid_t pid, unsigned long nthreads, unsigned long ops)
+ * must hold at least the workload's allocations, none dropped. */
+static void check_recorded(const struct workload *w, const struct config *c, pid_t pid)
 {
 	char path[512];
 	ms_reader r;
@@ -225,44 +298,38 @@ static void check_recorded(pid_t pid, unsigned long nthreads, unsigned long ops)
 	int err;
 
 	if (ms_session_find(tmpdir, pid, path, sizeof(path)) != 0)
-		die("hook run with %lu threads left no session: the hook did not load", nthreads);
+		die("%s under %s left no session: the hook did not load", w->name, c->name);
 	err = ms_reader_open(&r, path);
 	if (err == 0) {
 		err = ms_snapshot_take(&r, &s);
 		ms_reader_close(&r);
 	}
 	if (err != 0)
-		die("hook run with %lu threads: %s", nthreads, ms_reader_strerror(err));
-	if (s.total_allocs < (uint64_t)nthreads * ops || s.dropped_events != 0)
-		die("hook run with %lu threads counted %llu allocations (%llu dropped), expected at "
-		    "least %lu", nthreads, (unsigned long long)s.total_allocs,
-		    (unsigned long long)s.dropped_events, nthreads * ops);
+		die("%s under %s: %s", w->name, c->name, ms_reader_strerror(err));
+	if (s.total_allocs < w->min_allocs || s.dropped_events != 0)
+		die("%s under %s counted %llu allocations (%llu dropped), expected at least %lu",
+		    w->name, c->name, (unsigned long long)s.total_allocs,
+		    (unsigned long long)s.dropped_events, w->min_allocs);
 	ms_snapshot_release(&s);
 }
 
-static double run_once(const struct bench *b, enum mode m, unsigned long nthreads)
+/* Runs w under c once; returns the wall time. out: the child's stdout. */
+static double run_once(const struct bench *b, const struct workload *w, const struct config *c,
+		       int out)
 {
-	char threads[24], ops[24];
-	char *plain_argv[] = { (char *)b->churn, threads, ops, NULL };
-	char *ht_argv[] = { (char *)b->heaptrack, "-o", (char *)b->ht_out,
-			    (char *)b->churn, threads, ops, NULL };
-	char **argv = m == HEAPTRACK ? ht_argv : plain_argv;
 	struct timespec t0, t1;
 	int report[2], status, err;
 	pid_t pid;
 
-	snprintf(threads, sizeof(threads), "%lu", nthreads);
-	snprintf(ops, sizeof(ops), "%lu", b->ops);
 	if (pipe2(report, O_CLOEXEC) != 0)
 		die("pipe: %s", strerror(errno));
 	fflush(NULL);
-
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0)
-		child(b, m, argv, report[1]);
+		child(b, w, c, out, report[1]);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			die("waitpid: %s", strerror(errno));
@@ -271,54 +338,113 @@ static double run_once(const struct bench *b, enum mode m, unsigned long nthread
 
 	close(report[1]);
 	if (read(report[0], &err, sizeof(err)) == (ssize_t)sizeof(err))
-		die("%s run with %lu threads: cannot run %s: %s",
-		    mode_name[m], nthreads, argv[0], strerror(err));
+		die("%s under %s: cannot run %s: %s", w->name, c->name, w->argv[0], strerror(err));
 	close(report[0]);
 	if (WIFSIGNALED(status))
-		die("%s run with %lu threads killed by signal %d (%s)",
-		    mode_name[m], nthreads, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		die("%s under %s killed by signal %d (%s)", w->name, c->name, WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		die("%s run with %lu threads failed with exit status %d",
-		    mode_name[m], nthreads, WEXITSTATUS(status));
-
-	if (m == HOOK || m == NOSTACK)
-		check_recorded(pid, nthreads, b->ops);
-	if (m != PLAIN && clean_tmpdir(1) != 0)
-		die("cannot empty %s: %s", tmpdir, strerror(errno));
+		die("%s under %s failed with exit status %d", w->name, c->name,
+		    WEXITSTATUS(status));
+	if (c->backend != NULL)
+		check_recorded(w, c, pid);
+	if (c->backend != NULL || c->heaptrack) {
+		if (clean_tmpdir(1) != 0)
+			die("cannot empty %s: %s", tmpdir, strerror(errno));
+	}
 	return seconds_between(&t0, &t1);
 }
 
-static void run_row(const struct bench *b, unsigned long nthreads)
+static void run_row(const struct bench *b, const struct workload *w)
 {
-	double best[NMODES];
+	double best[NCONFIGS], fastest_hook = -1;
 
-	for (int m = 0; m < NMODES; m++)
-		best[m] = -1.0;
-	/* Interleave the modes so that drift in machine load hits all alike. */
+	for (size_t k = 0; k < NCONFIGS; k++)
+		best[k] = -1.0;
+	/* Interleave the configurations so that drift in machine load hits all
+	 * alike. */
 	for (unsigned long r = 0; r < b->repeat; r++) {
-		for (int m = 0; m < NMODES; m++) {
+		for (size_t k = 0; k < NCONFIGS; k++) {
 			double s;
 
-			if (m == HEAPTRACK && !b->use_heaptrack)
+			if (configs[k].heaptrack && !b->use_heaptrack)
 				continue;
-			s = run_once(b, (enum mode)m, nthreads);
-			if (best[m] < 0 || s < best[m])
-				best[m] = s;
+			s = run_once(b, w, &configs[k], b->devnull);
+			if (best[k] < 0 || s < best[k])
+				best[k] = s;
 		}
 	}
-	printf("%7lu%10.3f%10.3f%11.2fx%12.3f%11.2fx", nthreads, best[PLAIN], best[HOOK],
-	       best[HOOK] / best[PLAIN], best[NOSTACK], best[NOSTACK] / best[PLAIN]);
-	if (b->use_heaptrack)
-		printf("%13.2f%16.1fx%15.1fx\n", best[HEAPTRACK],
-		       best[HEAPTRACK] / best[PLAIN], best[HEAPTRACK] / best[HOOK]);
-	else
-		printf("%13s%17s%16s\n", "-", "-", "-");
+	printf("%-22s %8.3f", w->name, best[0]);
+	for (size_t k = 1; k < NCONFIGS; k++) {
+		if (best[k] < 0)
+			printf(" %13s", "-");
+		else
+			printf(" %12.2fx", best[k] / best[0]);
+		/* heaptrack is compared with the hook with stacks (it has them). */
+		if (configs[k].backend != NULL && configs[k].depth > 0 &&
+		    (fastest_hook < 0 || best[k] < fastest_hook))
+			fastest_hook = best[k];
+	}
+	if (best[HEAPTRACK_CONFIG] > 0)
+		printf(" %14.1fx", best[HEAPTRACK_CONFIG] / fastest_hook);
+	putchar('\n');
 	fflush(stdout);
+}
+
+static void set_workload(struct workload *w, const char *name, int nargs, ...)
+{
+	va_list ap;
+
+	memset(w, 0, sizeof(*w));
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	va_start(ap, nargs);
+	for (int i = 0; i < nargs; i++) {
+		snprintf(w->args[i], sizeof(w->args[i]), "%s", va_arg(ap, const char *));
+		w->argv[i] = w->args[i];
+	}
+	va_end(ap);
+}
+
+/* The hook's memory per live block: hold's RSS hooked minus plain, over
+ * the blocks it holds. */
+static void memory_row(const struct bench *b, const struct config *c)
+{
+	struct workload w;
+	char path[PATH_MAX], count[24], buf[64];
+	long kb[2] = { 0, 0 };
+
+	join(path, b->dir, "hold");
+	snprintf(count, sizeof(count), "%ld", HOLD_BLOCKS);
+	set_workload(&w, "hold", 2, path, count);
+	w.min_allocs = HOLD_BLOCKS;
+	for (int hooked = 0; hooked < 2; hooked++) {
+		char out_path[PATH_MAX];
+		int fd;
+		ssize_t n;
+
+		join(out_path, tmpdir, "hold.out");
+		fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			die("cannot create %s: %s", out_path, strerror(errno));
+		run_once(b, &w, hooked ? c : &configs[0], fd);
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		close(fd);
+		unlink(out_path);
+		buf[n > 0 ? n : 0] = '\0';
+		kb[hooked] = strtol(buf, NULL, 10);
+		if (kb[hooked] <= 0)
+			die("hold printed no resident size");
+	}
+	printf("%-14s %6.1f bytes per live block (%ld blocks: %ld kB resident plain, %ld kB "
+	       "hooked)\n",
+	       c->name, (double)(kb[1] - kb[0]) * 1024 / HOLD_BLOCKS, HOLD_BLOCKS, kb[0], kb[1]);
 }
 
 static int bench_run(int argc, char **argv)
 {
 	struct bench b;
+	struct workload w;
+	char path[PATH_MAX], a1[32], a2[32];
 
 	parse_args(&b, argc, argv);
 	locate(&b);
@@ -330,13 +456,51 @@ static int bench_run(int argc, char **argv)
 	have_tmpdir = 1;
 	join(b.ht_out, tmpdir, "ht");
 
-	printf("memscope churn benchmark: %lu malloc+free per thread, best of %lu runs\n",
-	       b.ops, b.repeat);
-	printf("%7s%10s%10s%12s%12s%12s%13s%17s%16s\n", "threads", "plain_s", "hook_s",
-	       "hook/plain", "nostack_s", "nost/plain", "heaptrack_s", "heaptrack/plain",
-	       "heaptrack/hook");
-	for (size_t i = 0; i < sizeof(thread_counts) / sizeof(thread_counts[0]); i++)
-		run_row(&b, thread_counts[i]);
+	printf("memscope overhead benchmark: slowdown against the plain run, best of %lu\n",
+	       b.repeat);
+	printf("%-22s %8s", "workload", "plain_s");
+	for (size_t k = 1; k < NCONFIGS; k++)
+		printf(" %13s", configs[k].name);
+	printf(" %15s\n", b.use_heaptrack ? "heaptrack/hook" : "");
+
+	join(path, b.dir, "churn");
+	for (size_t i = 0; i < b.nthreads; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "churn %lu thread%s", b.threads[i],
+			 b.threads[i] > 1 ? "s" : "");
+		snprintf(a1, sizeof(a1), "%lu", b.threads[i]);
+		snprintf(a2, sizeof(a2), "%lu", b.ops);
+		set_workload(&w, name, 3, path, a1, a2);
+		w.min_allocs = b.threads[i] * b.ops;
+		run_row(&b, &w);
+	}
+	if (b.use_python) {
+		char script[PATH_MAX];
+		FILE *f;
+
+		/* Beside the private directory, which is emptied after each run. */
+		snprintf(script, sizeof(script), "%s.py", tmpdir);
+		f = fopen(script, "w");
+		if (f == NULL)
+			die("cannot write %s: %s", script, strerror(errno));
+		fprintf(f, "d = {}\nfor i in range(%lu):\n    d[str(i)] = [i] * 3\n", b.dict);
+		fclose(f);
+		set_workload(&w, "python3 dict", 2, b.python, script);
+		w.env = "PYTHONMALLOC=malloc";
+		w.min_allocs = b.dict;
+		run_row(&b, &w);
+		unlink(script);
+	}
+	join(path, b.dir, "cxx_churn");
+	snprintf(a1, sizeof(a1), "%lu", b.rounds);
+	set_workload(&w, "c++ new/delete", 2, path, a1);
+	w.min_allocs = b.rounds * 64;
+	run_row(&b, &w);
+
+	printf("\nhook memory (RSS hooked minus plain, stacks on):\n");
+	memory_row(&b, &configs[1]);
+	memory_row(&b, &configs[3]);
 
 	if (clean_tmpdir(0) != 0)
 		die("cannot remove %s: %s", tmpdir, strerror(errno));

@@ -4,6 +4,8 @@
 // out by a baseline run of the same program with no work.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 
 #include "tests/support/json.h"
@@ -120,3 +122,22 @@ TEST(Exact, BatchStopsAfterNFrames)
 }
 
 } // namespace
+
+// The system figures come from the hook's sampler: the process's threads as
+// the kernel counts them, without memscope's own (sampler, drain).
+TEST(Exact, ThreadCountIsTheProgramsOwn)
+{
+	mstest::fresh_session_dir("exact-threads-count");
+	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "-d", "0.05", "--",
+					 mstest::workload("tui_target"), "1" });
+	ASSERT_EQ(r.status, 0) << r.err;
+	std::vector<mstest::Json> frames = mstest::json_lines(r.out);
+	ASSERT_GE(frames.size(), 5u);
+	uint64_t most = 0;
+	for (const mstest::Json &f : frames) {
+		most = std::max(most, f["thread_count"].u64());
+		EXPECT_GT(f["rss_bytes"].u64(), 0u);
+	}
+	EXPECT_EQ(most, 3u); // main, worker-alpha, worker-beta
+	EXPECT_EQ(frames.back()["thread_count"].u64(), 1u); // the workers joined
+}

@@ -197,8 +197,9 @@ TEST_P(Engine, ReallocOfUntrackedBlock)
 	ms_claim claim;
 
 	ms_capture_realloc_begin(&c, fake(9), &claim);
-	if (is_core())
+	if (is_core()) {
 		EXPECT_FALSE(claim.found);
+	}
 	ms_capture_realloc_end(&c, &claim, fake(10), 64, nullptr, 0);
 	ms_snapshot s = snap();
 	EXPECT_EQ(s.total_allocs, 1u);

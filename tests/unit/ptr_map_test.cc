@@ -61,8 +61,8 @@ TEST(PtrMap, PutTakeRoundTrip)
 	EXPECT_EQ(m.count, 1u);
 	ASSERT_EQ(ms_ptr_map_take(&m, fake_ptr(7), &out), 0);
 	EXPECT_EQ(out.ptr, fake_ptr(7));
-	EXPECT_EQ(out.size, 123u);
-	EXPECT_EQ(out.owner, 4u);
+	EXPECT_EQ((uint64_t)out.size, 123u);
+	EXPECT_EQ((uint64_t)out.owner, 4u);
 	EXPECT_EQ(out.stack, 4u ^ 0x5a5au);
 	EXPECT_EQ(m.count, 0u);
 	// Taken once: gone.
@@ -94,15 +94,15 @@ TEST(PtrMap, PutExistingReplaces)
 	ASSERT_EQ(ms_ptr_map_put(&m, &a, nullptr), 0);
 	EXPECT_EQ(ms_ptr_map_put(&m, &b, &replaced), 1);
 	EXPECT_EQ(replaced.ptr, fake_ptr(3));
-	EXPECT_EQ(replaced.size, 100u);
-	EXPECT_EQ(replaced.owner, 1u);
+	EXPECT_EQ((uint64_t)replaced.size, 100u);
+	EXPECT_EQ((uint64_t)replaced.owner, 1u);
 	EXPECT_EQ(m.count, 1u);
 	// A NULL replaced is allowed.
 	EXPECT_EQ(ms_ptr_map_put(&m, &a, nullptr), 1);
 	EXPECT_EQ(m.count, 1u);
 	ASSERT_EQ(ms_ptr_map_take(&m, fake_ptr(3), &out), 0);
-	EXPECT_EQ(out.size, 100u);
-	EXPECT_EQ(out.owner, 1u);
+	EXPECT_EQ((uint64_t)out.size, 100u);
+	EXPECT_EQ((uint64_t)out.owner, 1u);
 	EXPECT_EQ(m.count, 0u);
 	ms_ptr_map_destroy(&m);
 }
@@ -125,8 +125,8 @@ TEST(PtrMap, GrowthKeepsEveryEntry)
 	for (uint64_t i = 0; i < n; i++) {
 		ASSERT_EQ(ms_ptr_map_take(&m, fake_ptr(i), &out), 0) << i;
 		ASSERT_EQ(out.ptr, fake_ptr(i));
-		ASSERT_EQ(out.size, i * 3 + 1);
-		ASSERT_EQ(out.owner, (uint32_t)(i % 1000));
+		ASSERT_EQ((uint64_t)out.size, i * 3 + 1);
+		ASSERT_EQ((uint64_t)out.owner, (uint32_t)(i % 1000));
 	}
 	EXPECT_EQ(m.count, 0u);
 	EXPECT_EQ(ms_ptr_map_take(&m, fake_ptr(0), &out), -ENOENT);
@@ -156,8 +156,8 @@ void churn(size_t capacity, uint64_t keys, int ops, uint64_t seed)
 			} else {
 				ASSERT_EQ(rc, 1) << "op " << op;
 				ASSERT_EQ(replaced.ptr, k);
-				ASSERT_EQ(replaced.size, it->second.size);
-				ASSERT_EQ(replaced.owner, it->second.owner);
+				ASSERT_EQ((uint64_t)replaced.size, (uint64_t)it->second.size);
+				ASSERT_EQ((uint64_t)replaced.owner, (uint64_t)it->second.owner);
 			}
 			ref[k] = r;
 		} else {
@@ -169,8 +169,8 @@ void churn(size_t capacity, uint64_t keys, int ops, uint64_t seed)
 			} else {
 				ASSERT_EQ(rc, 0) << "op " << op;
 				ASSERT_EQ(out.ptr, k);
-				ASSERT_EQ(out.size, it->second.size);
-				ASSERT_EQ(out.owner, it->second.owner);
+				ASSERT_EQ((uint64_t)out.size, (uint64_t)it->second.size);
+				ASSERT_EQ((uint64_t)out.owner, (uint64_t)it->second.owner);
 				ref.erase(it);
 			}
 		}
@@ -182,8 +182,8 @@ void churn(size_t capacity, uint64_t keys, int ops, uint64_t seed)
 
 		ASSERT_EQ(ms_ptr_map_take(&m, kv.first, &out), 0) << kv.first;
 		ASSERT_EQ(out.ptr, kv.first);
-		ASSERT_EQ(out.size, kv.second.size);
-		ASSERT_EQ(out.owner, kv.second.owner);
+		ASSERT_EQ((uint64_t)out.size, (uint64_t)kv.second.size);
+		ASSERT_EQ((uint64_t)out.owner, (uint64_t)kv.second.owner);
 	}
 	EXPECT_EQ(m.count, 0u);
 	ms_ptr_map_destroy(&m);

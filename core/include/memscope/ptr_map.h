@@ -15,13 +15,13 @@
 extern "C" {
 #endif
 
+/* 24 bytes: the table is most of the hook's memory per live block. */
 typedef struct ms_ptr_entry {
-	uint64_t ptr;   /* 0 marks an empty slot */
-	uint64_t size;
-	uint32_t owner; /* thread slot that allocated the block */
-	uint32_t stack; /* stack id of its allocation */
-	uint32_t born;  /* the store's tick when it was allocated */
-	uint32_t pad;
+	uint64_t ptr;        /* 0 marks an empty slot */
+	uint64_t size : 48;  /* no block comes near 256 TiB */
+	uint64_t owner : 16; /* thread slot that allocated the block (< 4096) */
+	uint32_t stack;      /* stack id of its allocation */
+	uint32_t born;       /* the store's tick when it was allocated */
 } ms_ptr_entry;
 
 typedef struct ms_ptr_map {

@@ -70,6 +70,7 @@ typedef struct ms_sample {
 	double time_s; /* since the session started */
 	uint64_t live_bytes, live_allocs, total_allocs, total_frees, total_bytes;
 	uint64_t rss_bytes, cpu_ns;
+	uint64_t threads; /* the process's thread count */
 } ms_sample;
 
 typedef struct ms_snapshot {
@@ -90,6 +91,7 @@ typedef struct ms_snapshot {
 	uint64_t threads_overflowed;
 	uint64_t rss_bytes;
 	double cpu_percent; /* over the last sample interval */
+	uint64_t thread_count; /* the process's threads at the last sample */
 	int torn;           /* some figures were read while a dead writer held them */
 
 	size_t nthreads;

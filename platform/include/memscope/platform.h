@@ -52,6 +52,10 @@ int ms_proc_rss(pid_t pid, uint64_t *bytes);
 /* User plus system CPU time of pid (0 = the caller), from /proc/PID/stat. */
 int ms_proc_cpu_ns(pid_t pid, uint64_t *ns);
 
+/* The process's thread count (all its threads, the kernel's count). pid 0
+ * is the calling process. Returns 0 or a negative errno. */
+int ms_proc_thread_count(pid_t pid, uint64_t *threads);
+
 /* State letter (R, S, D, Z, ...) and user plus system CPU time of thread
  * tid of pid, from /proc/PID/task/TID/stat. Reader side (formats paths). */
 int ms_proc_thread_stat(pid_t pid, pid_t tid, char *state, uint64_t *cpu_ns);
