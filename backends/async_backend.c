@@ -31,7 +31,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
@@ -41,7 +44,10 @@
 
 #define RING_SIZE 8192u /* events; a power of two */
 #define MAX_RINGS 4096u
-#define IDLE_NS 50000   /* the drain's nap when every ring is empty */
+/* The drain naps when every ring is empty, longer each time up to
+ * IDLE_MAX_NS; the next event wakes it. */
+#define IDLE_NS 50000
+#define IDLE_MAX_NS 10000000
 #define FULL_NS 20000   /* a thread's nap while its ring is full */
 #define ROUND 4096u     /* events the drain applies under its lock at once */
 
@@ -90,6 +96,7 @@ struct async_state {
 	uint32_t instance;         /* tells backends apart for the threads' rings */
 	uint32_t sync;             /* set at exit: threads apply their own events */
 	uint32_t stop;
+	uint32_t asleep; /* the drain naps: a futex word */
 	int running;
 	pthread_t drain;
 	ms_ptr_map map;            /* under lock */
@@ -312,6 +319,8 @@ static void *drain_main(void *arg)
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	if (ms_capture_internal_thread != NULL)
 		ms_capture_internal_thread();
+	long nap = IDLE_NS;
+
 	for (;;) {
 		int moved;
 
@@ -320,11 +329,19 @@ static void *drain_main(void *arg)
 		pthread_mutex_unlock(&as->lock);
 		if (ms_atomic_load_acquire_u32(&as->stop))
 			break;
-		if (!moved) {
-			struct timespec nap = { 0, IDLE_NS };
-
-			nanosleep(&nap, NULL);
+		if (moved) {
+			nap = IDLE_NS;
+			continue;
 		}
+		/* Idle: nap, longer each time, so that an idle program does not
+		 * pay for a drain that polls. A wake-up lost between the flag
+		 * and the wait costs one nap at most. */
+		struct timespec t = { 0, nap };
+
+		ms_atomic_store_release_u32(&as->asleep, 1);
+		syscall(SYS_futex, &as->asleep, FUTEX_WAIT_PRIVATE, 1, &t, NULL, 0);
+		ms_atomic_store_relaxed_u32(&as->asleep, 0);
+		nap = nap * 2 > IDLE_MAX_NS ? IDLE_MAX_NS : nap * 2;
 	}
 	return NULL;
 }
@@ -381,6 +398,14 @@ static void apply_now(ms_backend *be, struct slot *s)
 	pthread_mutex_unlock(&as->lock);
 }
 
+static void wake_drain(struct async_state *as)
+{
+	if (ms_atomic_load_relaxed_u32(&as->asleep)) {
+		ms_atomic_store_relaxed_u32(&as->asleep, 0);
+		syscall(SYS_futex, &as->asleep, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	}
+}
+
 static void async_record(ms_backend *be, const ms_event *ev)
 {
 	struct async_state *as = state_of(be);
@@ -406,10 +431,16 @@ static void async_record(ms_backend *be, const ms_event *ev)
 	while (tail - ms_atomic_load_acquire(&r->head) >= RING_SIZE) {
 		struct timespec nap = { 0, FULL_NS };
 
+		wake_drain(as);
 		nanosleep(&nap, NULL);
 	}
 	r->ev[tail & (RING_SIZE - 1)] = s;
 	ms_atomic_store_release(&r->tail, tail + 1);
+	/* A napping drain is woken by the first event after it went idle: a
+	 * reader then sees the figures within microseconds. The flag's line
+	 * is only written when the drain naps or wakes, so this load is
+	 * nearly always a hit in this CPU's cache. */
+	wake_drain(as);
 }
 
 /* The old block is looked up by the drain: nothing to claim here. */
@@ -524,6 +555,7 @@ static void async_close(ms_backend *be)
 	if (as == NULL)
 		return;
 	ms_atomic_store_release_u32(&as->stop, 1);
+	syscall(SYS_futex, &as->asleep, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	if (as->running)
 		pthread_join(as->drain, NULL);
 	for (uint32_t i = 0; i < as->nrings; i++)

@@ -25,7 +25,8 @@ void ms_top_usage(FILE *out)
 	      "                --events); the program waits for the recorder if it falls behind\n"
 	      "  -h, --help    this text;  -V, --version  the version\n"
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
-	      "live, default /dev/shm), MEMSCOPE_BACKEND (capture backend: core)\n",
+	      "live, default /dev/shm), MEMSCOPE_BACKEND (capture backend:\n"
+	      "async, the default, or core)\n",
 	      out);
 }
 

@@ -240,7 +240,11 @@ static void locate(struct bench *b)
 		    hook, strerror(errno));
 	if (b->use_heaptrack && find_in_path("heaptrack", b->heaptrack) != 0)
 		b->use_heaptrack = 0;
-	if (b->use_python && find_in_path("python3", b->python) != 0)
+	/* The system's python3 itself: a wrapper on PATH (a version manager's
+	 * shell script) would be timed too, and traced instead of python. */
+	if (access("/usr/bin/python3", X_OK) == 0)
+		strcpy(b->python, "/usr/bin/python3");
+	else if (b->use_python && find_in_path("python3", b->python) != 0)
 		b->use_python = 0;
 }
 

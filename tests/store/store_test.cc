@@ -588,8 +588,9 @@ TEST(StoreSession, StaleSegmentOfAReusedPidIsReplaced)
 TEST(Backends, FindByName)
 {
 	EXPECT_EQ(ms_backend_find("core"), &ms_backend_core);
-	EXPECT_EQ(ms_backend_find(nullptr), &ms_backend_core);
-	EXPECT_EQ(ms_backend_find(""), &ms_backend_core);
+	EXPECT_EQ(ms_backend_find("async"), &ms_backend_async);
+	EXPECT_EQ(ms_backend_find(nullptr), &ms_backend_async); // the default
+	EXPECT_EQ(ms_backend_find(""), &ms_backend_async);
 	EXPECT_EQ(ms_backend_find("nonesuch"), nullptr);
 }
 

@@ -24,7 +24,7 @@ extern const ms_backend_ops ms_backend_async;
 int ms_backend_register(const ms_backend_ops *ops);
 
 /* The backend named name (MEMSCOPE_BACKEND), NULL if there is none; NULL or
- * an empty name gives the default. */
+ * an empty name gives the default (async). */
 const ms_backend_ops *ms_backend_find(const char *name);
 
 #ifdef __cplusplus
