@@ -125,18 +125,6 @@ static unsigned cell_of(uint64_t ptr)
 
 enum { DONE, WAIT };
 
-static void add_block(ms_backend *be, uint64_t ptr, uint64_t size, uint32_t stack,
-		      uint32_t thread, int is_realloc)
-{
-	ms_ptr_entry e = { .ptr = ptr, .size = size, .owner = thread, .stack = stack,
-			   .born = ms_store_ticks(be->store) };
-
-	if (ms_ptr_map_put(&state_of(be)->map, &e, NULL) < 0)
-		ms_store_count_dropped(be->store);
-	else
-		ms_store_count_alloc(be->store, cell_of(ptr), thread, stack, size, is_realloc);
-}
-
 /* Ends ptr's block; WAIT if it is not (yet) known, unless force, which
  * counts it as a block never tracked. */
 static int end_block(ms_backend *be, uint64_t ptr, uint32_t thread, int force)
@@ -155,8 +143,8 @@ static int end_block(ms_backend *be, uint64_t ptr, uint32_t thread, int force)
 
 /* An address live in the table is allocated again and no free of it will
  * come: its free went by a path we do not see. Accounts that free now and
- * counts the anomaly (as the core backend does). Returns 1. */
-static int replace_stale(ms_backend *be, uint64_t ptr, uint32_t thread)
+ * counts the anomaly (as the core backend does). */
+static void replace_stale(ms_backend *be, uint64_t ptr, uint32_t thread)
 {
 	ms_ptr_entry e;
 
@@ -164,7 +152,29 @@ static int replace_stale(ms_backend *be, uint64_t ptr, uint32_t thread)
 		ms_store_count_free(be->store, cell_of(ptr), thread, e.owner, e.stack, e.size);
 		ms_store_count_dropped(be->store);
 	}
-	return 1;
+}
+
+/* Adds ptr's block; WAIT if the address is still live in the table (its
+ * free is in another ring), unless force, which replaces the stale block
+ * (its free went by a path we do not see). */
+static int add_block(ms_backend *be, uint64_t ptr, uint64_t size, uint32_t stack,
+		     uint32_t thread, int is_realloc, int force)
+{
+	ms_ptr_entry e = { .ptr = ptr, .size = size, .owner = thread, .stack = stack,
+			   .born = ms_store_ticks(be->store) };
+	int r = ms_ptr_map_add(&state_of(be)->map, &e);
+
+	if (r == -EEXIST) {
+		if (!force)
+			return WAIT;
+		replace_stale(be, ptr, thread);
+		r = ms_ptr_map_add(&state_of(be)->map, &e);
+	}
+	if (r != 0)
+		ms_store_count_dropped(be->store);
+	else
+		ms_store_count_alloc(be->store, cell_of(ptr), thread, stack, size, is_realloc);
+	return DONE;
 }
 
 /* Applies s; WAIT when it must wait for another ring, unless force. */
@@ -175,10 +185,7 @@ static int apply(ms_backend *be, struct slot *s, int force)
 
 	switch (s->op) {
 	case MS_OP_ALLOC:
-		if (ms_ptr_map_has(map, s->ptr) && !(force && replace_stale(be, s->ptr, s->thread)))
-			return WAIT; /* its free is still in another ring */
-		add_block(be, s->ptr, s->size, s->stack, s->thread, 0);
-		return DONE;
+		return add_block(be, s->ptr, s->size, s->stack, s->thread, 0, force);
 	case MS_OP_FREE:
 		return end_block(be, s->ptr, s->thread, force);
 	case MS_OP_REALLOC:
@@ -198,10 +205,7 @@ static int apply(ms_backend *be, struct slot *s, int force)
 		}
 		if (s->ptr == 0)
 			return DONE;
-		if (ms_ptr_map_has(map, s->ptr) && !(force && replace_stale(be, s->ptr, s->thread)))
-			return WAIT;
-		add_block(be, s->ptr, s->size, s->stack, s->thread, s->half == 2);
-		return DONE;
+		return add_block(be, s->ptr, s->size, s->stack, s->thread, s->half == 2, force);
 	case MS_OP_MOVE:
 		if (ms_ptr_map_take(map, s->old_ptr, &e) == 0 && s->ptr != 0) {
 			e.ptr = s->ptr;

@@ -83,6 +83,22 @@ int ms_ptr_map_put(ms_ptr_map *m, const ms_ptr_entry *e, ms_ptr_entry *replaced)
 	return 0;
 }
 
+int ms_ptr_map_add(ms_ptr_map *m, const ms_ptr_entry *e)
+{
+	size_t i;
+
+	if ((m->count + 1) * LOAD_DEN > (m->mask + 1) * LOAD_NUM && grow(m) != 0) {
+		if (m->count + 1 > m->mask)
+			return -ENOMEM;
+	}
+	for (i = home(m, e->ptr); m->slots[i].ptr != 0; i = (i + 1) & m->mask)
+		if (m->slots[i].ptr == e->ptr)
+			return -EEXIST;
+	m->slots[i] = *e;
+	m->count++;
+	return 0;
+}
+
 int ms_ptr_map_has(const ms_ptr_map *m, uint64_t ptr)
 {
 	if (ptr == 0 || m->slots == NULL)

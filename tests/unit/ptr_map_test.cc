@@ -2,6 +2,8 @@
 // std::unordered_map reference under growth and heavy churn.
 #include <gtest/gtest.h>
 
+#include <errno.h>
+
 #include <cerrno>
 #include <cstdint>
 #include <random>
@@ -104,6 +106,27 @@ TEST(PtrMap, PutExistingReplaces)
 	EXPECT_EQ((uint64_t)out.size, 100u);
 	EXPECT_EQ((uint64_t)out.owner, 1u);
 	EXPECT_EQ(m.count, 0u);
+	ms_ptr_map_destroy(&m);
+}
+
+TEST(PtrMap, AddLeavesAnExistingEntryAlone)
+{
+	ms_ptr_map m;
+	ASSERT_EQ(ms_ptr_map_init(&m, 16), 0);
+	ms_ptr_entry a = entry(0x1000, 100, 1), b = entry(0x1000, 200, 2), out{};
+	EXPECT_EQ(ms_ptr_map_add(&m, &a), 0);
+	EXPECT_TRUE(ms_ptr_map_has(&m, 0x1000));
+	EXPECT_FALSE(ms_ptr_map_has(&m, 0x2000));
+	EXPECT_EQ(ms_ptr_map_add(&m, &b), -EEXIST);
+	EXPECT_EQ(m.count, 1u);
+	ASSERT_EQ(ms_ptr_map_take(&m, 0x1000, &out), 0);
+	EXPECT_EQ((uint64_t)out.size, 100u);
+	// Many adds: the map grows as with put.
+	for (uint64_t i = 0; i < 5000; i++) {
+		ms_ptr_entry e = entry(fake_ptr(i) + 0x100000, i + 1, 3);
+		ASSERT_EQ(ms_ptr_map_add(&m, &e), 0);
+	}
+	EXPECT_EQ(m.count, 5000u);
 	ms_ptr_map_destroy(&m);
 }
 
