@@ -44,9 +44,10 @@
 
 #define RING_SIZE 8192u /* events; a power of two */
 #define MAX_RINGS 4096u
-/* The drain naps when every ring is empty, longer each time up to
- * IDLE_MAX_NS; the next event wakes it. */
+/* The drain naps when every ring is empty: SHALLOW_NAPS of IDLE_NS, then
+ * longer ones up to IDLE_MAX_NS, from which the next event wakes it. */
 #define IDLE_NS 50000
+#define SHALLOW_NAPS 20
 #define IDLE_MAX_NS 10000000
 #define FULL_NS 20000   /* a thread's nap while its ring is full */
 #define ROUND 4096u     /* events the drain applies under its lock at once */
@@ -323,7 +324,7 @@ static void *drain_main(void *arg)
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
 	if (ms_capture_internal_thread != NULL)
 		ms_capture_internal_thread();
-	long nap = IDLE_NS;
+	unsigned idle = 0;
 
 	for (;;) {
 		int moved;
@@ -334,18 +335,27 @@ static void *drain_main(void *arg)
 		if (ms_atomic_load_acquire_u32(&as->stop))
 			break;
 		if (moved) {
-			nap = IDLE_NS;
+			idle = 0;
 			continue;
 		}
-		/* Idle: nap, longer each time, so that an idle program does not
-		 * pay for a drain that polls. A wake-up lost between the flag
-		 * and the wait costs one nap at most. */
-		struct timespec t = { 0, nap };
+		/* Idle. At first short naps, which the program's threads know
+		 * nothing of (waking the drain costs them a system call, too
+		 * much between two bursts). Idle for longer, the drain sleeps
+		 * deeper, up to IDLE_MAX_NS, with the asleep flag up: the next
+		 * event wakes it. A wake-up lost between the flag and the wait
+		 * costs one nap at most. */
+		if (++idle <= SHALLOW_NAPS) {
+			struct timespec t = { 0, IDLE_NS };
 
-		ms_atomic_store_release_u32(&as->asleep, 1);
-		syscall(SYS_futex, &as->asleep, FUTEX_WAIT_PRIVATE, 1, &t, NULL, 0);
-		ms_atomic_store_relaxed_u32(&as->asleep, 0);
-		nap = nap * 2 > IDLE_MAX_NS ? IDLE_MAX_NS : nap * 2;
+			nanosleep(&t, NULL);
+		} else {
+			long ns = IDLE_NS << (idle - SHALLOW_NAPS < 8 ? idle - SHALLOW_NAPS : 8);
+			struct timespec t = { 0, ns < IDLE_MAX_NS ? ns : IDLE_MAX_NS };
+
+			ms_atomic_store_release_u32(&as->asleep, 1);
+			syscall(SYS_futex, &as->asleep, FUTEX_WAIT_PRIVATE, 1, &t, NULL, 0);
+			ms_atomic_store_relaxed_u32(&as->asleep, 0);
+		}
 	}
 	return NULL;
 }
