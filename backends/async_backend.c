@@ -47,7 +47,7 @@
 /* The drain naps when every ring is empty: SHALLOW_NAPS of IDLE_NS, then
  * longer ones up to IDLE_MAX_NS, from which the next event wakes it. */
 #define IDLE_NS 50000
-#define SHALLOW_NAPS 20
+#define SHALLOW_NAPS 4
 #define IDLE_MAX_NS 10000000
 #define FULL_NS 20000   /* a thread's nap while its ring is full */
 #define ROUND 4096u     /* events the drain applies under its lock at once */
@@ -95,6 +95,7 @@ struct async_state {
 	pthread_mutex_t pool_lock; /* the ring registry */
 	uint32_t nrings;
 	uint32_t instance;         /* tells backends apart for the threads' rings */
+	int unified;               /* ring or direct per thread (see WINDOW) */
 	uint32_t sync;             /* set at exit: threads apply their own events */
 	uint32_t stop;
 	uint32_t asleep; /* the drain naps: a futex word */
@@ -111,6 +112,19 @@ struct async_state {
 static uint32_t instances;
 static MS_TLS struct ring *tls_ring;
 static MS_TLS uint32_t tls_instance;
+
+/* The unified backend's rule, per thread: it applies its own events under
+ * the drain's lock (no ring, nothing to wake, the store up to date at
+ * once) until it makes RING_RATE events a second or more, measured over
+ * windows of WINDOW events; then it appends to a ring like the async
+ * backend, until a window's rate falls under a quarter of that. A thread
+ * that makes few events never finishes a window and stays direct. */
+#define WINDOW 1024u
+#define RING_RATE 100000u
+static MS_TLS uint32_t tls_rule_instance;
+static MS_TLS uint32_t tls_window_count;
+static MS_TLS int tls_ringed;
+static MS_TLS uint64_t tls_window_ns;
 
 static struct async_state *state_of(ms_backend *be)
 {
@@ -412,6 +426,49 @@ static void apply_now(ms_backend *be, struct slot *s)
 	pthread_mutex_unlock(&as->lock);
 }
 
+/* The unified backend: whether the calling thread's event goes to its
+ * ring (else it is applied directly). */
+static int use_ring(struct async_state *as)
+{
+	if (tls_rule_instance != as->instance) {
+		tls_rule_instance = as->instance;
+		tls_ringed = 0;
+		tls_window_count = 0;
+		tls_window_ns = ms_clock_mono_ns();
+	}
+	if (++tls_window_count == WINDOW) {
+		uint64_t now = ms_clock_mono_ns(), took = now - tls_window_ns + 1;
+		/* events/s >= RING_RATE  <=>  WINDOW * 1e9 >= RING_RATE * took */
+		uint64_t fast = (uint64_t)WINDOW * 1000000000u, bar = (uint64_t)RING_RATE * took;
+
+		if (!tls_ringed && fast >= bar)
+			tls_ringed = 1;
+		else if (tls_ringed && fast * 4 < bar)
+			tls_ringed = 0;
+		tls_window_count = 0;
+		tls_window_ns = now;
+	}
+	return tls_ringed;
+}
+
+/* A direct event: applied at once under the drain's lock, after what the
+ * rings hold from before it (the program's order, so the peak is exact). */
+static void apply_direct(ms_backend *be, struct slot *s)
+{
+	struct async_state *as = state_of(be);
+
+	pthread_mutex_lock(&as->lock);
+	while (drain_pass(be, s->stamp))
+		;
+	while (apply(be, s, 0) == WAIT) {
+		if (!drain_pass(be, stamp())) {
+			apply(be, s, 1);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&as->lock);
+}
+
 static void wake_drain(struct async_state *as)
 {
 	if (ms_atomic_load_relaxed_u32(&as->asleep)) {
@@ -435,6 +492,10 @@ static void async_record(ms_backend *be, const ms_event *ev)
 	struct ring *r;
 	uint64_t tail;
 
+	if (as->unified && !ms_atomic_load_relaxed_u32(&as->sync) && !use_ring(as)) {
+		apply_direct(be, &s);
+		return;
+	}
 	if (ms_atomic_load_relaxed_u32(&as->sync) || (r = own_ring(as)) == NULL) {
 		apply_now(be, &s);
 		return;
@@ -619,6 +680,31 @@ static void async_fork_child(ms_backend *be)
 	if (!ms_atomic_load_relaxed_u32(&as->sync) && start_drain(be) != 0)
 		ms_atomic_store_release_u32(&as->sync, 1); /* no drain: apply in place */
 }
+
+static int unified_open(ms_backend *be)
+{
+	int err = async_open(be);
+
+	if (err == 0)
+		state_of(be)->unified = 1;
+	return err;
+}
+
+const ms_backend_ops ms_backend_unified = {
+	.name = "unified",
+	.open = unified_open,
+	.close = async_close,
+	.record = async_record,
+	.claim = async_claim,
+	.unclaim = async_unclaim,
+	.scan = async_scan,
+	.flush = async_flush,
+	.finish = async_finish,
+	.thread_exit = async_thread_exit,
+	.fork_prepare = async_fork_prepare,
+	.fork_parent = async_fork_parent,
+	.fork_child = async_fork_child,
+};
 
 const ms_backend_ops ms_backend_async = {
 	.name = "async",

@@ -26,7 +26,7 @@ void ms_top_usage(FILE *out)
 	      "  -h, --help    this text;  -V, --version  the version\n"
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
 	      "live, default /dev/shm), MEMSCOPE_BACKEND (capture backend:\n"
-	      "async, the default, or core)\n",
+	      "unified, the default, async or core)\n",
 	      out);
 }
 

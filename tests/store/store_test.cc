@@ -479,7 +479,8 @@ TEST(CustomBackend, RegistersByNameAndIsUsed)
 	ms_capture_close(&c);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Engine, ::testing::Values("core", "async", "counting"),
+INSTANTIATE_TEST_SUITE_P(Backends, Engine,
+			 ::testing::Values("core", "async", "unified", "counting"),
 			 [](const ::testing::TestParamInfo<const char *> &info) {
 				 return std::string(info.param);
 			 });
@@ -589,8 +590,9 @@ TEST(Backends, FindByName)
 {
 	EXPECT_EQ(ms_backend_find("core"), &ms_backend_core);
 	EXPECT_EQ(ms_backend_find("async"), &ms_backend_async);
-	EXPECT_EQ(ms_backend_find(nullptr), &ms_backend_async); // the default
-	EXPECT_EQ(ms_backend_find(""), &ms_backend_async);
+	EXPECT_EQ(ms_backend_find("unified"), &ms_backend_unified);
+	EXPECT_EQ(ms_backend_find(nullptr), &ms_backend_unified); // the default
+	EXPECT_EQ(ms_backend_find(""), &ms_backend_unified);
 	EXPECT_EQ(ms_backend_find("nonesuch"), nullptr);
 }
 

@@ -16,6 +16,11 @@ extern const ms_backend_ops ms_backend_core;
  * them (async_backend.c). */
 extern const ms_backend_ops ms_backend_async;
 
+/* The async backend's rings and drain, but each thread applies its own
+ * events directly until its rate calls for a ring (async_backend.c, the
+ * rule at WINDOW). */
+extern const ms_backend_ops ms_backend_unified;
+
 /* Makes a backend of one's own available by its name (ops->name), next to
  * the ones above: to ms_backend_find, and so to MEMSCOPE_BACKEND. ops must
  * live for good and give every operation ms_backend_ops requires (flush,
@@ -24,7 +29,7 @@ extern const ms_backend_ops ms_backend_async;
 int ms_backend_register(const ms_backend_ops *ops);
 
 /* The backend named name (MEMSCOPE_BACKEND), NULL if there is none; NULL or
- * an empty name gives the default (async). */
+ * an empty name gives the default (unified). */
 const ms_backend_ops *ms_backend_find(const char *name);
 
 #ifdef __cplusplus
