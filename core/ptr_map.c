@@ -30,7 +30,7 @@ void ms_ptr_map_destroy(ms_ptr_map *m)
 }
 
 /* The slot index uses the hash's high bits; callers pick shards by its low
- * bits. */
+ * bits. (ms_ptr_map_prefetch computes it too.) */
 static size_t home(const ms_ptr_map *m, uint64_t ptr)
 {
 	return (size_t)(ms_ptr_hash(ptr) >> 16) & m->mask;
