@@ -44,6 +44,10 @@
 
 #define RING_SIZE 8192u /* events; a power of two */
 #define MAX_RINGS 4096u
+#define THREAD_SLOTS 4096u /* the store's thread slots (a slot is < 4096) */
+
+/* Operations of this backend's own, beside the ms_op ones. */
+enum { SLOT_CLAIM = 0x40, SLOT_UNCLAIM = 0x41 };
 /* The drain naps when every ring is empty: SHALLOW_NAPS of IDLE_NS, then
  * longer ones up to IDLE_MAX_NS, from which the next event wakes it. */
 #define IDLE_NS 50000
@@ -109,12 +113,20 @@ struct async_state {
 	struct ring *stuck_ring;
 	uint64_t stuck_at;
 	struct pending *heap;      /* drain_pass's, one entry a ring */
+	/* Per thread slot: the old block of its realloc in flight, taken off
+	 * the table (CLAIM) before the real realloc and settled by the
+	 * REALLOC (or UNCLAIM) after it; one at a time per thread. Under lock. */
+	ms_ptr_entry claimed[THREAD_SLOTS];
+	uint8_t claimed_valid[THREAD_SLOTS];
 	struct ring *rings[MAX_RINGS];
 };
 
 static uint32_t instances;
 static MS_TLS struct ring *tls_ring;
 static MS_TLS uint32_t tls_instance;
+/* The thread has given its ring up (its exit handler ran) yet may still
+ * free from later destructors: it applies those in place. */
+static MS_TLS uint32_t tls_gone_instance;
 
 /* The unified backend's rule, per thread: it applies its own events under
  * the drain's lock (no ring, nothing to wake, the store up to date at
@@ -198,7 +210,9 @@ static int add_block(ms_backend *be, uint64_t ptr, uint64_t size, uint32_t stack
 /* Applies s; WAIT when it must wait for another ring, unless force. */
 static int apply(ms_backend *be, struct slot *s, int force)
 {
-	ms_ptr_map *map = &state_of(be)->map;
+	struct async_state *as = state_of(be);
+	ms_ptr_map *map = &as->map;
+	unsigned t = s->thread % THREAD_SLOTS;
 	ms_ptr_entry e;
 
 	switch (s->op) {
@@ -206,28 +220,56 @@ static int apply(ms_backend *be, struct slot *s, int force)
 		return add_block(be, s->ptr, s->size, s->stack, s->thread, 0, force);
 	case MS_OP_FREE:
 		return end_block(be, s->ptr, s->thread, force);
+	case SLOT_CLAIM:
+		/* Before the real realloc: the old block leaves the table, so
+		 * that its address, which realloc may hand to another thread,
+		 * is free in it too. */
+		if (ms_ptr_map_take(map, s->ptr, &e) == 0) {
+			as->claimed[t] = e;
+			as->claimed_valid[t] = 1;
+		} else if (!force) {
+			return WAIT; /* its allocation is in another ring */
+		} else {
+			as->claimed_valid[t] = 0; /* never tracked */
+		}
+		return DONE;
+	case SLOT_UNCLAIM:
+		/* The realloc failed: the old block is as it was. */
+		if (as->claimed_valid[t] && ms_ptr_map_add(map, &as->claimed[t]) != 0)
+			ms_store_count_dropped(be->store);
+		as->claimed_valid[t] = 0;
+		return DONE;
 	case MS_OP_REALLOC:
-		/* The old block's end, then (unless realloc(p, 0) freed it) the
-		 * new block; either half may wait. */
+		/* The claimed block's free (or an untracked one), then unless
+		 * realloc(p, 0) freed it the new block, which may wait. */
 		if (!s->half) {
-			if (ms_ptr_map_take(map, s->old_ptr, &e) == 0) {
-				ms_store_count_free(be->store, cell_of(s->old_ptr), s->thread, e.owner,
-						    e.stack, e.size);
+			if (as->claimed_valid[t]) {
+				e = as->claimed[t];
+				ms_store_count_free(be->store, cell_of(e.ptr), s->thread, e.owner, e.stack,
+						    e.size);
 				s->half = 2; /* a resize of a tracked block */
-			} else if (force) {
+			} else {
 				ms_store_count_untracked_free(be->store);
 				s->half = 1;
-			} else {
-				return WAIT;
 			}
+			as->claimed_valid[t] = 0;
 		}
 		if (s->ptr == 0)
 			return DONE;
 		return add_block(be, s->ptr, s->size, s->stack, s->thread, s->half == 2, force);
 	case MS_OP_MOVE:
-		if (ms_ptr_map_take(map, s->old_ptr, &e) == 0 && s->ptr != 0) {
+		/* As the core backend: the block is known by its new address from
+		 * now on, neither freed nor allocated. */
+		if (s->ptr != 0 && ms_ptr_map_take(map, s->old_ptr, &e) == 0) {
+			ms_ptr_entry stale;
+			int r;
+
 			e.ptr = s->ptr;
-			if (ms_ptr_map_put(map, &e, NULL) != 0)
+			r = ms_ptr_map_put(map, &e, &stale);
+			if (r == 1) /* a block already known there: its free went unseen */
+				ms_store_count_free(be->store, cell_of(s->ptr), s->thread, stale.owner,
+						    stale.stack, stale.size);
+			if (r != 0)
 				ms_store_count_dropped(be->store);
 		}
 		ms_store_count_annotation(be->store, MS_OP_MOVE);
@@ -389,6 +431,8 @@ static struct ring *own_ring(struct async_state *as)
 
 	if (tls_instance == as->instance && tls_ring != NULL)
 		return tls_ring;
+	if (tls_gone_instance == as->instance)
+		return NULL;
 	pthread_mutex_lock(&as->pool_lock);
 	for (uint32_t i = 0; i < as->nrings && r == NULL; i++) {
 		struct ring *c = as->rings[i];
@@ -415,17 +459,24 @@ static struct ring *own_ring(struct async_state *as)
 
 /* Sync mode, or no ring: the thread applies its event itself, after what
  * the rings hold. */
-static void apply_now(ms_backend *be, struct slot *s)
+/* An event the thread applies itself, under the drain's lock: the unified
+ * backend's direct threads, every thread at exit (sync), a thread that
+ * found no ring. */
+static void apply_in_place(ms_backend *be, struct slot *s)
 {
 	struct async_state *as = state_of(be);
 
 	pthread_mutex_lock(&as->lock);
-	drain_all(be);
-	while (apply(be, s, 0) == WAIT) {
-		if (!drain_pass(be, stamp())) {
-			apply(be, s, 1);
+	/* What the rings hold from before it, in order. Whatever s could wait
+	 * for is among that; read every tail once more in case it was being
+	 * appended, and if s still waits, it waits for nothing (an untracked
+	 * free, a stale block) and is applied as it is. Never more: other
+	 * threads keep appending, and s must not chase them. */
+	for (int round = 0; round < 2; round++) {
+		while (drain_pass(be, s->stamp))
+			;
+		if (apply(be, s, round) == DONE)
 			break;
-		}
 	}
 	pthread_mutex_unlock(&as->lock);
 }
@@ -455,24 +506,6 @@ static int use_ring(struct async_state *as)
 	return tls_ringed;
 }
 
-/* A direct event: applied at once under the drain's lock, after what the
- * rings hold from before it (the program's order, so the peak is exact). */
-static void apply_direct(ms_backend *be, struct slot *s)
-{
-	struct async_state *as = state_of(be);
-
-	pthread_mutex_lock(&as->lock);
-	while (drain_pass(be, s->stamp))
-		;
-	while (apply(be, s, 0) == WAIT) {
-		if (!drain_pass(be, stamp())) {
-			apply(be, s, 1);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&as->lock);
-}
-
 static void wake_drain(struct async_state *as)
 {
 	if (ms_atomic_load_relaxed_u32(&as->asleep)) {
@@ -481,27 +514,18 @@ static void wake_drain(struct async_state *as)
 	}
 }
 
-static void async_record(ms_backend *be, const ms_event *ev)
+/* Hands an event on: to the thread's ring, or applied in place. */
+static void route(ms_backend *be, const struct slot *s)
 {
 	struct async_state *as = state_of(be);
-	struct slot s = {
-		.ptr = ev->ptr,
-		.size = ev->size,
-		.old_ptr = ev->old_ptr,
-		.stack = ev->stack,
-		.thread = (uint16_t)ev->thread,
-		.op = (uint8_t)ev->op,
-		.stamp = stamp(),
-	};
 	struct ring *r;
 	uint64_t tail;
 
-	if (as->unified && !ms_atomic_load_relaxed_u32(&as->sync) && !use_ring(as)) {
-		apply_direct(be, &s);
-		return;
-	}
-	if (ms_atomic_load_relaxed_u32(&as->sync) || (r = own_ring(as)) == NULL) {
-		apply_now(be, &s);
+	if ((as->unified && !ms_atomic_load_relaxed_u32(&as->sync) && !use_ring(as)) ||
+	    ms_atomic_load_relaxed_u32(&as->sync) || (r = own_ring(as)) == NULL) {
+		struct slot copy = *s;
+
+		apply_in_place(be, &copy);
 		return;
 	}
 	tail = r->tail;
@@ -516,7 +540,7 @@ static void async_record(ms_backend *be, const ms_event *ev)
 			nanosleep(&nap, NULL);
 		}
 	}
-	r->ev[tail & (RING_SIZE - 1)] = s;
+	r->ev[tail & (RING_SIZE - 1)] = *s;
 	ms_atomic_store_release(&r->tail, tail + 1);
 	/* A napping drain is woken by the first event after it went idle: a
 	 * reader then sees the figures within microseconds. The flag's line
@@ -525,19 +549,42 @@ static void async_record(ms_backend *be, const ms_event *ev)
 	wake_drain(as);
 }
 
-/* The old block is looked up by the drain: nothing to claim here. */
+static void async_record(ms_backend *be, const ms_event *ev)
+{
+	struct slot s = {
+		.ptr = ev->ptr,
+		.size = ev->size,
+		.old_ptr = ev->old_ptr,
+		.stack = ev->stack,
+		.thread = (uint16_t)ev->thread,
+		.op = (uint8_t)ev->op,
+		.stamp = stamp(),
+	};
+
+	route(be, &s);
+}
+
+/* Before the real realloc: the old block is taken off the table in the
+ * program's order (SLOT_CLAIM); what it was is known to the drain only, so
+ * the claim says found, and the REALLOC or UNCLAIM after settles it. On
+ * entry out->owner is the calling thread's slot (ms_capture_realloc_begin). */
 static void async_claim(ms_backend *be, uint64_t ptr, ms_claim *out)
 {
-	(void)be;
+	struct slot s = { .ptr = ptr, .thread = (uint16_t)out->owner, .op = SLOT_CLAIM,
+			  .stamp = stamp() };
+
+	route(be, &s);
 	out->ptr = ptr;
 	out->found = 1;
 }
 
-/* A failed realloc: nothing was appended, nothing to undo. */
+/* A failed realloc: the old block goes back as it was. */
 static void async_unclaim(ms_backend *be, const ms_claim *claim)
 {
-	(void)be;
-	(void)claim;
+	struct slot s = { .ptr = claim->ptr, .thread = (uint16_t)claim->owner,
+			  .op = SLOT_UNCLAIM, .stamp = stamp() };
+
+	route(be, &s);
 }
 
 static void async_thread_exit(ms_backend *be)
@@ -551,6 +598,7 @@ static void async_thread_exit(ms_backend *be)
 	r->state = RING_CLOSED; /* reused once drained */
 	pthread_mutex_unlock(&as->pool_lock);
 	tls_ring = NULL;
+	tls_gone_instance = as->instance;
 }
 
 static void async_flush(ms_backend *be)

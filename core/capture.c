@@ -178,16 +178,20 @@ void ms_capture_free(ms_capture *c, void *ptr)
 
 void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim)
 {
+	uint32_t thread;
+
 	memset(claim, 0, sizeof(*claim));
 	if (old_ptr == NULL)
 		return;
+	thread = ms_capture_thread(c);
+	claim->owner = thread; /* the caller, for backends that settle later */
 	c->backend.ops->claim(&c->backend, (uintptr_t)old_ptr, claim);
 	/* The stream hears of the old block's end now, before the real realloc
 	 * can hand its address to another thread. A block we never tracked is
 	 * left out: its address may be reused before we could say so. */
 	if (c->stream != NULL && claim->found)
-		ms_stream_put(c->stream, MS_STREAM_FREE, MS_STREAM_REALLOC, ms_capture_thread(c),
-			      claim->ptr, 0, 0);
+		ms_stream_put(c->stream, MS_STREAM_FREE, MS_STREAM_REALLOC, thread, claim->ptr, 0,
+			      0);
 }
 
 void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size,

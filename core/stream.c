@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -38,6 +39,8 @@ struct tbuf {
 
 struct ms_stream {
 	int fd;      /* -1 once stopped */
+	dev_t dev;   /* the socket's identity: the program may close fd and */
+	ino_t ino;   /* get its number back for something of its own */
 	uint32_t id; /* tells streams apart for the threads' cached buffers */
 	uint32_t eager; /* the process is exiting: send each event at once */
 	struct ms_stream_head head;
@@ -51,11 +54,15 @@ struct ms_stream {
 static uint32_t next_id = 1;
 static MS_TLS struct tbuf *tls_buf;
 static MS_TLS uint32_t tls_stream;
+/* The thread gave its buffer up (its exit handler ran) yet may still free
+ * from later destructors: those events are sent one by one. */
+static MS_TLS uint32_t tls_gone_stream;
 
 int ms_stream_open(struct ms_stream **out, int fd, pid_t peer, uint32_t pid, uint32_t generation,
 		   uint64_t start_mono_ns)
 {
 	struct ms_stream *s;
+	struct stat st;
 	struct ucred cred;
 	socklen_t len = sizeof(int);
 	int type = 0;
@@ -66,9 +73,13 @@ int ms_stream_open(struct ms_stream **out, int fd, pid_t peer, uint32_t pid, uin
 	len = sizeof(cred);
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || cred.pid != peer)
 		return -EPROTOTYPE;
+	if (fstat(fd, &st) != 0)
+		return -EPROTOTYPE;
 	s = ms_pages_alloc(sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
 	/* Ours now: no later image of this process inherits it. */
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	s->fd = fd;
@@ -83,6 +94,35 @@ int ms_stream_open(struct ms_stream **out, int fd, pid_t peer, uint32_t pid, uin
 	return 0;
 }
 
+/* Whether fd is still the socket the stream was opened on. */
+static int still_ours(const struct ms_stream *s, int fd)
+{
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino;
+}
+
+/* Sends events as one message. Returns 0, or -1: the stream is over (the
+ * recorder is gone, or the descriptor is no longer ours). */
+static int send_events(struct ms_stream *s, int fd, const struct ms_stream_event *ev, uint32_t n)
+{
+	struct ms_stream_head head = s->head;
+	struct iovec iov[2] = {
+		{ &head, sizeof(head) },
+		{ (void *)ev, n * sizeof(*ev) },
+	};
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t r;
+
+	if (!still_ours(s, fd))
+		return -1;
+	head.count = (uint16_t)n;
+	do
+		r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -1 : 0;
+}
+
 /* Sends the buffer's unsent entries; the owner then starts it afresh. */
 static void send_buffer(struct ms_stream *s, struct tbuf *b, int owner)
 {
@@ -90,24 +130,10 @@ static void send_buffer(struct ms_stream *s, struct tbuf *b, int owner)
 	uint32_t n = ms_atomic_load_acquire_u32(&b->count);
 	int fd = __atomic_load_n(&s->fd, __ATOMIC_RELAXED);
 
-	if (n > b->sent && fd >= 0) {
-		struct ms_stream_head head = s->head;
-		struct iovec iov[2] = {
-			{ &head, sizeof(head) },
-			{ &b->ev[b->sent], (n - b->sent) * sizeof(b->ev[0]) },
-		};
-		struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-		ssize_t r;
-
-		head.count = (uint16_t)(n - b->sent);
-		do
-			r = sendmsg(fd, &msg, MSG_NOSIGNAL);
-		while (r < 0 && errno == EINTR);
-		/* The recorder is gone (or the program closed our descriptor):
-		 * the stream ends here; the program runs on. */
-		if (r < 0)
-			__atomic_store_n(&s->fd, -1, __ATOMIC_RELAXED);
-	}
+	/* The recorder gone, or the descriptor no longer ours: the stream
+	 * ends here; the program runs on. */
+	if (n > b->sent && fd >= 0 && send_events(s, fd, &b->ev[b->sent], n - b->sent) != 0)
+		__atomic_store_n(&s->fd, -1, __ATOMIC_RELAXED);
 	b->sent = n;
 	if (owner) {
 		b->sent = 0;
@@ -142,17 +168,9 @@ static struct tbuf *own_buffer(struct ms_stream *s)
 	return b;
 }
 
-void ms_stream_put(struct ms_stream *s, uint8_t op, uint8_t flags, uint32_t thread, uint64_t ptr,
-		   uint64_t size, uint32_t stack)
+static void fill(struct ms_stream *s, struct ms_stream_event *e, uint8_t op, uint8_t flags,
+		 uint32_t thread, uint64_t ptr, uint64_t size, uint32_t stack)
 {
-	struct ms_stream_event *e;
-	struct tbuf *b;
-	uint32_t n;
-
-	if (__atomic_load_n(&s->fd, __ATOMIC_RELAXED) < 0 || (b = own_buffer(s)) == NULL)
-		return;
-	n = b->count;
-	e = &b->ev[n];
 	/* Relaxed is enough: an address handed from one thread's free to
 	 * another's malloc goes through the allocator's own synchronisation,
 	 * and increments of one atomic follow happens-before. */
@@ -164,7 +182,35 @@ void ms_stream_put(struct ms_stream *s, uint8_t op, uint8_t flags, uint32_t thre
 	e->thread = thread;
 	e->op = op;
 	e->flags = flags;
+}
+
+void ms_stream_put(struct ms_stream *s, uint8_t op, uint8_t flags, uint32_t thread, uint64_t ptr,
+		   uint64_t size, uint32_t stack)
+{
+	struct ms_stream_event *e;
+	struct tbuf *b;
+	uint32_t n;
+
+	if (__atomic_load_n(&s->fd, __ATOMIC_RELAXED) < 0)
+		return;
+	if (tls_gone_stream == s->id) {
+		struct ms_stream_event one = { 0 };
+
+		fill(s, &one, op, flags, thread, ptr, size, stack);
+		if (send_events(s, s->fd, &one, 1) != 0)
+			__atomic_store_n(&s->fd, -1, __ATOMIC_RELAXED);
+		return;
+	}
+	if ((b = own_buffer(s)) == NULL)
+		return;
+	n = b->count;
+	e = &b->ev[n];
+	fill(s, e, op, flags, thread, ptr, size, stack);
 	ms_atomic_store_release_u32(&b->count, n + 1);
+	/* Against flush_all: it stores eager, then reads count; we store
+	 * count, then read eager. Without a full fence on both sides each
+	 * could miss the other's store and the event would stay unsent. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (n + 1 == MS_STREAM_BATCH || ms_atomic_load_relaxed_u32(&s->eager))
 		send_buffer(s, b, 1);
 }
@@ -177,12 +223,14 @@ void ms_stream_thread_exit(struct ms_stream *s)
 		return;
 	send_buffer(s, b, 1);
 	tls_buf = NULL;
+	tls_gone_stream = s->id;
 	ms_atomic_store_release_u32(&b->in_use, 0);
 }
 
 void ms_stream_flush_all(struct ms_stream *s)
 {
 	ms_atomic_store_relaxed_u32(&s->eager, 1);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* see ms_stream_put */
 	pthread_mutex_lock(&s->pool_lock);
 	for (uint32_t i = 0; i < s->nbufs; i++)
 		send_buffer(s, s->bufs[i], s->bufs[i] == tls_buf);
@@ -192,8 +240,9 @@ void ms_stream_flush_all(struct ms_stream *s)
 void ms_stream_fork_child(struct ms_stream *s)
 {
 	/* Only this thread runs in the child, and locks may have been held by
-	 * threads that do not: touch nothing but the descriptor. */
-	if (s->fd >= 0)
+	 * threads that do not: touch nothing but the descriptor, and that only
+	 * if it is still the stream's. */
+	if (still_ours(s, s->fd))
 		close(s->fd);
 	s->fd = -1;
 }
@@ -203,7 +252,7 @@ void ms_stream_close(struct ms_stream *s)
 	if (s == NULL)
 		return;
 	ms_stream_flush_all(s);
-	if (s->fd >= 0)
+	if (still_ours(s, s->fd))
 		close(s->fd);
 	for (uint32_t i = 0; i < s->nbufs; i++)
 		ms_pages_free(s->bufs[i], sizeof(*s->bufs[i]));

@@ -364,6 +364,53 @@ TEST_P(Engine, FinishMarksExitedAndKeeperKeepsTheName)
 	EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// realloc moves a block and the old address goes at once to another
+// thread's malloc, before the realloc has returned: the old block must be
+// off the table by then, and the new owner's block must not be taken for
+// it (nor its free for an untracked one).
+TEST_P(Engine, ReallocedAddressReusedAtOnce)
+{
+	ms_claim claim;
+
+	ms_capture_alloc(&c, fake(1), 100, nullptr, 0);
+	ms_capture_realloc_begin(&c, fake(1), &claim); // this thread
+	std::thread([&] { ms_capture_alloc(&c, fake(1), 7, nullptr, 0); }).join();
+	ms_capture_realloc_end(&c, &claim, fake(2), 300, nullptr, 0);
+	std::thread([&] { ms_capture_free(&c, fake(1)); }).join(); // the other's block
+
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.total_allocs, 3u);
+	EXPECT_EQ(s.total_reallocs, 1u);
+	EXPECT_EQ(s.total_frees, 2u);
+	EXPECT_EQ(s.live_bytes, 300u);
+	EXPECT_EQ(s.live_allocs, 1u);
+	EXPECT_EQ(s.untracked_frees, 0u);
+	EXPECT_EQ(s.dropped_events, 0u);
+	ms_snapshot_release(&s);
+}
+
+// A thread that frees blocks it never saw allocated, while another keeps
+// appending: the free is counted untracked and the thread moves on.
+TEST_P(Engine, UntrackedFreeDoesNotWaitForOthers)
+{
+	std::atomic<bool> stop{ false };
+	std::thread busy([&] {
+		for (uint64_t i = 0; !stop.load(); i++) {
+			ms_capture_alloc(&c, fake(1000000 + i % 64), 16, nullptr, 0);
+			ms_capture_free(&c, fake(1000000 + i % 64));
+		}
+	});
+	for (int i = 0; i < 100; i++)
+		ms_capture_free(&c, fake(5000000 + i)); // returns: the test ends
+	stop = true;
+	busy.join();
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.untracked_frees, 100u);
+	EXPECT_EQ(s.live_allocs, 0u);
+	EXPECT_EQ(s.dropped_events, 0u);
+	ms_snapshot_release(&s);
+}
+
 // Frees after the exit path are still counted (exit handlers free late).
 TEST_P(Engine, OperationsAfterFinishStillCount)
 {

@@ -55,7 +55,8 @@ typedef struct ms_backend_ops {
 	/* Realloc, first half: detach ptr's record before the real realloc
 	 * runs, so the address cannot be handed to another thread while still
 	 * recorded as live. The second half is record(MS_OP_REALLOC) on
-	 * success or unclaim() on failure. */
+	 * success or unclaim() on failure. On entry out->owner holds the
+	 * calling thread's slot. */
 	void (*claim)(ms_backend *be, uint64_t ptr, ms_claim *out);
 	void (*unclaim)(ms_backend *be, const ms_claim *claim);
 	/* Sampler: calls visit for every live block. May hold a lock of the
