@@ -8,9 +8,10 @@
  * and the drain applies all rings' events merged in stamp order: the order
  * the program made them in, so the peak it sees is the program's. A thread
  * stamps and appends an allocation before malloc returns the block, and a
- * free before the real free, so whatever an event depends on (the free
- * before an address is reused, the allocation before a free) has an
- * earlier stamp and is in its ring by then. An event that must wait (its
+ * free (or a realloc's claim of its old block) before the real free (or
+ * realloc), so whatever an event depends on (the free before an address is
+ * reused, the allocation before a free) has an earlier stamp and is in its
+ * ring by then. An event that must wait (its
  * address still live, or not known) is one whose counterpart was appended
  * between the drain reading one tail and the next: the round ends there,
  * and the next reads every tail again. If the event still waits, what it
@@ -22,6 +23,10 @@
  * exit (flush), the rings are drained and later operations are applied by
  * the threads themselves under the drain's lock, as the process may go on
  * freeing after the last chance to drain.
+ *
+ * The "unified" backend is this one with a rule per thread (at WINDOW): a
+ * thread applies its own events in place, under the drain's lock, until it
+ * is busy enough for a ring.
  */
 #define _GNU_SOURCE
 #include <memscope/backends.h>
