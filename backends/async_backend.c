@@ -750,34 +750,15 @@ static int unified_open(ms_backend *be)
 	return err;
 }
 
-const ms_backend_ops ms_backend_unified = {
-	.name = "unified",
-	.open = unified_open,
-	.close = async_close,
-	.record = async_record,
-	.claim = async_claim,
-	.unclaim = async_unclaim,
-	.scan = async_scan,
-	.flush = async_flush,
-	.finish = async_finish,
-	.thread_exit = async_thread_exit,
-	.fork_prepare = async_fork_prepare,
-	.fork_parent = async_fork_parent,
-	.fork_child = async_fork_child,
-};
+/* The two backends differ only in name and open. */
+#define RING_BACKEND(name_, open_)                                                   \
+	{                                                                            \
+		.name = name_, .open = open_, .close = async_close, .record = async_record, \
+		.claim = async_claim, .unclaim = async_unclaim, .scan = async_scan,          \
+		.flush = async_flush, .finish = async_finish,                                \
+		.thread_exit = async_thread_exit, .fork_prepare = async_fork_prepare,        \
+		.fork_parent = async_fork_parent, .fork_child = async_fork_child,            \
+	}
 
-const ms_backend_ops ms_backend_async = {
-	.name = "async",
-	.open = async_open,
-	.close = async_close,
-	.record = async_record,
-	.claim = async_claim,
-	.unclaim = async_unclaim,
-	.scan = async_scan,
-	.flush = async_flush,
-	.finish = async_finish,
-	.thread_exit = async_thread_exit,
-	.fork_prepare = async_fork_prepare,
-	.fork_parent = async_fork_parent,
-	.fork_child = async_fork_child,
-};
+const ms_backend_ops ms_backend_async = RING_BACKEND("async", async_open);
+const ms_backend_ops ms_backend_unified = RING_BACKEND("unified", unified_open);
