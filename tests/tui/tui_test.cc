@@ -178,6 +178,9 @@ TEST_F(Screen, FilterHidesRows)
 TEST_F(Screen, ThreadsViewListsNamedThreads)
 {
 	start_target();
+	// The header's system figures: the program's three threads (main,
+	// alpha, beta), not counting memscope's own.
+	EXPECT_TRUE(wait_for("Threads 3")) << screen();
 	keys({ "t" });
 	ASSERT_TRUE(wait_for("ALLOC/s"));
 	EXPECT_NE(row_of("worker-alpha"), -1) << screen();
