@@ -33,7 +33,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <linux/futex.h>
@@ -519,18 +518,17 @@ static void wake_drain(struct async_state *as)
 	}
 }
 
-/* Hands an event on: to the thread's ring, or applied in place. */
-static void route(ms_backend *be, const struct slot *s)
+/* Hands an event on: to the thread's ring, or applied in place (at exit,
+ * for unified's direct threads, or with no ring to be had). */
+static void route(ms_backend *be, struct slot *s)
 {
 	struct async_state *as = state_of(be);
 	struct ring *r;
 	uint64_t tail;
 
-	if ((as->unified && !ms_atomic_load_relaxed_u32(&as->sync) && !use_ring(as)) ||
-	    ms_atomic_load_relaxed_u32(&as->sync) || (r = own_ring(as)) == NULL) {
-		struct slot copy = *s;
-
-		apply_in_place(be, &copy);
+	if (ms_atomic_load_relaxed_u32(&as->sync) || (as->unified && !use_ring(as)) ||
+	    (r = own_ring(as)) == NULL) {
+		apply_in_place(be, s);
 		return;
 	}
 	tail = r->tail;

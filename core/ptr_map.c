@@ -99,16 +99,6 @@ int ms_ptr_map_add(ms_ptr_map *m, const ms_ptr_entry *e)
 	return 0;
 }
 
-int ms_ptr_map_has(const ms_ptr_map *m, uint64_t ptr)
-{
-	if (ptr == 0 || m->slots == NULL)
-		return 0;
-	for (size_t i = home(m, ptr); m->slots[i].ptr != 0; i = (i + 1) & m->mask)
-		if (m->slots[i].ptr == ptr)
-			return 1;
-	return 0;
-}
-
 int ms_ptr_map_take(ms_ptr_map *m, uint64_t ptr, ms_ptr_entry *out)
 {
 	size_t i, j;

@@ -168,7 +168,7 @@ void ms_event_batch_free(ms_event_batch *b)
 	b->count = 0;
 }
 
-size_t ms_event_tap_close(ms_event_tap *t)
+size_t ms_event_tap_close(ms_event_tap *t, uint64_t *refused)
 {
 	size_t left;
 
@@ -181,6 +181,8 @@ size_t ms_event_tap_close(ms_event_tap *t)
 	if (t->child_fd >= 0)
 		close(t->child_fd);
 	left = t->count;
+	if (refused != NULL)
+		*refused = t->refused;
 	free(t->events);
 	pthread_mutex_destroy(&t->lock);
 	pthread_cond_destroy(&t->done_cond);

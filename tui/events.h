@@ -61,7 +61,8 @@ void ms_event_tap_return(ms_event_tap *t, ms_event_batch *b);
 void ms_event_batch_free(ms_event_batch *b);
 
 /* Returns how many events it still held: of an image that had no frame
- * (it exec'd or ended before memscope-top first read it). */
-size_t ms_event_tap_close(ms_event_tap *t);
+ * (it exec'd or ended before memscope-top first read it); *refused (if not
+ * NULL): the messages it could not take (ill-formed, or out of memory). */
+size_t ms_event_tap_close(ms_event_tap *t, uint64_t *refused);
 
 #endif

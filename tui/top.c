@@ -56,13 +56,13 @@ static int launch(const struct ms_top_options *opt, char *const argv[], int is_d
 	if (pid < 0) {
 		fprintf(stderr, "memscope-top: cannot start %s: %s\n", argv[0], strerror(-pid));
 		if (events != NULL)
-			ms_event_tap_close(events);
+			ms_event_tap_close(events, NULL);
 		return 1;
 	}
 	if (events != NULL && (err = ms_event_tap_start(events)) != 0) {
 		fprintf(stderr, "memscope-top: cannot receive events: %s; recording without them\n",
 			strerror(-err));
-		ms_event_tap_close(events);
+		ms_event_tap_close(events, NULL);
 		events = NULL;
 	}
 	if (opt->batch)
@@ -70,8 +70,13 @@ static int launch(const struct ms_top_options *opt, char *const argv[], int is_d
 	else
 		status = ms_ui_run(pid, 1, opt->interval_s, output, is_demo, opt->record, events);
 	if (events != NULL) {
-		size_t lost = ms_event_tap_close(events);
+		uint64_t refused;
+		size_t lost = ms_event_tap_close(events, &refused);
 
+		if (refused > 0)
+			fprintf(stderr, "memscope-top: %llu messages of the event stream could not "
+				"be taken and are not in %s\n", (unsigned long long)refused,
+				opt->record);
 		if (lost > 0)
 			fprintf(stderr, "memscope-top: %zu events of the program's first image are not "
 				"in %s: it exec'd before its first frame (try a shorter -d)\n", lost,

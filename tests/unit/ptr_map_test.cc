@@ -115,8 +115,6 @@ TEST(PtrMap, AddLeavesAnExistingEntryAlone)
 	ASSERT_EQ(ms_ptr_map_init(&m, 16), 0);
 	ms_ptr_entry a = entry(0x1000, 100, 1), b = entry(0x1000, 200, 2), out{};
 	EXPECT_EQ(ms_ptr_map_add(&m, &a), 0);
-	EXPECT_TRUE(ms_ptr_map_has(&m, 0x1000));
-	EXPECT_FALSE(ms_ptr_map_has(&m, 0x2000));
 	EXPECT_EQ(ms_ptr_map_add(&m, &b), -EEXIST);
 	EXPECT_EQ(m.count, 1u);
 	ASSERT_EQ(ms_ptr_map_take(&m, 0x1000, &out), 0);

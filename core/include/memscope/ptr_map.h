@@ -63,11 +63,8 @@ void ms_ptr_map_destroy(ms_ptr_map *m);
 int ms_ptr_map_put(ms_ptr_map *m, const ms_ptr_entry *e, ms_ptr_entry *replaced);
 
 /* Inserts e unless e->ptr is there already (then nothing changes). Returns
- * 0, -EEXIST or -ENOMEM. One probe where has() and put() take two. */
+ * 0, -EEXIST or -ENOMEM. */
 int ms_ptr_map_add(ms_ptr_map *m, const ms_ptr_entry *e);
-
-/* Whether ptr is in the map. */
-int ms_ptr_map_has(const ms_ptr_map *m, uint64_t ptr);
 
 /* Removes ptr and copies its entry to *out. Returns 0 or -ENOENT. */
 int ms_ptr_map_take(ms_ptr_map *m, uint64_t ptr, ms_ptr_entry *out);
