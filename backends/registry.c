@@ -16,6 +16,7 @@ static const ms_backend_ops *const shipped[] = {
 	&ms_backend_unified,
 	&ms_backend_async,
 	&ms_backend_core,
+	&ms_backend_lockfree,
 };
 
 /* Registered ones: written under the lock, published by the count. */

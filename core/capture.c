@@ -253,6 +253,8 @@ void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr)
 void ms_capture_maintain(ms_capture *c)
 {
 	ms_stacks_maintain(&c->stacks);
+	if (c->backend.ops->maintain != NULL)
+		c->backend.ops->maintain(&c->backend);
 }
 
 static const uint32_t age_ticks[MS_STORE_AGES] = MS_STORE_AGE_TICKS;
@@ -305,7 +307,7 @@ void ms_capture_fork_parent(ms_capture *c)
 
 int ms_capture_fork_child(ms_capture *c)
 {
-	int err, single_writer;
+	int err, single_writer, shared_cells;
 
 	/* First what cannot fail: every lock released, signals unblocked
 	 * (urcu-bp's child handler), even if no new session can be made. The
@@ -325,7 +327,9 @@ int ms_capture_fork_child(ms_capture *c)
 	if (err != 0)
 		return err;
 	single_writer = c->store.single_writer;
+	shared_cells = c->store.shared_cells;
 	err = ms_store_create(&c->store, c->dir, c->keeper_pid);
 	c->store.single_writer = single_writer;
+	c->store.shared_cells = shared_cells;
 	return err;
 }

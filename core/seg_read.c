@@ -55,19 +55,18 @@ void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms
 	for (uint32_t i = 0; i < count; i++) {
 		const struct ms_seg_cell *c = &cells[i];
 		uint64_t allocs, frees, reallocs, abytes, fbytes;
-		uint32_t s1, s2;
 		int tries = 0;
 
 		for (;;) {
-			s1 = ms_atomic_load_acquire_u32(&c->seq);
+			uint32_t ended = ms_atomic_load_acquire_u32(&c->ended);
+
 			allocs = ms_atomic_load_relaxed(&c->allocs);
 			frees = ms_atomic_load_relaxed(&c->frees);
 			reallocs = ms_atomic_load_relaxed(&c->reallocs);
 			abytes = ms_atomic_load_relaxed(&c->alloc_bytes);
 			fbytes = ms_atomic_load_relaxed(&c->free_bytes);
 			ms_atomic_fence_acquire();
-			s2 = ms_atomic_load_relaxed_u32(&c->seq);
-			if (s1 == s2 && (s1 & 1) == 0)
+			if (ms_atomic_load_relaxed_u32(&c->begun) == ended)
 				break;
 			if (wait_more(&patience, tries++)) {
 				out->torn = 1;

@@ -17,14 +17,20 @@
  *
  * Ordering guarantees
  * -------------------
- * - Cells: a seqcount per cell. The writer makes seq odd (relaxed store,
- *   then a release fence), updates the counters with relaxed atomic stores,
- *   and makes seq even with a release store. A reader loads seq with
- *   acquire, copies the counters with relaxed loads, issues an acquire
- *   fence, reloads seq, and retries if it was odd or changed. A reader
+ * - Cells: a seqcount per cell, as two counters. The writer raises begun
+ *   (relaxed store, then a release fence), updates the counters with
+ *   relaxed atomic stores, and raises ended with a release store. A reader
+ *   loads ended with acquire, copies the counters with relaxed loads,
+ *   issues an acquire fence, loads begun, and retries unless the two are
+ *   equal. A reader
  *   therefore sees each cell as of one instant. Cells are not read at one
  *   common instant, so live figures summed over cells are each real but may
  *   come from moments a few microseconds apart.
+ * - Shared cells (ms_store.shared_cells, the lockfree backend): any thread
+ *   writes any cell. The seqcount is then two counters, begun and ended,
+ *   each raised by an atomic add around the update (ms_seg_cell); a
+ *   reader's copy is whole when ended before it equals begun after it. The
+ *   backend puts a block's allocation and free in one cell, as core does.
  * - Peak: the live byte count of the whole process is one atomic word
  *   (globals.live_bytes); an allocation learns the exact live figure right
  *   after itself from its atomic add, so the peak is exact. Raising the peak
@@ -498,15 +504,33 @@ void ms_store_thread_exit(ms_store *st, uint32_t slot)
 	ms_atomic_store_release_u32(&t->state, MS_THREAD_EXITED);
 }
 
-static void cell_begin(struct ms_seg_cell *c)
+/* Brackets an update of a cell (see ms_seg_cell): plain stores for the one
+ * writer a lock admits, atomic adds for shared cells. The release fence
+ * keeps the raised begun ahead of the counters' stores. */
+static void cell_begin(const ms_store *st, struct ms_seg_cell *c)
 {
-	ms_atomic_store_relaxed_u32(&c->seq, c->seq + 1);
+	if (st->shared_cells)
+		__atomic_add_fetch(&c->begun, 1, __ATOMIC_RELAXED);
+	else
+		ms_atomic_store_relaxed_u32(&c->begun, c->begun + 1);
 	ms_atomic_fence_release();
 }
 
-static void cell_end(struct ms_seg_cell *c)
+static void cell_end(const ms_store *st, struct ms_seg_cell *c)
 {
-	ms_atomic_store_release_u32(&c->seq, c->seq + 1);
+	if (st->shared_cells)
+		__atomic_add_fetch(&c->ended, 1, __ATOMIC_RELEASE);
+	else
+		ms_atomic_store_release_u32(&c->ended, c->ended + 1);
+}
+
+/* Adds to a cell's counter, inside cell_begin/cell_end. */
+static void cell_add(const ms_store *st, uint64_t *p, uint64_t v)
+{
+	if (st->shared_cells)
+		ms_atomic_add_relaxed(p, v);
+	else
+		ms_atomic_store_relaxed(p, ms_atomic_load_relaxed(p) + v);
 }
 
 /* Single-writer counter bump: no locked instruction needed. */
@@ -529,6 +553,21 @@ static uint64_t shared_add(const ms_store *st, uint64_t *p, uint64_t v)
 
 static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t live)
 {
+	if (st->shared_cells) {
+		/* No lock at all: the highest live figure wins by CAS and stamps
+		 * its time right after, so a reader may see a new peak with the
+		 * previous peak's time for a few instructions. */
+		uint64_t peak = ms_atomic_load_relaxed(&g->peak_bytes);
+
+		while (live > peak) {
+			if (__atomic_compare_exchange_n(&g->peak_bytes, &peak, live, 1,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+				ms_atomic_store_relaxed(&g->peak_mono_ns, ms_clock_mono_ns());
+				break;
+			}
+		}
+		return;
+	}
 	while (!st->single_writer && !ms_atomic_cas_acquire_u32(&g->peak_lock, 0, 1))
 		ms_cpu_relax();
 	if (live > g->peak_bytes) {
@@ -577,12 +616,12 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 	struct ms_seg_site *site = site_of(st, stack);
 	uint64_t live;
 
-	cell_begin(c);
-	bump(&c->allocs, 1);
-	bump(&c->alloc_bytes, size);
+	cell_begin(st, c);
+	cell_add(st, &c->allocs, 1);
+	cell_add(st, &c->alloc_bytes, size);
 	if (is_realloc)
-		bump(&c->reallocs, 1);
-	cell_end(c);
+		cell_add(st, &c->reallocs, 1);
+	cell_end(st, c);
 
 	thread_add(slot, &t->allocs, 1);
 	thread_add(slot, &t->alloc_bytes, size);
@@ -607,10 +646,10 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	struct ms_seg_thread *t = thread_at(st, slot);
 	struct ms_seg_site *site = site_of(st, stack);
 
-	cell_begin(c);
-	bump(&c->frees, 1);
-	bump(&c->free_bytes, size);
-	cell_end(c);
+	cell_begin(st, c);
+	cell_add(st, &c->frees, 1);
+	cell_add(st, &c->free_bytes, size);
+	cell_end(st, c);
 
 	thread_add(slot, &t->frees, 1);
 	thread_add(slot, &t->free_bytes, size);
@@ -629,6 +668,26 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	shared_add(st, &site->live_bytes, -size);
 
 	shared_add(st, &g->live_bytes, -size);
+}
+
+void ms_store_count_unseen_free(ms_store *st, unsigned cell, uint32_t owner, uint32_t stack,
+				uint64_t size)
+{
+	struct ms_seg_globals *g = globals(st);
+	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
+	struct ms_seg_thread *o = thread_at(st, owner % MS_SEG_THREADS);
+	struct ms_seg_site *site = site_of(st, stack);
+
+	cell_begin(st, c);
+	cell_add(st, &c->frees, 1);
+	cell_add(st, &c->free_bytes, size);
+	cell_end(st, c);
+	ms_atomic_add_relaxed(&o->remote_freed, 1);
+	ms_atomic_add_relaxed(&o->remote_freed_bytes, size);
+	ms_atomic_add_relaxed(&site->frees, 1);
+	ms_atomic_add_relaxed(&site->free_bytes, size);
+	ms_atomic_add_relaxed(&site->live_bytes, -size);
+	ms_atomic_add_relaxed(&g->live_bytes, -size);
 }
 
 uint32_t ms_store_stack_add(ms_store *st, const uint64_t *frames, uint32_t depth,

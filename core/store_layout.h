@@ -21,7 +21,7 @@
 #endif
 
 #define MS_MAGIC "MEMSCOPE"
-#define MS_LAYOUT_VERSION 3u
+#define MS_LAYOUT_VERSION 4u
 
 #define MS_CMDLINE_MAX 2048u
 #define MS_THREAD_NAME_MAX 16u
@@ -112,11 +112,15 @@ struct ms_seg_globals {
 	uint64_t pad1[2];
 };
 
-/* A counter cell: written only by the holder of the backend's lock for it,
- * inside a seqcount. */
+/* A counter cell. Each update is bracketed: begun is raised before the
+ * counters change, ended after; a reader that reads ended, the counters,
+ * then begun, and finds the two equal, saw no update half done. With one
+ * writer at a time (the holder of the backend's lock for the cell) this is
+ * a seqcount; with shared cells (ms_store.shared_cells) every writer raises
+ * both with atomic adds. */
 struct ms_seg_cell {
-	uint32_t seq;
-	uint32_t pad;
+	uint32_t ended;
+	uint32_t begun;
 	uint64_t allocs;
 	uint64_t frees;
 	uint64_t reallocs;
@@ -225,7 +229,7 @@ struct ms_seg_totals {
 extern "C" {
 #endif
 
-/* Sums the cells, reading each under its seqcount. Bounded: a cell whose
+/* Sums the cells, reading each at one instant (see ms_seg_cell). Bounded: a cell whose
  * writer never finishes (killed mid-update) is read as it is and flagged. */
 void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms_seg_totals *out);
 

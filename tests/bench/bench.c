@@ -54,6 +54,7 @@ static const struct config configs[] = {
 	{ "plain", NULL, 0, 0 },
 	{ "core", "core", 32, 0 },
 	{ "core -stacks", "core", 0, 0 },
+	{ "lockfree", "lockfree", 32, 0 },
 	{ "async", "async", 32, 0 },
 	{ "async -stacks", "async", 0, 0 },
 	{ "unified", "unified", 32, 0 },
@@ -523,8 +524,9 @@ static int bench_run(int argc, char **argv)
 	run_row(&b, &w, 1);
 
 	printf("\nhook memory (RSS hooked minus plain, stacks on):\n");
-	memory_row(&b, &configs[1]);
-	memory_row(&b, &configs[5]); /* unified, the default */
+	memory_row(&b, &configs[1]); /* core */
+	memory_row(&b, &configs[3]); /* lockfree */
+	memory_row(&b, &configs[6]); /* unified, the default */
 
 	if (clean_tmpdir(0) != 0)
 		die("cannot remove %s: %s", tmpdir, strerror(errno));

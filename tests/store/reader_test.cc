@@ -210,7 +210,7 @@ TEST_F(Damaged, AdversarialContentsGiveSaneSnapshots)
 	tl->count = 0xffffffffu;
 	tl->seq = 1; // a writer that died mid-update
 	auto *cell = b.field<ms_seg_cell>(h->cells_off + 3 * sizeof(ms_seg_cell));
-	cell->seq = 7;
+	cell->begun = 7; // a writer that died mid-update
 	cell->frees = 1000000; // more freed than allocated
 	auto *t0 = b.field<ms_seg_thread>(h->threads_off);
 	memset(t0->name, 'A', sizeof(t0->name)); // no terminator

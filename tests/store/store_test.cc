@@ -12,6 +12,7 @@
 #include <errno.h>
 
 #include <atomic>
+#include <mutex>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -280,6 +281,75 @@ TEST_P(Engine, EightThreadsExactWithCrossThreadFrees)
 	ms_snapshot_release(&s);
 }
 
+// The sampler's upkeep runs while eight threads fill and churn a table far
+// past its first size: tables grow on the hook path and are replaced by
+// maintain (the lockfree backend), and nothing is lost or counted twice.
+TEST_P(Engine, UpkeepWhileThreadsFillAndChurn)
+{
+	const int threads = 8, held = 6000, churn = 30000;
+	std::vector<std::thread> pool;
+	std::atomic<int> filled{ 0 }, checked{ 0 }, done{ 0 };
+
+	std::mutex sampler; // scan and maintain are both the sampler's: never at once
+	std::thread upkeep([&] {
+		while (done.load() < threads) {
+			std::lock_guard<std::mutex> hold(sampler);
+			ms_capture_maintain(&c);
+		}
+	});
+	for (int t = 0; t < threads; t++) {
+		pool.emplace_back([&, t] {
+			uint64_t base = (uint64_t)t << 24, next = held;
+
+			for (int i = 0; i < held; i++)
+				ms_capture_alloc(&c, fake(base + i), 32, nullptr, 0);
+			filled++;
+			while (checked.load() == 0)
+				std::this_thread::yield();
+			// Free the oldest held block, allocate a new address.
+			for (int i = 0; i < churn; i++) {
+				ms_capture_free(&c, fake(base + next - held));
+				ms_capture_alloc(&c, fake(base + next), 32, nullptr, 0);
+				next++;
+			}
+			for (uint64_t i = next - held; i < next; i++)
+				ms_capture_free(&c, fake(base + i));
+			done++;
+		});
+	}
+	while (filled.load() < threads)
+		std::this_thread::yield();
+	ms_capture_flush(&c);
+	uint64_t visited = 0;
+	std::unique_lock<std::mutex> hold(sampler);
+	if (ops->scan != nullptr)
+		ops->scan(
+			&c.backend,
+			[](void *ctx, const ms_block *b) { *(uint64_t *)ctx += b->size == 32; },
+			&visited);
+	hold.unlock();
+	ms_snapshot mid = snap();
+	EXPECT_EQ(mid.live_allocs, (uint64_t)threads * held);
+	if (ops->scan != nullptr) {
+		EXPECT_EQ(visited, (uint64_t)threads * held);
+	}
+	ms_snapshot_release(&mid);
+	checked = 1;
+	for (auto &th : pool)
+		th.join();
+	upkeep.join();
+	ms_capture_maintain(&c);
+
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.total_allocs, (uint64_t)threads * (held + churn));
+	EXPECT_EQ(s.total_frees, (uint64_t)threads * (held + churn));
+	EXPECT_EQ(s.live_bytes, 0u);
+	EXPECT_EQ(s.untracked_frees, 0u);
+	EXPECT_EQ(s.dropped_events, 0u);
+	EXPECT_EQ(s.peak_bytes, (uint64_t)threads * held * 32);
+	ms_snapshot_release(&s);
+}
+
 // A reader polling while writers churn never sees an impossible state.
 TEST_P(Engine, ReaderSeesConsistentFiguresWhileWritersRun)
 {
@@ -527,7 +597,7 @@ TEST(CustomBackend, RegistersByNameAndIsUsed)
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Engine,
-			 ::testing::Values("core", "async", "unified", "counting"),
+			 ::testing::Values("core", "lockfree", "async", "unified", "counting"),
 			 [](const ::testing::TestParamInfo<const char *> &info) {
 				 return std::string(info.param);
 			 });

@@ -12,6 +12,10 @@ extern "C" {
  * each shard accounted in its own store cell. */
 extern const ms_backend_ops ms_backend_core;
 
+/* Synchronous with no lock: a compare-and-swap table, replaced under RCU
+ * by the sampler as it fills (lockfree_backend.c). */
+extern const ms_backend_ops ms_backend_lockfree;
+
 /* Threads append events to rings of their own; a drain thread applies
  * them (async_backend.c). */
 extern const ms_backend_ops ms_backend_async;
@@ -24,7 +28,7 @@ extern const ms_backend_ops ms_backend_unified;
 /* Makes a backend of one's own available by its name (ops->name), next to
  * the ones above: to ms_backend_find, and so to MEMSCOPE_BACKEND. ops must
  * live for good and give every operation ms_backend_ops requires (flush,
- * finish, thread_exit and scan may be NULL). Returns 0, -EINVAL, -EEXIST
+ * finish, thread_exit, maintain and scan may be NULL). Returns 0, -EINVAL, -EEXIST
  * (the name is taken) or -ENOSPC (8 at most). */
 int ms_backend_register(const ms_backend_ops *ops);
 

@@ -69,6 +69,11 @@ typedef struct ms_backend_ops {
 	void (*finish)(ms_backend *be);
 	/* Optional: the calling thread ends (its last events are recorded). */
 	void (*thread_exit)(ms_backend *be);
+	/* Optional: periodic upkeep, from the sampler thread (never the hook
+	 * path, never at once with scan); may wait for hooked threads to
+	 * leave what they are doing (an RCU grace period), never for a lock
+	 * they may hold. */
+	void (*maintain)(ms_backend *be);
 	/* fork: prepare takes every lock, parent releases them; child resets
 	 * them and forgets all blocks (the child's session starts empty). */
 	void (*fork_prepare)(ms_backend *be);

@@ -38,6 +38,9 @@ typedef struct ms_store {
 	/* Set by a backend whose counts one thread at a time makes (async):
 	 * counters then take plain adds instead of atomic ones. */
 	int single_writer;
+	/* Set by a backend that accounts without any lock (lockfree): a cell
+	 * may then have many writers at once and takes atomic adds. */
+	int shared_cells;
 	uint64_t reserved_threads, reserved_stacks, reserved_modules, reserved_words;
 } ms_store;
 
@@ -72,9 +75,9 @@ void ms_store_thread_exit(ms_store *st, uint32_t slot);
 
 /*
  * Accounting, hook path: wait-free except when an allocation raises the peak
- * (a short spin lock). The caller must be the only writer of `cell` for the
- * duration of the call (backends hold the lock of the domain the cell
- * belongs to). `thread` is the acting thread's slot, `owner` the slot of the
+ * (a short spin lock; a CAS loop with shared_cells). Unless shared_cells is
+ * set, the caller must be the only writer of `cell` for the duration of the
+ * call (backends hold the lock of the domain the cell belongs to). `thread` is the acting thread's slot, `owner` the slot of the
  * thread that allocated the block being freed, `stack` the block's stack id
  * (MS_STACK_NONE when it has none).
  */
@@ -82,6 +85,11 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 			  uint64_t size, int is_realloc);
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
 			 uint32_t stack, uint64_t size);
+/* With shared_cells only: a free that no thread made (a block found stale,
+ * its free gone by a path the hook does not see). Counted against its
+ * owner as a free by another thread, in no thread's own figures. */
+void ms_store_count_unseen_free(ms_store *st, unsigned cell, uint32_t owner, uint32_t stack,
+				uint64_t size);
 /* An operation the hook could not account (its own table could not grow). */
 void ms_store_count_dropped(ms_store *st);
 /* A free of a block the hook never saw allocated (before it loaded). */
