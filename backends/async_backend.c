@@ -640,6 +640,21 @@ static void async_scan(ms_backend *be, void (*visit)(void *ctx, const ms_block *
 	pthread_mutex_unlock(&as->lock);
 }
 
+static int async_lookup(ms_backend *be, uint64_t ptr, ms_block *out)
+{
+	struct async_state *as = state_of(be);
+	ms_ptr_entry e;
+	int err;
+
+	pthread_mutex_lock(&as->lock);
+	drain_all(be); /* the block's allocation may still be in a ring */
+	err = ms_ptr_map_find(&as->map, ptr, &e);
+	pthread_mutex_unlock(&as->lock);
+	if (err == 0)
+		*out = (ms_block){ .size = e.size, .stack = e.stack, .born = e.born };
+	return err;
+}
+
 static int start_drain(ms_backend *be)
 {
 	struct async_state *as = state_of(be);
@@ -753,7 +768,7 @@ static int unified_open(ms_backend *be)
 	{                                                                            \
 		.name = name_, .open = open_, .close = async_close, .record = async_record, \
 		.claim = async_claim, .unclaim = async_unclaim, .scan = async_scan,          \
-		.flush = async_flush, .finish = async_finish,                                \
+		.flush = async_flush, .finish = async_finish, .lookup = async_lookup,        \
 		.thread_exit = async_thread_exit, .fork_prepare = async_fork_prepare,        \
 		.fork_parent = async_fork_parent, .fork_child = async_fork_child,            \
 	}

@@ -215,6 +215,20 @@ static void core_unclaim(ms_backend *be, const ms_claim *claim)
 	pthread_mutex_unlock(&sh->lock);
 }
 
+static int core_lookup(ms_backend *be, uint64_t ptr, ms_block *out)
+{
+	struct shard *sh = &state_of(be)->shards[shard_of(ptr)];
+	ms_ptr_entry e;
+	int err;
+
+	pthread_mutex_lock(&sh->lock);
+	err = ms_ptr_map_find(&sh->map, ptr, &e);
+	pthread_mutex_unlock(&sh->lock);
+	if (err == 0)
+		*out = (ms_block){ .size = e.size, .stack = e.stack, .born = e.born };
+	return err;
+}
+
 static void core_scan(ms_backend *be, void (*visit)(void *ctx, const ms_block *b), void *ctx)
 {
 	struct core_state *cs = state_of(be);
@@ -269,6 +283,7 @@ const ms_backend_ops ms_backend_core = {
 	.claim = core_claim,
 	.unclaim = core_unclaim,
 	.scan = core_scan,
+	.lookup = core_lookup,
 	.fork_prepare = core_fork_prepare,
 	.fork_parent = core_fork_parent,
 	.fork_child = core_fork_child,

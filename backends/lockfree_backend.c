@@ -585,6 +585,39 @@ static void lf_scan(ms_backend *be, void (*visit)(void *ctx, const ms_block *b),
 	urcu_bp_read_unlock();
 }
 
+/* Finds block without taking it: its entry, or its copy being moved (the
+ * value is the same in both). */
+static int lf_lookup(ms_backend *be, uint64_t block, ms_block *out)
+{
+	struct lf_state *ls = state_of(be);
+	uint64_t top = load_acquire(&ls->top);
+	int err = -ENOENT;
+
+	if (!is_block(block))
+		return -ENOENT;
+	urcu_bp_read_lock();
+	for (uint64_t gen = top + 1; err != 0 && gen-- > 0 && top - gen < GENERATIONS;) {
+		struct table *t = table_at(ls, gen);
+		uint64_t i = t != NULL ? ms_ptr_hash(block) & t->mask : 0;
+
+		for (uint64_t n = 0; t != NULL && n <= t->mask; n++, i = (i + 1) & t->mask) {
+			uint64_t k = load_acquire(&t->slots[i].key);
+
+			if (k == EMPTY)
+				break;
+			if (k == block || k == (block | MOVING) || k == (block | FWD)) {
+				ms_ptr_entry e = entry_of(block, &t->slots[i]);
+
+				*out = (ms_block){ .size = e.size, .stack = e.stack, .born = e.born };
+				err = 0;
+				break;
+			}
+		}
+	}
+	urcu_bp_read_unlock();
+	return err;
+}
+
 /* --- life cycle ----------------------------------------------------------- */
 
 static void tables_free(struct lf_state *ls)
@@ -651,6 +684,7 @@ const ms_backend_ops ms_backend_lockfree = {
 	.claim = lf_claim,
 	.unclaim = lf_unclaim,
 	.scan = lf_scan,
+	.lookup = lf_lookup,
 	.maintain = lf_maintain,
 	.fork_prepare = lf_fork_nothing,
 	.fork_parent = lf_fork_nothing,

@@ -8,6 +8,7 @@
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
 
+#include "notes.h"
 #include "store_layout.h"
 #include "stream_writer.h"
 
@@ -123,6 +124,7 @@ void ms_capture_close(ms_capture *c)
 	c->stream = NULL;
 	ms_atomic_add_relaxed_u32(&epoch, 1);
 	c->backend.ops->close(&c->backend);
+	ms_notes_destroy(c);
 	ms_stacks_destroy(&c->stacks);
 	if (c->ages != NULL)
 		ms_pages_free(c->ages, AGE_STACKS * sizeof(struct age_sums));
@@ -172,6 +174,7 @@ void ms_capture_free(ms_capture *c, void *ptr)
 	};
 
 	ms_backend_record(&c->backend, &ev);
+	ms_notes_end(c, ev.ptr);
 	if (c->stream != NULL)
 		ms_stream_put(c->stream, MS_STREAM_FREE, 0, ev.thread, ev.ptr, 0, 0);
 }
@@ -228,6 +231,8 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr,
 		}
 		return;
 	}
+	/* An annotated block's note follows it, or ends with realloc(p, 0). */
+	ms_notes_move(c, claim->ptr, ev.ptr, size);
 	/* new_ptr NULL here: realloc(p, 0) freed p; the backend accounts only
 	 * the old block's free. */
 	ev.op = MS_OP_REALLOC;
@@ -248,6 +253,10 @@ void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr)
 	};
 
 	ms_backend_record(&c->backend, &ev);
+	if (op == MS_OP_MOVE && ev.ptr != 0)
+		ms_notes_move(c, ev.old_ptr, ev.ptr, UINT64_MAX);
+	else if (op == MS_OP_BORROW || op == MS_OP_RETURN)
+		ms_notes_borrow(c, ev.ptr, op == MS_OP_BORROW);
 }
 
 void ms_capture_maintain(ms_capture *c)
@@ -315,6 +324,7 @@ int ms_capture_fork_child(ms_capture *c)
 	 * the same address. */
 	err = ms_stacks_fork_child(&c->stacks, &c->store);
 	c->backend.ops->fork_child(&c->backend);
+	ms_notes_destroy(c); /* the parent's annotations (and maybe its lock) */
 	/* The event stream is the parent's (its buffers' memory stays). */
 	if (c->stream != NULL)
 		ms_stream_fork_child(c->stream);

@@ -136,6 +136,58 @@ static size_t sites_shown(const ms_frame_extra *x)
 	return x->max_sites != 0 && x->max_sites < x->nsites ? x->max_sites : x->nsites;
 }
 
+/* A lifetime figure: seconds, or null when no block has ended. */
+static void json_life(FILE *out, const char *key, double v)
+{
+	if (v < 0)
+		fprintf(out, ",\"%s\":null", key);
+	else
+		fprintf(out, ",\"%s\":%.6f", key, v);
+}
+
+/* "annotations": every annotated block, then the groups by each name. */
+static void json_annotations(FILE *out, const ms_snapshot *s)
+{
+	fputs(",\"annotations\":{\"blocks\":[", out);
+	for (size_t i = 0; i < s->nnotes; i++) {
+		const ms_note_info *n = &s->notes[i];
+
+		fputs(i ? ",{\"var\":" : "{\"var\":", out);
+		json_string(out, n->var);
+		fputs(",\"type\":", out);
+		json_string(out, n->type);
+		fputs(",\"scope\":", out);
+		json_string(out, n->scope);
+		fprintf(out,
+			",\"address\":\"0x%" PRIx64 "\",\"size\":%" PRIu64 ",\"live\":%s"
+			",\"borrows\":%u,\"lent\":%u,\"tracked_s\":%.3f,\"lifetime_s\":%.6f}",
+			n->ptr, n->size, n->live ? "true" : "false", n->borrows, n->lent,
+			n->tracked_s, n->lifetime_s);
+	}
+	fputc(']', out);
+	for (ms_note_key by = MS_NOTE_BY_VAR; by <= MS_NOTE_BY_SCOPE; by++) {
+		ms_note_group *g = NULL;
+		int n = ms_note_groups(s, by, &g);
+
+		fprintf(out, ",\"by_%s\":[", ms_note_key_name(by));
+		for (int i = 0; i < n; i++) {
+			fputs(i ? ",{\"name\":" : "{\"name\":", out);
+			json_string(out, g[i].name);
+			fprintf(out,
+				",\"live_bytes\":%" PRIu64 ",\"live_allocs\":%" PRIu64
+				",\"ended\":%" PRIu64 ",\"borrows\":%" PRIu64 ",\"lent\":%" PRIu64,
+				g[i].live_bytes, g[i].live_allocs, g[i].ended, g[i].borrows, g[i].lent);
+			json_life(out, "lifetime_min_s", g[i].life_min_s);
+			json_life(out, "lifetime_median_s", g[i].life_median_s);
+			json_life(out, "lifetime_max_s", g[i].life_max_s);
+			fputc('}', out);
+		}
+		fputc(']', out);
+		free(g);
+	}
+	fputc('}', out);
+}
+
 void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *x)
 {
 	int exit_status = x != NULL ? x->exit_status : -1;
@@ -177,7 +229,9 @@ void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 			fputc(',', out);
 		json_callsite(out, &x->sites[i], s->ages_scanned ? s->age_s : NULL);
 	}
-	fputs("]}\n", out);
+	fputc(']', out);
+	json_annotations(out, s);
+	fputs("}\n", out);
 }
 
 const char *ms_format_bytes(char *buf, size_t len, uint64_t bytes)
@@ -250,6 +304,32 @@ static void text_sites(FILE *out, const ms_frame_extra *x)
 		ms_frame_print_site_row(out, &x->sites[i]);
 }
 
+/* Annotated blocks by variable, when the program annotates any. */
+static void text_annotations(FILE *out, const ms_snapshot *s)
+{
+	ms_note_group *g = NULL;
+	int n = s->nnotes > 0 ? ms_note_groups(s, MS_NOTE_BY_VAR, &g) : 0;
+	char b[32];
+
+	if (n <= 0) {
+		free(g);
+		return;
+	}
+	fprintf(out, "%12s %10s %8s %8s %10s  %s\n", "LIVE_BYTES", "LIVE", "ENDED", "BORROWS",
+		"MEDIAN_S", "VARIABLE");
+	for (int i = 0; i < n && i < TEXT_SITES; i++) {
+		fprintf(out, "%12s %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " ",
+			ms_format_bytes(b, sizeof(b), g[i].live_bytes), g[i].live_allocs, g[i].ended,
+			g[i].borrows);
+		if (g[i].life_median_s < 0)
+			fprintf(out, "%10s", "-");
+		else
+			fprintf(out, "%10.3f", g[i].life_median_s);
+		fprintf(out, "  %s\n", g[i].name[0] ? g[i].name : "(unnamed)");
+	}
+	free(g);
+}
+
 void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *x)
 {
 	char live[32], peak[32], rss[32], total[32], b1[32], b2[32];
@@ -290,5 +370,6 @@ void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		free(order);
 	}
 	text_sites(out, x);
+	text_annotations(out, s);
 	fputc('\n', out);
 }

@@ -99,6 +99,19 @@ int ms_ptr_map_add(ms_ptr_map *m, const ms_ptr_entry *e)
 	return 0;
 }
 
+int ms_ptr_map_find(const ms_ptr_map *m, uint64_t ptr, ms_ptr_entry *out)
+{
+	if (ptr == 0 || m->slots == NULL)
+		return -ENOENT;
+	for (size_t i = home(m, ptr); m->slots[i].ptr != 0; i = (i + 1) & m->mask) {
+		if (m->slots[i].ptr == ptr) {
+			*out = m->slots[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 int ms_ptr_map_take(ms_ptr_map *m, uint64_t ptr, ms_ptr_entry *out)
 {
 	size_t i, j;

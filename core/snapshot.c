@@ -56,10 +56,15 @@ static int validate(const struct ms_seg_header *h, size_t size)
 			size) ||
 	    !section_ok(h->frames_off, h->frame_words, sizeof(uint64_t), sizeof(uint64_t), size) ||
 	    !section_ok(h->modules_off, h->module_count, h->module_size,
-			sizeof(struct ms_seg_module), size))
+			sizeof(struct ms_seg_module), size) ||
+	    !section_ok(h->notes_off, h->note_count, h->note_size, sizeof(struct ms_seg_note),
+			size) ||
+	    !section_ok(h->names_off, h->name_count, h->name_size, sizeof(struct ms_seg_name),
+			size))
 		return MS_ERR_CORRUPT;
 	if (h->cell_count > 4096 || h->thread_count > (1u << 20) || h->sample_count > (1u << 20) ||
-	    h->stack_count > (1u << 24) || h->module_count > (1u << 16))
+	    h->stack_count > (1u << 24) || h->module_count > (1u << 16) ||
+	    h->note_count > (1u << 20) || h->name_count > (1u << 16))
 		return MS_ERR_CORRUPT;
 	return 0;
 }
@@ -312,6 +317,86 @@ static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals
 	return 0;
 }
 
+/* Copies one name, printable and terminated. */
+static void copy_name(char *dst, size_t cap, const char *src, size_t max)
+{
+	size_t n = 0;
+
+	for (; n + 1 < cap && n < max; n++) {
+		char ch = src[n]; /* written once, before names_used was raised */
+
+		if (ch == '\0')
+			break;
+		dst[n] = (ch >= 0x20 && ch < 0x7f) ? ch : '?';
+	}
+	dst[n] = '\0';
+}
+
+/* The names and the notes (memscope.h). A note whose writer holds it too
+ * long (or died holding it) is left out. */
+static int copy_notes(const struct ms_seg_header *h, const struct ms_seg_globals *g,
+		      const char *base, uint64_t start, uint64_t now, ms_snapshot *s)
+{
+	uint32_t nnames = ms_atomic_load_acquire_u32(&g->names_used);
+	uint32_t used = ms_atomic_load_acquire_u32(&g->notes_used);
+	const struct ms_seg_name *names = (const void *)(base + h->names_off);
+	const struct ms_seg_note *notes = (const void *)(base + h->notes_off);
+	char (*text)[48];
+
+	if (nnames > h->name_count)
+		nnames = h->name_count;
+	if (used > h->note_count)
+		used = h->note_count;
+	if (used == 0)
+		return 0;
+	text = calloc((size_t)nnames + 1, sizeof(*text)); /* id 0: no name */
+	s->notes = malloc(used * sizeof(*s->notes));
+	if (text == NULL || s->notes == NULL) {
+		free(text);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < nnames; i++)
+		copy_name(text[i + 1], sizeof(text[i + 1]), names[i].text, MS_NAME_MAX);
+	for (uint32_t i = 0; i < used; i++) {
+		const struct ms_seg_note *e = &notes[i];
+		uint32_t state = MS_NOTE_FREE, var = 0, type = 0, scope = 0;
+		uint64_t tracked = 0, ended = 0;
+		ms_note_info d = { 0 };
+		int whole = 0;
+
+		for (int tries = 0; tries < 1000 && !whole; tries++) {
+			uint32_t s1 = ms_atomic_load_acquire_u32(&e->seq);
+
+			state = ms_atomic_load_relaxed_u32(&e->state);
+			d.ptr = ms_atomic_load_relaxed(&e->ptr);
+			d.size = ms_atomic_load_relaxed(&e->size);
+			tracked = ms_atomic_load_relaxed(&e->tracked_mono_ns);
+			ended = ms_atomic_load_relaxed(&e->ended_mono_ns);
+			var = ms_atomic_load_relaxed_u32(&e->var);
+			type = ms_atomic_load_relaxed_u32(&e->type);
+			scope = ms_atomic_load_relaxed_u32(&e->scope);
+			d.stack = ms_atomic_load_relaxed_u32(&e->stack);
+			d.borrows = ms_atomic_load_relaxed_u32(&e->borrows);
+			d.lent = ms_atomic_load_relaxed_u32(&e->lent);
+			ms_atomic_fence_acquire();
+			whole = (s1 & 1) == 0 && s1 == ms_atomic_load_relaxed_u32(&e->seq);
+			if (!whole)
+				ms_cpu_relax();
+		}
+		if (!whole || (state != MS_NOTE_LIVE && state != MS_NOTE_ENDED))
+			continue;
+		strcpy(d.var, text[var <= nnames ? var : 0]);
+		strcpy(d.type, text[type <= nnames ? type : 0]);
+		strcpy(d.scope, text[scope <= nnames ? scope : 0]);
+		d.live = state == MS_NOTE_LIVE;
+		d.tracked_s = seconds(tracked, start);
+		d.lifetime_s = seconds(d.live ? now : ended, tracked);
+		s->notes[s->nnotes++] = d;
+	}
+	free(text);
+	return 0;
+}
+
 int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 {
 	const struct ms_seg_header *live = r->base;
@@ -399,6 +484,8 @@ int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 	if (err == 0)
 		err = copy_timeline(tl, (const struct ms_seg_sample *)(tl + 1), h->sample_count,
 				    start, s);
+	if (err == 0)
+		err = copy_notes(h, g, base, start, end, s);
 	if (err != 0) {
 		ms_snapshot_release(s);
 		return err;
@@ -433,6 +520,9 @@ void ms_snapshot_release(ms_snapshot *s)
 	free(s->threads);
 	free(s->samples);
 	free(s->sites);
+	free(s->notes);
+	s->notes = NULL;
+	s->nnotes = 0;
 	s->threads = NULL;
 	s->samples = NULL;
 	s->sites = NULL;

@@ -143,7 +143,7 @@ static size_t layout(struct ms_seg_header *h)
 {
 	size_t off = align_up(sizeof(struct ms_seg_header), 64);
 	size_t globals_off = off, cells_off, threads_off, timeline_off;
-	size_t stacks_off, sites_off, frames_off, modules_off;
+	size_t stacks_off, sites_off, frames_off, modules_off, notes_off, names_off;
 
 	off = align_up(off + sizeof(struct ms_seg_globals), 64);
 	cells_off = off;
@@ -160,7 +160,11 @@ static size_t layout(struct ms_seg_header *h)
 	frames_off = off;
 	off = align_up(off + MS_SEG_STACK_WORDS * sizeof(uint64_t), 64);
 	modules_off = off;
-	off += MS_SEG_MODULES * sizeof(struct ms_seg_module);
+	off = align_up(off + MS_SEG_MODULES * sizeof(struct ms_seg_module), 64);
+	notes_off = off;
+	off = align_up(off + MS_SEG_NOTES * sizeof(struct ms_seg_note), 64);
+	names_off = off;
+	off += MS_SEG_NAMES * sizeof(struct ms_seg_name);
 	/* The file is sparse: only the pages written take memory. */
 	off = align_up(off, 4096);
 	if (h != NULL) {
@@ -186,6 +190,12 @@ static size_t layout(struct ms_seg_header *h)
 		h->modules_off = modules_off;
 		h->module_count = MS_SEG_MODULES;
 		h->module_size = sizeof(struct ms_seg_module);
+		h->notes_off = notes_off;
+		h->note_count = MS_SEG_NOTES;
+		h->note_size = sizeof(struct ms_seg_note);
+		h->names_off = names_off;
+		h->name_count = MS_SEG_NAMES;
+		h->name_size = sizeof(struct ms_seg_name);
 	}
 	return off;
 }
@@ -239,6 +249,8 @@ static int settle_existing(const char *path, pid_t pid, uint64_t start_ticks)
 #define STACK_CHUNK 4096u
 #define WORD_CHUNK 65536u
 #define MODULE_CHUNK 64u
+#define NOTE_CHUNK 256u
+#define NAME_CHUNK 256u
 
 struct region {
 	uint64_t off, elem;
@@ -306,6 +318,24 @@ static int reserve_modules(ms_store *st, uint64_t n)
 
 	return reserve(st, &st->reserved_modules, n, MODULE_CHUNK, MS_SEG_MODULES,
 		       (struct region){ h->modules_off, sizeof(struct ms_seg_module) },
+		       (struct region){ 0, 0 });
+}
+
+static int reserve_notes(ms_store *st, uint64_t n)
+{
+	struct ms_seg_header *h = header(st);
+
+	return reserve(st, &st->reserved_notes, n, NOTE_CHUNK, MS_SEG_NOTES,
+		       (struct region){ h->notes_off, sizeof(struct ms_seg_note) },
+		       (struct region){ 0, 0 });
+}
+
+static int reserve_names(ms_store *st, uint64_t n)
+{
+	struct ms_seg_header *h = header(st);
+
+	return reserve(st, &st->reserved_names, n, NAME_CHUNK, MS_SEG_NAMES,
+		       (struct region){ h->names_off, sizeof(struct ms_seg_name) },
 		       (struct region){ 0, 0 });
 }
 
@@ -792,6 +822,50 @@ int ms_store_module_add(ms_store *st, uint32_t epoch, uint64_t base, uint64_t lo
 	m->path[n] = '\0';
 	ms_atomic_store_release_u32(&g->modules_used, i + 1);
 	return (int)i;
+}
+
+uint32_t ms_store_name_add(ms_store *st, const char *text)
+{
+	struct ms_seg_globals *g = globals(st);
+	uint32_t i = g->names_used;
+	struct ms_seg_name *e;
+	size_t n = 0;
+
+	if (i >= MS_SEG_NAMES || reserve_names(st, (uint64_t)i + 1) != 0)
+		return 0;
+	e = (struct ms_seg_name *)((char *)st->base + header(st)->names_off) + i;
+	for (; text != NULL && text[n] != '\0' && n + 1 < MS_NAME_MAX; n++)
+		e->text[n] = text[n];
+	e->text[n] = '\0';
+	ms_atomic_store_release_u32(&g->names_used, i + 1);
+	return i + 1;
+}
+
+int ms_store_note_put(ms_store *st, uint32_t i, const ms_note *n)
+{
+	struct ms_seg_globals *g = globals(st);
+	struct ms_seg_note *e;
+
+	if (i >= MS_SEG_NOTES || reserve_notes(st, (uint64_t)i + 1) != 0)
+		return -ENOSPC;
+	e = (struct ms_seg_note *)((char *)st->base + header(st)->notes_off) + i;
+	ms_atomic_store_relaxed_u32(&e->seq, e->seq + 1);
+	ms_atomic_fence_release();
+	ms_atomic_store_relaxed_u32(&e->state, n->ended_mono_ns != 0 ? MS_NOTE_ENDED : MS_NOTE_LIVE);
+	ms_atomic_store_relaxed(&e->ptr, n->ptr);
+	ms_atomic_store_relaxed(&e->size, n->size);
+	ms_atomic_store_relaxed(&e->tracked_mono_ns, n->tracked_mono_ns);
+	ms_atomic_store_relaxed(&e->ended_mono_ns, n->ended_mono_ns);
+	ms_atomic_store_relaxed_u32(&e->var, n->var);
+	ms_atomic_store_relaxed_u32(&e->type, n->type);
+	ms_atomic_store_relaxed_u32(&e->scope, n->scope);
+	ms_atomic_store_relaxed_u32(&e->stack, n->stack);
+	ms_atomic_store_relaxed_u32(&e->borrows, n->borrows);
+	ms_atomic_store_relaxed_u32(&e->lent, n->lent);
+	ms_atomic_store_release_u32(&e->seq, e->seq + 1);
+	if (i >= g->notes_used)
+		ms_atomic_store_release_u32(&g->notes_used, i + 1);
+	return 0;
 }
 
 uint32_t ms_store_module_count(const ms_store *st)

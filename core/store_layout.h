@@ -34,6 +34,9 @@
 #define MS_SEG_STACK_WORDS (1u << 23)  /* return addresses, all stacks */
 #define MS_SEG_MODULES 1024u
 #define MS_MODULE_PATH_MAX 256u
+#define MS_SEG_NOTES MS_STORE_NOTES /* annotated blocks (memscope.h), live and ended */
+#define MS_SEG_NAMES 4096u    /* distinct variable, type and scope names */
+#define MS_NAME_MAX 48u       /* bytes of a name, its NUL included */
 
 /* Values of ms_seg_header.state. */
 #define MS_SEG_STARTING 0u
@@ -83,6 +86,10 @@ struct ms_seg_header {
 	uint32_t frame_words, pad_frames;
 	uint64_t modules_off;     /* struct ms_seg_module[module_count] */
 	uint32_t module_count, module_size;
+	uint64_t notes_off;       /* struct ms_seg_note[note_count] */
+	uint32_t note_count, note_size;
+	uint64_t names_off;       /* struct ms_seg_name[name_count]; id i at i - 1 */
+	uint32_t name_count, name_size;
 
 	char cmdline[MS_CMDLINE_MAX]; /* arguments separated by NULs */
 };
@@ -109,7 +116,9 @@ struct ms_seg_globals {
 	 * are stamped with it (cheaper than reading a clock per allocation). */
 	uint32_t ticks;
 	uint32_t scan_ticks;  /* when the last leak scan ended; 0: none yet */
-	uint64_t pad1[2];
+	uint32_t notes_used;  /* note slots ever written, release */
+	uint32_t names_used;  /* names published, release */
+	uint64_t pad1[1];
 };
 
 /* A counter cell. Each update is bracketed: begun is raised before the
@@ -202,6 +211,33 @@ struct ms_seg_module {
 	char path[MS_MODULE_PATH_MAX];
 };
 
+/*
+ * An annotated block (memscope.h): its names, borrows and lifetime. One
+ * writer at a time (the engine's annotation lock), inside a seqcount. A
+ * slot is reused once its block has ended and every slot has been used.
+ */
+struct ms_seg_note {
+	uint32_t seq;
+	uint32_t state;          /* MS_NOTE_* */
+	uint64_t ptr;
+	uint64_t size;
+	uint64_t tracked_mono_ns; /* when ms_track named it */
+	uint64_t ended_mono_ns;   /* when it was freed; 0 while live */
+	uint32_t var, type, scope; /* name ids, 0: none */
+	uint32_t stack;          /* its allocation's call site */
+	uint32_t borrows;        /* ms_borrow calls, all told */
+	uint32_t lent;           /* borrows not returned yet */
+};
+
+#define MS_NOTE_FREE 0u
+#define MS_NOTE_LIVE 1u
+#define MS_NOTE_ENDED 2u
+
+/* A name, published by a release store of globals.names_used. */
+struct ms_seg_name {
+	char text[MS_NAME_MAX];
+};
+
 /* The timeline: a single writer (the sampler thread). When full, every
  * other sample is dropped and the interval doubles, so the whole history
  * since the start stays, at decreasing resolution. */
@@ -218,6 +254,7 @@ MS_STATIC_ASSERT(sizeof(struct ms_seg_thread) == 128, "two cache lines a thread"
 MS_STATIC_ASSERT(sizeof(struct ms_seg_globals) % 64 == 0, "globals fill lines");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_timeline) == 64, "timeline header is one line");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_site) == 128, "a site is two cache lines");
+MS_STATIC_ASSERT(sizeof(struct ms_seg_note) == 64, "a note is one cache line");
 
 /* Totals summed over all cells. */
 struct ms_seg_totals {

@@ -332,3 +332,50 @@ EXPORT void *pvalloc(size_t size)
 		return NULL;
 	return page_call(real_pvalloc, size);
 }
+
+/* --- memscope.h ---------------------------------------------------------- */
+
+/* Runs an annotation in the engine, as the allocator functions do: not
+ * before the engine is ready, never nested, errno kept. */
+#define ANNOTATE(call)                          \
+	do {                                    \
+		int saved_;                     \
+		if (skip())                     \
+			return;                 \
+		saved_ = errno;                 \
+		ms_hook_busy = 1;               \
+		call;                           \
+		ms_hook_busy = 0;               \
+		errno = saved_;                 \
+	} while (0)
+
+EXPORT void memscope_track(const void *ptr, const char *var, const char *type)
+{
+	ANNOTATE(ms_capture_track(&ms_hook_capture, ptr, var, type));
+}
+
+/* Scopes are the thread's own: kept even before the engine is ready. */
+EXPORT void memscope_scope_enter(const char *name)
+{
+	ms_capture_scope_enter(name);
+}
+
+EXPORT void memscope_scope_leave(void)
+{
+	ms_capture_scope_leave();
+}
+
+EXPORT void memscope_move(const void *from, const void *to)
+{
+	ANNOTATE(ms_capture_annotate(&ms_hook_capture, MS_OP_MOVE, (void *)to, (void *)from));
+}
+
+EXPORT void memscope_borrow(const void *ptr)
+{
+	ANNOTATE(ms_capture_annotate(&ms_hook_capture, MS_OP_BORROW, (void *)ptr, NULL));
+}
+
+EXPORT void memscope_return(const void *ptr)
+{
+	ANNOTATE(ms_capture_annotate(&ms_hook_capture, MS_OP_RETURN, (void *)ptr, NULL));
+}

@@ -1,4 +1,5 @@
 /* Every public header of memscope, for the C and C++ compile checks. */
+#include <memscope.h>
 #include <memscope/atomic.h>
 #include <memscope/backends.h>
 #include <memscope/capture.h>

@@ -13,3 +13,19 @@ TEST(Headers, CompileAsCAndCxx)
 	EXPECT_EQ(std::string(ms_op_name(MS_OP_RETURN)), "return");
 	EXPECT_EQ(std::string(ms_op_name(static_cast<ms_op>(99))), "?");
 }
+
+// memscope.h from C++, without the hook: the calls are no-ops and the
+// entry points are null.
+TEST(Headers, AnnotationsDoNothingWithoutTheHook)
+{
+	int x = 1;
+	{
+		MS_SCOPE("outer");
+		MS_SCOPE("inner");
+		ms_track(&x, "x", "int");
+		ms_borrow(&x);
+		ms_return(&x);
+	}
+	EXPECT_EQ(memscope_track, nullptr);
+	EXPECT_EQ(x, 1);
+}

@@ -188,6 +188,11 @@ TEST_F(Damaged, OffsetsAndCountsOutOfRange)
 		{ "site size wrong", [](ms_seg_header *h) { h->site_size = 1; } },
 		{ "frames overflow", [](ms_seg_header *h) { h->frame_words = 0xffffffffu; } },
 		{ "modules misaligned", [](ms_seg_header *h) { h->modules_off += 4; } },
+		{ "notes past the end", [](ms_seg_header *h) { h->notes_off = h->segment_size - 64; } },
+		{ "note count huge", [](ms_seg_header *h) { h->note_count = 0xffffffffu; } },
+		{ "note size wrong", [](ms_seg_header *h) { h->note_size = 32; } },
+		{ "names misaligned", [](ms_seg_header *h) { h->names_off += 1; } },
+		{ "name count huge", [](ms_seg_header *h) { h->name_count = 1u << 30; } },
 		{ "segment size lies", [](ms_seg_header *h) { h->segment_size = ~0ull; } },
 		{ "header size wrong", [](ms_seg_header *h) { h->header_size = 12; } },
 	};
@@ -215,6 +220,19 @@ TEST_F(Damaged, AdversarialContentsGiveSaneSnapshots)
 	auto *t0 = b.field<ms_seg_thread>(h->threads_off);
 	memset(t0->name, 'A', sizeof(t0->name)); // no terminator
 	b.field<ms_seg_thread>(h->threads_off + sizeof(ms_seg_thread))->state = 99;
+	// Annotations: counts past their tables, names with no terminator, a
+	// note naming ids that were never published, one mid-update.
+	auto *g = b.field<ms_seg_globals>(h->globals_off);
+	g->notes_used = 0xffffffffu;
+	g->names_used = 2;
+	memset(b.field<ms_seg_name>(h->names_off)->text, 0x07, MS_NAME_MAX);
+	auto *note = b.field<ms_seg_note>(h->notes_off);
+	note->state = MS_NOTE_LIVE;
+	note->size = 64;
+	note->var = 1;
+	note->type = 0xfffffff0u;
+	note->scope = 3;
+	b.field<ms_seg_note>(h->notes_off + sizeof(ms_seg_note))->seq = 1;
 
 	spill(path, b);
 	ms_reader r;
@@ -229,6 +247,12 @@ TEST_F(Damaged, AdversarialContentsGiveSaneSnapshots)
 	EXPECT_LE(s.nsamples, (size_t)h->sample_count);
 	EXPECT_EQ(strlen(s.threads[0].name), 15u);
 	EXPECT_EQ(s.live_allocs, 0u); // clamped, not wrapped around
+	ASSERT_EQ(s.nnotes, 1u); // the rest are free slots, or torn
+	EXPECT_EQ(strlen(s.notes[0].var), sizeof(s.notes[0].var) - 1);
+	for (size_t i = 0; s.notes[0].var[i]; i++)
+		EXPECT_EQ(s.notes[0].var[i], '?');
+	EXPECT_STREQ(s.notes[0].type, "");
+	EXPECT_STREQ(s.notes[0].scope, "");
 	ms_snapshot_release(&s);
 	ms_reader_close(&r);
 }

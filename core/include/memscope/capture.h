@@ -74,6 +74,9 @@ typedef struct ms_backend_ops {
 	 * leave what they are doing (an RCU grace period), never for a lock
 	 * they may hold. */
 	void (*maintain)(ms_backend *be);
+	/* Optional: the live block at ptr, for annotations (memscope.h): 0,
+	 * or -ENOENT. Not the hook path of malloc; it may wait for locks. */
+	int (*lookup)(ms_backend *be, uint64_t ptr, ms_block *out);
 	/* fork: prepare takes every lock, parent releases them; child resets
 	 * them and forgets all blocks (the child's session starts empty). */
 	void (*fork_prepare)(ms_backend *be);
@@ -98,6 +101,7 @@ typedef struct ms_capture {
 	ms_backend backend;
 	void *ages;          /* the leak scan's per-stack sums (pages) */
 	struct ms_stream *stream; /* the event stream; NULL when off */
+	struct ms_notes *notes;   /* annotations (notes.c); NULL until the first */
 	char dir[256];
 	pid_t keeper_pid;
 } ms_capture;
@@ -142,6 +146,18 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr,
 			    const uint64_t *frames, uint32_t depth);
 /* MS_OP_MOVE (old_ptr -> ptr), MS_OP_BORROW, MS_OP_RETURN. */
 void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr);
+
+/*
+ * Annotations (memscope.h), called by the program through the hook. Not
+ * the malloc path: they take a lock of their own.
+ */
+/* Names the live block at ptr: variable var, type type, and the calling
+ * thread's innermost open scope. Again on the same block: renamed. A block
+ * the backend does not know is left alone. */
+void ms_capture_track(ms_capture *c, const void *ptr, const char *var, const char *type);
+/* The calling thread opens and closes a scope (MS_SCOPE); scopes nest. */
+void ms_capture_scope_enter(const char *name);
+void ms_capture_scope_leave(void);
 
 /* Sampler: periodic upkeep of the engine's indexes. */
 void ms_capture_maintain(ms_capture *c);

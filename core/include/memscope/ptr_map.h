@@ -66,6 +66,9 @@ int ms_ptr_map_put(ms_ptr_map *m, const ms_ptr_entry *e, ms_ptr_entry *replaced)
  * 0, -EEXIST or -ENOMEM. */
 int ms_ptr_map_add(ms_ptr_map *m, const ms_ptr_entry *e);
 
+/* Copies ptr's entry to *out. Returns 0 or -ENOENT. */
+int ms_ptr_map_find(const ms_ptr_map *m, uint64_t ptr, ms_ptr_entry *out);
+
 /* Removes ptr and copies its entry to *out. Returns 0 or -ENOENT. */
 int ms_ptr_map_take(ms_ptr_map *m, uint64_t ptr, ms_ptr_entry *out);
 

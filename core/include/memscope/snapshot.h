@@ -66,6 +66,18 @@ typedef struct ms_module_entry {
 	char path[256];
 } ms_module_entry;
 
+/* An annotated block (memscope.h): its names, borrows and lifetime. */
+typedef struct ms_note_info {
+	uint64_t ptr, size;
+	char var[48], type[48], scope[48]; /* "" where none was given */
+	uint32_t stack;      /* its allocation's call site */
+	uint32_t borrows;    /* ms_borrow calls, all told */
+	uint32_t lent;       /* borrows not returned yet */
+	int live;
+	double tracked_s;    /* when ms_track named it, since the session start */
+	double lifetime_s;   /* from then until freed, or until now while live */
+} ms_note_info;
+
 typedef struct ms_sample {
 	double time_s; /* since the session started */
 	uint64_t live_bytes, live_allocs, total_allocs, total_frees, total_bytes;
@@ -103,7 +115,28 @@ typedef struct ms_snapshot {
 	int ages_scanned;     /* a leak scan has run: old_* figures are there */
 	double ages_scan_age_s; /* how long ago it ran */
 	double age_s[MS_STORE_AGES]; /* the ages it counts above, in seconds */
+	size_t nnotes;        /* annotated blocks, live and recently ended */
+	ms_note_info *notes;
 } ms_snapshot;
+
+/* Annotated blocks grouped by one of their names. */
+typedef enum ms_note_key { MS_NOTE_BY_VAR, MS_NOTE_BY_TYPE, MS_NOTE_BY_SCOPE } ms_note_key;
+
+typedef struct ms_note_group {
+	char name[48]; /* "" for blocks without that name */
+	uint64_t live_bytes, live_allocs;
+	uint64_t ended;          /* blocks freed (of those still remembered) */
+	uint64_t borrows, lent;
+	/* Lifetimes of the ended blocks; -1 when none has ended. */
+	double life_min_s, life_median_s, life_max_s;
+} ms_note_group;
+
+/* "var", "type", "scope". */
+const char *ms_note_key_name(ms_note_key by);
+
+/* Groups s's notes by one name, most live bytes first (then by name).
+ * *out is malloc'ed (free it). Returns the count, or -ENOMEM. */
+int ms_note_groups(const ms_snapshot *s, ms_note_key by, ms_note_group **out);
 
 /* Maps and checks the segment at path. Returns 0 or a negative error: -errno
  * or one of MS_ERR_*. */

@@ -42,6 +42,7 @@ typedef struct ms_store {
 	 * may then have many writers at once and takes atomic adds. */
 	int shared_cells;
 	uint64_t reserved_threads, reserved_stacks, reserved_modules, reserved_words;
+	uint64_t reserved_notes, reserved_names;
 } ms_store;
 
 /* Threads of memscope's own in this process (the sampler, a backend's
@@ -128,6 +129,30 @@ uint32_t ms_store_module_count(const ms_store *st);
 int ms_store_module_get(const ms_store *st, uint32_t i, uint64_t *base, const char **path,
 			int *loaded);
 void ms_store_module_unload(ms_store *st, uint32_t i, uint32_t epoch);
+
+/*
+ * Annotations (memscope.h). The engine owns them, under a lock of its own:
+ * these have one caller at a time.
+ */
+/* Publishes a variable, type or scope name (cut to 47 bytes). Returns its
+ * id (from 1), or 0 when the name table is full. Interning is the caller's
+ * job. */
+uint32_t ms_store_name_add(ms_store *st, const char *text);
+
+/* An annotated block as the store keeps it. */
+typedef struct ms_note {
+	uint64_t ptr, size;
+	uint64_t tracked_mono_ns, ended_mono_ns; /* ended 0: still live */
+	uint32_t var, type, scope;               /* name ids, 0: none */
+	uint32_t stack;
+	uint32_t borrows, lent;
+} ms_note;
+
+/* Slots of annotated blocks, live and ended. */
+#define MS_STORE_NOTES 16384u
+
+/* Writes note slot i (< MS_STORE_NOTES). Returns 0 or -ENOSPC. */
+int ms_store_note_put(ms_store *st, uint32_t i, const ms_note *n);
 
 /* The store's clock, in ticks since the start. Hook path. */
 uint32_t ms_store_ticks(const ms_store *st);
