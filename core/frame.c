@@ -315,16 +315,18 @@ static void text_annotations(FILE *out, const ms_snapshot *s)
 		free(g);
 		return;
 	}
-	fprintf(out, "%12s %10s %8s %8s %10s  %s\n", "LIVE_BYTES", "LIVE", "ENDED", "BORROWS",
-		"MEDIAN_S", "VARIABLE");
+	fprintf(out, "%12s %10s %8s %8s %12s  %s\n", "LIVE_BYTES", "LIVE", "ENDED", "BORROWS",
+		"MEDIAN_LIFE", "VARIABLE");
 	for (int i = 0; i < n && i < TEXT_SITES; i++) {
 		fprintf(out, "%12s %10" PRIu64 " %8" PRIu64 " %8" PRIu64 " ",
 			ms_format_bytes(b, sizeof(b), g[i].live_bytes), g[i].live_allocs, g[i].ended,
 			g[i].borrows);
 		if (g[i].life_median_s < 0)
-			fprintf(out, "%10s", "-");
+			fprintf(out, "%12s", "-");
+		else if (g[i].life_median_s < 1)
+			fprintf(out, "%10.3fms", g[i].life_median_s * 1e3);
 		else
-			fprintf(out, "%10.3f", g[i].life_median_s);
+			fprintf(out, "%11.3fs", g[i].life_median_s);
 		fprintf(out, "  %s\n", g[i].name[0] ? g[i].name : "(unnamed)");
 	}
 	free(g);

@@ -22,6 +22,7 @@ static const ms_view_ops *const views[MS_VIEW_COUNT] = {
 	[MS_VIEW_SITES] = &ms_view_sites,
 	[MS_VIEW_THREADS] = &ms_view_threads,
 	[MS_VIEW_LEAKS] = &ms_view_leaks,
+	[MS_VIEW_NOTES] = &ms_view_notes,
 };
 
 static const char *const group_names[MS_GROUP_COUNT] = { "stack", "function", "module", "thread" };
@@ -129,6 +130,8 @@ static void tab_line(struct ms_ui *ui, const ms_model *m, int y)
 	}
 	if (ui->view == MS_VIEW_SITES)
 		snprintf(group, sizeof(group), "group: %s  ", group_names[ui->group]);
+	if (ui->view == MS_VIEW_NOTES)
+		snprintf(group, sizeof(group), "group: %s  ", ms_note_key_name(ui->note_group));
 	if (ui->view == MS_VIEW_LEAKS && m != NULL) {
 		if (m->snap.ages_scanned)
 			snprintf(group, sizeof(group), "older than %gs (+ -)  ", m->snap.age_s[ui->age]);
@@ -379,6 +382,9 @@ static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
 	case 'l':
 		ui->view = MS_VIEW_LEAKS;
 		break;
+	case 'a':
+		ui->view = MS_VIEW_NOTES;
+		break;
 	case '+':
 	case '=':
 		if (ui->age + 1 < (int)MS_STORE_AGES)
@@ -390,6 +396,12 @@ static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
 		break;
 	case KEY_F(5):
 	case 'g':
+		if (ui->view == MS_VIEW_NOTES) {
+			ui->note_group = (ui->note_group + 1) % (MS_NOTE_BY_SCOPE + 1);
+			ui->expanded_note_open = 0;
+			ui->selected[MS_VIEW_NOTES] = ui->scroll[MS_VIEW_NOTES] = 0;
+			break;
+		}
 		ui->group = (ui->group + 1) % MS_GROUP_COUNT;
 		ui->expanded_key = 0;
 		ui->selected[MS_VIEW_SITES] = ui->scroll[MS_VIEW_SITES] = 0;

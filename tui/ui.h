@@ -14,7 +14,7 @@
 #include "feed.h"
 #include "model.h"
 
-enum ms_view_id { MS_VIEW_SITES, MS_VIEW_THREADS, MS_VIEW_LEAKS, MS_VIEW_COUNT };
+enum ms_view_id { MS_VIEW_SITES, MS_VIEW_THREADS, MS_VIEW_LEAKS, MS_VIEW_NOTES, MS_VIEW_COUNT };
 
 enum ms_group { MS_GROUP_STACK, MS_GROUP_FUNCTION, MS_GROUP_MODULE, MS_GROUP_THREAD, MS_GROUP_COUNT };
 
@@ -48,6 +48,9 @@ struct ms_ui {
 	int scroll[MS_VIEW_COUNT];
 	uint64_t expanded_key;        /* the row whose stack is open; 0: none */
 	int age;                      /* leaks view: index into MS_STORE_AGE_TICKS */
+	int note_group;               /* annotated view: an ms_note_key */
+	char expanded_note[48];       /* annotated view: the group opened */
+	int expanded_note_open;
 	int replay;                   /* showing a recording (feed.h) */
 	char goto_text[16];           /* replay: typing a time to go to */
 	int going;
@@ -72,6 +75,8 @@ extern const ms_view_ops ms_view_sites;
 extern const ms_view_ops ms_view_threads;
 /* Live blocks older than an age (1 s, 10 s, 60 s), by call site. */
 extern const ms_view_ops ms_view_leaks;
+/* Annotated blocks (memscope.h) by variable, type or scope. */
+extern const ms_view_ops ms_view_notes;
 
 static inline int ms_view_draw(const ms_view_ops *v, struct ms_ui *ui, const ms_model *m)
 {

@@ -278,6 +278,46 @@ TEST_F(Screen, LeakViewShowsOnlyOldBlocks)
 	EXPECT_TRUE(wait_for("older than 1s"));
 }
 
+// The annotated view: memscope.h's names, grouped by variable, then by
+// type and scope (g), and a group opened on its blocks (Enter).
+TEST_F(Screen, AnnotatedViewGroupsAndOpensBlocks)
+{
+	start({ "-d", "0.2", "--", mstest::workload("annotated") });
+	ASSERT_TRUE(wait_for("exited after")) << screen();
+	keys({ "a" });
+	ASSERT_TRUE(wait_for("group: var")) << screen();
+	int buf = row_of("  buf"), line = row_of("  line"), cfg = row_of("  cfg");
+	ASSERT_NE(buf, -1) << screen();
+	ASSERT_NE(line, -1) << screen();
+	ASSERT_NE(cfg, -1) << screen();
+	EXPECT_LT(buf, line); // most live bytes first
+	EXPECT_LT(line, cfg);
+	std::vector<std::string> ls = lines();
+	// cfg: 64 B in one block, none ended, borrowed 3 times, 1 still lent.
+	EXPECT_NE(ls[cfg].find("64 B       1      0       3     1        -"), std::string::npos)
+		<< ls[cfg];
+	// line: 500 B in 5 blocks, 5 ended.
+	EXPECT_NE(ls[line].find("500 B       5      5"), std::string::npos) << ls[line];
+	// Open line: its ten blocks, five live and five freed.
+	keys({ "Down", "Enter" });
+	ASSERT_TRUE(wait_for("freed borrowed 0")) << screen();
+	int live = 0, freed = 0;
+	for (const std::string &l : lines()) {
+		live += l.find("100 B  live ") != std::string::npos;
+		freed += l.find("100 B  freed") != std::string::npos;
+	}
+	EXPECT_EQ(live, 5) << screen();
+	EXPECT_EQ(freed, 5) << screen();
+	keys({ "g" });
+	ASSERT_TRUE(wait_for("group: type")) << screen();
+	EXPECT_NE(row_of("  struct config"), -1) << screen();
+	EXPECT_NE(row_of("  char[100]"), -1) << screen();
+	keys({ "g" });
+	ASSERT_TRUE(wait_for("group: scope")) << screen();
+	EXPECT_NE(row_of("  main"), -1) << screen();
+	EXPECT_NE(row_of("  load"), -1) << screen();
+}
+
 TEST_F(Screen, ReplayMovesThroughARecording)
 {
 	std::string file = dir + "/run.rec";
