@@ -161,12 +161,13 @@ enum { DONE, WAIT };
 
 /* Ends ptr's block; WAIT if it is not (yet) known, unless force, which
  * counts it as a block never tracked. */
-static int end_block(ms_backend *be, uint64_t ptr, uint32_t thread, int force)
+static int end_block(ms_backend *be, uint64_t ptr, uint32_t thread, uint64_t now, int force)
 {
 	ms_ptr_entry e;
 
 	if (ms_ptr_map_take(&state_of(be)->map, ptr, &e) == 0) {
-		ms_store_count_free(be->store, cell_of(ptr), thread, e.owner, e.stack, e.size);
+		ms_store_count_free(be->store, cell_of(ptr), thread, e.owner, e.stack, e.size,
+				    ms_born_age(now, e.born));
 		return DONE;
 	}
 	if (!force)
@@ -183,7 +184,8 @@ static void replace_stale(ms_backend *be, uint64_t ptr, uint32_t thread)
 	ms_ptr_entry e;
 
 	if (ms_ptr_map_take(&state_of(be)->map, ptr, &e) == 0) {
-		ms_store_count_free(be->store, cell_of(ptr), thread, e.owner, e.stack, e.size);
+		ms_store_count_free(be->store, cell_of(ptr), thread, e.owner, e.stack, e.size,
+				    MS_LIFE_UNKNOWN);
 		ms_store_count_dropped(be->store);
 	}
 }
@@ -192,10 +194,10 @@ static void replace_stale(ms_backend *be, uint64_t ptr, uint32_t thread)
  * free is in another ring), unless force, which replaces the stale block
  * (its free went by a path we do not see). */
 static int add_block(ms_backend *be, uint64_t ptr, uint64_t size, uint32_t stack,
-		     uint32_t thread, int is_realloc, int force)
+		     uint32_t thread, uint64_t born, int is_realloc, int force)
 {
 	ms_ptr_entry e = { .ptr = ptr, .size = size, .owner = thread, .stack = stack,
-			   .born = ms_store_ticks(be->store) };
+			   .born = born };
 	int r = ms_ptr_map_add(&state_of(be)->map, &e);
 
 	if (r == -EEXIST) {
@@ -217,13 +219,14 @@ static int apply(ms_backend *be, struct slot *s, int force)
 	struct async_state *as = state_of(be);
 	ms_ptr_map *map = &as->map;
 	unsigned t = s->thread % THREAD_SLOTS;
+	uint64_t now = s->stamp >> MS_STORE_TIME_SHIFT; /* the store's time units */
 	ms_ptr_entry e;
 
 	switch (s->op) {
 	case MS_OP_ALLOC:
-		return add_block(be, s->ptr, s->size, s->stack, s->thread, 0, force);
+		return add_block(be, s->ptr, s->size, s->stack, s->thread, now, 0, force);
 	case MS_OP_FREE:
-		return end_block(be, s->ptr, s->thread, force);
+		return end_block(be, s->ptr, s->thread, now, force);
 	case SLOT_CLAIM:
 		/* Before the real realloc: the old block leaves the table, so
 		 * that its address, which realloc may hand to another thread,
@@ -250,7 +253,7 @@ static int apply(ms_backend *be, struct slot *s, int force)
 			if (as->claimed_valid[t]) {
 				e = as->claimed[t];
 				ms_store_count_free(be->store, cell_of(e.ptr), s->thread, e.owner, e.stack,
-						    e.size);
+						    e.size, ms_born_age(now, e.born));
 				s->half = 2; /* a resize of a tracked block */
 			} else {
 				ms_store_count_untracked_free(be->store);
@@ -260,7 +263,7 @@ static int apply(ms_backend *be, struct slot *s, int force)
 		}
 		if (s->ptr == 0)
 			return DONE;
-		return add_block(be, s->ptr, s->size, s->stack, s->thread, s->half == 2, force);
+		return add_block(be, s->ptr, s->size, s->stack, s->thread, now, s->half == 2, force);
 	case MS_OP_MOVE:
 		/* As the core backend: the block is known by its new address from
 		 * now on, neither freed nor allocated. */
@@ -272,7 +275,7 @@ static int apply(ms_backend *be, struct slot *s, int force)
 			r = ms_ptr_map_put(map, &e, &stale);
 			if (r == 1) /* a block already known there: its free went unseen */
 				ms_store_count_free(be->store, cell_of(s->ptr), s->thread, stale.owner,
-						    stale.stack, stale.size);
+						    stale.stack, stale.size, MS_LIFE_UNKNOWN);
 			if (r != 0)
 				ms_store_count_dropped(be->store);
 		}

@@ -87,7 +87,7 @@ static void track(ms_backend *be, unsigned s, ms_ptr_entry *e, uint32_t thread, 
 	ms_ptr_entry stale;
 	int r;
 
-	e->born = ms_store_ticks(be->store);
+	e->born = ms_store_time();
 	r = ms_ptr_map_put(&state_of(be)->shards[s].map, e, &stale);
 
 	if (r < 0) {
@@ -97,7 +97,8 @@ static void track(ms_backend *be, unsigned s, ms_ptr_entry *e, uint32_t thread, 
 	if (r == 1) {
 		/* The address was live in our table: its free went by a path we
 		 * do not see. Account that free now and flag the anomaly. */
-		ms_store_count_free(be->store, s, thread, stale.owner, stale.stack, stale.size);
+		ms_store_count_free(be->store, s, thread, stale.owner, stale.stack, stale.size,
+				    MS_LIFE_UNKNOWN);
 		ms_store_count_dropped(be->store);
 	}
 	ms_store_count_alloc(be->store, s, thread, e->stack, e->size, is_realloc);
@@ -109,7 +110,8 @@ static int untrack(ms_backend *be, unsigned s, uint64_t ptr, uint32_t thread, ms
 {
 	if (ms_ptr_map_take(&state_of(be)->shards[s].map, ptr, out) != 0)
 		return -ENOENT;
-	ms_store_count_free(be->store, s, thread, out->owner, out->stack, out->size);
+	ms_store_count_free(be->store, s, thread, out->owner, out->stack, out->size,
+			    ms_born_age(ms_store_time(), out->born));
 	return 0;
 }
 
@@ -137,7 +139,7 @@ static void core_record(ms_backend *be, const ms_event *ev)
 		old = shard_of(ev->old_ptr);
 		pthread_mutex_lock(&cs->shards[old].lock);
 		ms_store_count_free(be->store, old, ev->thread, ev->old_thread, ev->old_stack,
-				    ev->old_size);
+				    ev->old_size, ms_born_age(ms_store_time(), ev->old_born));
 		pthread_mutex_unlock(&cs->shards[old].lock);
 		if (ev->ptr == 0)
 			break;
@@ -167,7 +169,7 @@ static void core_record(ms_backend *be, const ms_event *ev)
 			r = ms_ptr_map_put(&cs->shards[s].map, &e, &stale);
 			if (r == 1) /* a block already known there: its free went unseen */
 				ms_store_count_free(be->store, s, ev->thread, stale.owner, stale.stack,
-						    stale.size);
+						    stale.size, MS_LIFE_UNKNOWN);
 			if (r != 0)
 				ms_store_count_dropped(be->store);
 			pthread_mutex_unlock(&cs->shards[s].lock);

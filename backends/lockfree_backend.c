@@ -66,7 +66,7 @@ enum { EMPTY = 0, TOMB = 1, BUSY = 2, MIN_KEY = 16 };
 struct slot {
 	uint64_t key;
 	uint64_t size_owner; /* size | owner << 48 */
-	uint64_t stack_born; /* stack | born << 32 */
+	uint64_t stack_born; /* stack | born << 18 */
 };
 
 struct table {
@@ -121,8 +121,8 @@ static ms_ptr_entry entry_of(uint64_t ptr, const struct slot *s)
 		.ptr = ptr,
 		.size = so & ((1ull << 48) - 1),
 		.owner = so >> 48,
-		.stack = (uint32_t)sb,
-		.born = (uint32_t)(sb >> 32),
+		.stack = sb & ((1u << 18) - 1),
+		.born = sb >> 18,
 	};
 
 	return e;
@@ -264,7 +264,7 @@ static int insert(ms_backend *be, const ms_ptr_entry *e)
 {
 	struct lf_state *ls = state_of(be);
 	uint64_t so = e->size | (uint64_t)e->owner << 48;
-	uint64_t sb = e->stack | (uint64_t)e->born << 32;
+	uint64_t sb = e->stack | (uint64_t)e->born << 18;
 
 	for (int tries = 0; tries < 8; tries++) {
 		uint64_t top = load_acquire(&ls->top);
@@ -374,14 +374,15 @@ static int take(struct lf_state *ls, uint64_t block, ms_ptr_entry *out)
 
 static void account_free(ms_backend *be, uint32_t thread, const ms_ptr_entry *e)
 {
-	ms_store_count_free(be->store, cell_of(e->ptr), thread, e->owner, e->stack, e->size);
+	ms_store_count_free(be->store, cell_of(e->ptr), thread, e->owner, e->stack, e->size,
+			    ms_born_age(ms_store_time(), e->born));
 }
 
 static void lf_record(ms_backend *be, const ms_event *ev)
 {
 	struct lf_state *ls = state_of(be);
 	ms_ptr_entry e = { .ptr = ev->ptr, .size = ev->size, .owner = ev->thread,
-			   .stack = ev->stack, .born = ms_store_ticks(be->store) };
+			   .stack = ev->stack, .born = ms_store_time() };
 	ms_ptr_entry old;
 
 	urcu_bp_read_lock();
@@ -392,7 +393,8 @@ static void lf_record(ms_backend *be, const ms_event *ev)
 			/* The old block was claimed (taken out) before the real
 			 * realloc; now its free is accounted. */
 			old = (ms_ptr_entry){ .ptr = ev->old_ptr, .owner = ev->old_thread,
-					      .stack = ev->old_stack, .size = ev->old_size };
+					      .stack = ev->old_stack, .size = ev->old_size,
+					      .born = ev->old_born };
 			account_free(be, ev->thread, &old);
 			if (ev->ptr == 0)
 				break;

@@ -7,6 +7,7 @@
 
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
+#include <memscope/ptr_map.h>
 
 #include "notes.h"
 #include "store_layout.h"
@@ -37,7 +38,8 @@ struct age_sums {
 struct age_scan {
 	struct age_sums *sums;
 	uint32_t nstacks;
-	uint32_t now;
+	uint64_t now;                      /* store time units */
+	uint64_t threshold[MS_STORE_AGES]; /* the ages, in those units */
 };
 
 static pthread_key_t exit_key;
@@ -240,6 +242,7 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr,
 	ev.old_size = claim->size;
 	ev.old_thread = claim->owner;
 	ev.old_stack = claim->stack;
+	ev.old_born = claim->born;
 	ms_backend_record(&c->backend, &ev);
 }
 
@@ -271,11 +274,11 @@ static const uint32_t age_ticks[MS_STORE_AGES] = MS_STORE_AGE_TICKS;
 static void count_age(void *ctx, const ms_block *b)
 {
 	struct age_scan *scan = ctx;
-	uint32_t age = scan->now - b->born;
+	uint64_t age = ms_born_age(scan->now, b->born);
 
-	if (b->stack >= scan->nstacks)
+	if (b->stack >= scan->nstacks || age > MS_BORN_MASK / 2) /* born during the scan */
 		return;
-	for (unsigned a = 0; a < MS_STORE_AGES && age >= age_ticks[a]; a++) {
+	for (unsigned a = 0; a < MS_STORE_AGES && age >= scan->threshold[a]; a++) {
 		scan->sums[b->stack].bytes[a] += b->size;
 		scan->sums[b->stack].allocs[a]++;
 	}
@@ -283,10 +286,14 @@ static void count_age(void *ctx, const ms_block *b)
 
 void ms_capture_scan_ages(ms_capture *c)
 {
-	struct age_scan scan = { .now = ms_store_ticks(&c->store) };
+	struct age_scan scan = { .now = ms_store_time() };
+	uint64_t per_s = ms_store_time_per_s(&c->store);
 
-	if (c->backend.ops->scan == NULL)
+	if (c->backend.ops->scan == NULL || per_s == 0)
 		return;
+	for (unsigned a = 0; a < MS_STORE_AGES; a++)
+		scan.threshold[a] = (uint64_t)((unsigned __int128)per_s * age_ticks[a] *
+					       MS_STORE_TICK_NS / 1000000000u);
 	if (c->ages == NULL)
 		c->ages = ms_pages_alloc(AGE_STACKS * sizeof(struct age_sums));
 	if (c->ages == NULL)

@@ -97,6 +97,15 @@ static void json_frame_fields(FILE *out, const ms_frame *f)
 }
 
 /* ages: the snapshot's leak-scan ages, or NULL when no scan has run. */
+/* A lifetime figure: seconds, or null when no block has ended. */
+static void json_life(FILE *out, const char *key, double v)
+{
+	if (v < 0)
+		fprintf(out, ",\"%s\":null", key);
+	else
+		fprintf(out, ",\"%s\":%.6f", key, v);
+}
+
 static void json_callsite(FILE *out, const ms_callsite *c, const double *ages)
 {
 	fputc('{', out);
@@ -119,6 +128,9 @@ static void json_callsite(FILE *out, const ms_callsite *c, const double *ages)
 		",\"total_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRIu64,
 		c->site.live_bytes, c->site.live_allocs, c->site.allocs, c->site.frees,
 		c->site.alloc_bytes, c->site.peak_bytes);
+	json_life(out, "lifetime_min_s", c->site.life_min_s);
+	json_life(out, "lifetime_median_s", c->site.life_median_s);
+	json_life(out, "lifetime_max_s", c->site.life_max_s);
 	if (ages != NULL) {
 		fputs(",\"aged\":[", out);
 		for (unsigned a = 0; a < MS_STORE_AGES; a++)
@@ -134,15 +146,6 @@ static size_t sites_shown(const ms_frame_extra *x)
 	if (x == NULL || x->sites == NULL)
 		return 0;
 	return x->max_sites != 0 && x->max_sites < x->nsites ? x->max_sites : x->nsites;
-}
-
-/* A lifetime figure: seconds, or null when no block has ended. */
-static void json_life(FILE *out, const char *key, double v)
-{
-	if (v < 0)
-		fprintf(out, ",\"%s\":null", key);
-	else
-		fprintf(out, ",\"%s\":%.6f", key, v);
 }
 
 /* "annotations": every annotated block, then the groups by each name. */

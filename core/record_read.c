@@ -1041,6 +1041,8 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 		/* Changes from the site as known since the key frame. */
 		if (id < st->cap_sites && st->present[id])
 			si = st->sites[id];
+		else /* recordings keep no lifetimes */
+			si.life_min_s = si.life_median_s = si.life_max_s = -1;
 		si.stack = (uint32_t)id;
 		si.allocs += unzigzag(ms_cur_varint(&c));
 		si.frees += unzigzag(ms_cur_varint(&c));

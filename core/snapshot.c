@@ -54,6 +54,8 @@ static int validate(const struct ms_seg_header *h, size_t size)
 			size) ||
 	    !section_ok(h->sites_off, h->stack_count, h->site_size, sizeof(struct ms_seg_site),
 			size) ||
+	    !section_ok(h->lives_off, h->stack_count, h->life_size, sizeof(struct ms_seg_life),
+			size) ||
 	    !section_ok(h->frames_off, h->frame_words, sizeof(uint64_t), sizeof(uint64_t), size) ||
 	    !section_ok(h->modules_off, h->module_count, h->module_size,
 			sizeof(struct ms_seg_module), size) ||
@@ -281,9 +283,43 @@ static int copy_threads(const struct ms_seg_header *h, const struct ms_seg_globa
 	return 0;
 }
 
-static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals *g,
-		      const struct ms_seg_site *sites, ms_snapshot *s)
+/* A call site's lifetimes in seconds (see ms_site_info). */
+static void site_lifetimes(const struct ms_seg_life *l, uint64_t per_s, ms_site_info *d)
 {
+	uint64_t lo = ms_atomic_load_relaxed(&l->min_plus1);
+	uint64_t hi = ms_atomic_load_relaxed(&l->max_plus1);
+	uint64_t count = 0, seen = 0, hist[MS_LIFE_BUCKETS];
+	double mid = 0;
+
+	d->life_min_s = d->life_median_s = d->life_max_s = -1;
+	if (per_s == 0 || lo == 0 || hi < lo)
+		return;
+	for (unsigned b = 0; b < MS_LIFE_BUCKETS; b++)
+		count += hist[b] = ms_atomic_load_relaxed(&l->hist[b]);
+	if (count == 0)
+		return;
+	for (unsigned b = 0; b < MS_LIFE_BUCKETS; b++) {
+		seen += hist[b];
+		if (2 * seen >= count) {
+			/* The bucket [2^b, 2^(b+1)) by its geometric middle. */
+			mid = (double)(1ull << b) * 1.41421356;
+			break;
+		}
+	}
+	if (mid < (double)(lo - 1))
+		mid = (double)(lo - 1);
+	if (mid > (double)(hi - 1))
+		mid = (double)(hi - 1);
+	d->life_min_s = (double)(lo - 1) / (double)per_s;
+	d->life_median_s = mid / (double)per_s;
+	d->life_max_s = (double)(hi - 1) / (double)per_s;
+}
+
+static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals *g,
+		      const struct ms_seg_site *sites, const struct ms_seg_life *lives,
+		      ms_snapshot *s)
+{
+	uint64_t per_s = ms_atomic_load_relaxed(&g->time_per_s);
 	uint32_t used = ms_atomic_load_relaxed_u32(&g->stacks_used);
 	uint32_t n = used < h->stack_count ? used : h->stack_count;
 
@@ -312,6 +348,7 @@ static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals
 		}
 		if (d.peak_bytes < d.live_bytes)
 			d.peak_bytes = d.live_bytes;
+		site_lifetimes(&lives[i], per_s, &d);
 		s->sites[s->nsites++] = d;
 	}
 	return 0;
@@ -480,7 +517,8 @@ int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
 
 	err = copy_threads(h, g, (const void *)(base + h->threads_off), s);
 	if (err == 0)
-		err = copy_sites(h, g, (const void *)(base + h->sites_off), s);
+		err = copy_sites(h, g, (const void *)(base + h->sites_off),
+				 (const void *)(base + h->lives_off), s);
 	if (err == 0)
 		err = copy_timeline(tl, (const struct ms_seg_sample *)(tl + 1), h->sample_count,
 				    start, s);

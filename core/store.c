@@ -143,7 +143,7 @@ static size_t layout(struct ms_seg_header *h)
 {
 	size_t off = align_up(sizeof(struct ms_seg_header), 64);
 	size_t globals_off = off, cells_off, threads_off, timeline_off;
-	size_t stacks_off, sites_off, frames_off, modules_off, notes_off, names_off;
+	size_t stacks_off, sites_off, lives_off, frames_off, modules_off, notes_off, names_off;
 
 	off = align_up(off + sizeof(struct ms_seg_globals), 64);
 	cells_off = off;
@@ -157,6 +157,8 @@ static size_t layout(struct ms_seg_header *h)
 	off = align_up(off + MS_SEG_STACKS * sizeof(struct ms_seg_stack), 64);
 	sites_off = off;
 	off = align_up(off + MS_SEG_STACKS * sizeof(struct ms_seg_site), 64);
+	lives_off = off;
+	off = align_up(off + MS_SEG_STACKS * sizeof(struct ms_seg_life), 64);
 	frames_off = off;
 	off = align_up(off + MS_SEG_STACK_WORDS * sizeof(uint64_t), 64);
 	modules_off = off;
@@ -185,6 +187,8 @@ static size_t layout(struct ms_seg_header *h)
 		h->stack_size = sizeof(struct ms_seg_stack);
 		h->sites_off = sites_off;
 		h->site_size = sizeof(struct ms_seg_site);
+		h->lives_off = lives_off;
+		h->life_size = sizeof(struct ms_seg_life);
 		h->frames_off = frames_off;
 		h->frame_words = MS_SEG_STACK_WORDS;
 		h->modules_off = modules_off;
@@ -249,6 +253,7 @@ static int settle_existing(const char *path, pid_t pid, uint64_t start_ticks)
 #define STACK_CHUNK 4096u
 #define WORD_CHUNK 65536u
 #define MODULE_CHUNK 64u
+#define LIFE_CHUNK 256u /* 96 KiB: a site's lifetimes are 384 bytes */
 #define NOTE_CHUNK 256u
 #define NAME_CHUNK 256u
 
@@ -304,6 +309,15 @@ static int reserve_stacks(ms_store *st, uint64_t n)
 		       (struct region){ h->sites_off, sizeof(struct ms_seg_site) });
 }
 
+static int reserve_lives(ms_store *st, uint64_t n)
+{
+	struct ms_seg_header *h = header(st);
+
+	return reserve(st, &st->reserved_lives, n, LIFE_CHUNK, MS_SEG_STACKS,
+		       (struct region){ h->lives_off, sizeof(struct ms_seg_life) },
+		       (struct region){ 0, 0 });
+}
+
 static int reserve_words(ms_store *st, uint64_t n)
 {
 	struct ms_seg_header *h = header(st);
@@ -350,7 +364,8 @@ static int reserve_start(ms_store *st)
 	if (ms_shm_reserve(st->fd, 0, h->threads_off) != 0 ||
 	    ms_shm_reserve(st->fd, h->timeline_off, h->stacks_off - h->timeline_off) != 0 ||
 	    ms_shm_reserve(st->fd, last_thread, sizeof(struct ms_seg_thread)) != 0 ||
-	    reserve_threads(st, 1) != 0 || reserve_stacks(st, 1) != 0 || reserve_words(st, 1) != 0 ||
+	    reserve_threads(st, 1) != 0 || reserve_stacks(st, 1) != 0 || reserve_lives(st, 1) != 0 ||
+	    reserve_words(st, 1) != 0 ||
 	    reserve_modules(st, 1) != 0)
 		return -ENOSPC;
 	return 0;
@@ -437,6 +452,8 @@ int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid)
 	h->proc_start_ticks = start_ticks;
 	h->start_real_ns = ms_clock_real_ns();
 	h->start_mono_ns = ms_clock_mono_ns();
+	st->start_time = ms_store_time();
+	st->start_time_mono_ns = h->start_mono_ns;
 	h->keeper_pid = (uint64_t)(keeper_pid > 0 ? keeper_pid : 0);
 	h->heartbeat_mono_ns = h->start_mono_ns;
 	n = ms_proc_cmdline_self(h->cmdline, sizeof(h->cmdline));
@@ -626,6 +643,32 @@ static struct ms_seg_site *site_of(const ms_store *st, uint32_t stack)
 	return site_at(st, stack < MS_SEG_STACKS ? stack : MS_STACK_NONE);
 }
 
+static struct ms_seg_life *life_of(const ms_store *st, uint32_t stack)
+{
+	return (struct ms_seg_life *)((char *)st->base + header(st)->lives_off) +
+	       (stack < MS_SEG_STACKS ? stack : MS_STACK_NONE);
+}
+
+/* A freed block's lifetime into its call site's: a power-of-two bucket,
+ * and the extremes by CAS (rarely more than a load once they settle). */
+static void count_lifetime(const ms_store *st, uint32_t stack, uint64_t lifetime)
+{
+	struct ms_seg_life *l = life_of(st, stack);
+	unsigned b = 63 - (unsigned)__builtin_clzll(lifetime | 1);
+	uint64_t v = lifetime + 1, seen;
+
+	shared_add(st, &l->hist[b < MS_LIFE_BUCKETS ? b : MS_LIFE_BUCKETS - 1], 1);
+	seen = ms_atomic_load_relaxed(&l->min_plus1);
+	while ((seen == 0 || v < seen) &&
+	       !__atomic_compare_exchange_n(&l->min_plus1, &seen, v, 1, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+	seen = ms_atomic_load_relaxed(&l->max_plus1);
+	while (v > seen && !__atomic_compare_exchange_n(&l->max_plus1, &seen, v, 1,
+							 __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
 static void raise_site_peak(struct ms_seg_site *site, uint64_t live)
 {
 	uint64_t peak = ms_atomic_load_relaxed(&site->peak_bytes);
@@ -668,7 +711,7 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 }
 
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
-			 uint32_t stack, uint64_t size)
+			 uint32_t stack, uint64_t size, uint64_t lifetime)
 {
 	struct ms_seg_globals *g = globals(st);
 	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
@@ -696,6 +739,8 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	shared_add(st, &site->frees, 1);
 	shared_add(st, &site->free_bytes, size);
 	shared_add(st, &site->live_bytes, -size);
+	if (lifetime != MS_LIFE_UNKNOWN)
+		count_lifetime(st, stack, lifetime);
 
 	shared_add(st, &g->live_bytes, -size);
 }
@@ -737,6 +782,7 @@ uint32_t ms_store_stack_add(ms_store *st, const uint64_t *frames, uint32_t depth
 		return MS_STACK_NONE;
 	id = __atomic_fetch_add(&g->stacks_used, 1, __ATOMIC_RELAXED);
 	if (id >= MS_SEG_STACKS || reserve_stacks(st, (uint64_t)id + 1) != 0 ||
+	    reserve_lives(st, (uint64_t)id + 1) != 0 ||
 	    reserve_words(st, at + depth) != 0)
 		return MS_STACK_NONE;
 	for (uint32_t i = 0; i < depth; i++)
@@ -822,6 +868,11 @@ int ms_store_module_add(ms_store *st, uint32_t epoch, uint64_t base, uint64_t lo
 	m->path[n] = '\0';
 	ms_atomic_store_release_u32(&g->modules_used, i + 1);
 	return (int)i;
+}
+
+uint64_t ms_store_time_per_s(const ms_store *st)
+{
+	return ms_atomic_load_relaxed(&globals(st)->time_per_s);
 }
 
 uint32_t ms_store_name_add(ms_store *st, const char *text)
@@ -942,6 +993,19 @@ static void timeline_compact(struct ms_seg_timeline *tl, struct ms_seg_sample *s
 
 uint32_t ms_store_own_threads;
 
+/* Store time units a second, measured against the monotonic clock since
+ * the start. Past a millisecond the two clocks' reading jitter (tens of ns)
+ * weighs less than 1e-4; a program that ends sooner gets a rougher figure
+ * rather than none. */
+static void calibrate(ms_store *st, uint64_t mono_ns)
+{
+	uint64_t units = ms_store_time() - st->start_time, ns = mono_ns - st->start_time_mono_ns;
+
+	if (ns >= 1000000u || (ns >= 10000u && globals(st)->time_per_s == 0))
+		ms_atomic_store_relaxed(&globals(st)->time_per_s,
+					(uint64_t)((unsigned __int128)units * 1000000000u / ns));
+}
+
 void ms_store_sample(ms_store *st)
 {
 	struct ms_seg_header *h = header(st);
@@ -955,6 +1019,7 @@ void ms_store_sample(ms_store *st)
 	 * work below. */
 	now.mono_ns = ms_clock_mono_ns();
 	now.cpu_ns = ms_clock_process_cpu_ns();
+	calibrate(st, now.mono_ns);
 	ms_seg_sum_cells(cell_at(st, 0), MS_SEG_CELLS, &tot);
 	now.live_bytes = tot.alloc_bytes - tot.free_bytes;
 	now.live_allocs = tot.allocs - tot.frees;

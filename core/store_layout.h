@@ -34,6 +34,7 @@
 #define MS_SEG_STACK_WORDS (1u << 23)  /* return addresses, all stacks */
 #define MS_SEG_MODULES 1024u
 #define MS_MODULE_PATH_MAX 256u
+#define MS_LIFE_BUCKETS 46u   /* a call site's lifetimes: powers of two of time units */
 #define MS_SEG_NOTES MS_STORE_NOTES /* annotated blocks (memscope.h), live and ended */
 #define MS_SEG_NAMES 4096u    /* distinct variable, type and scope names */
 #define MS_NAME_MAX 48u       /* bytes of a name, its NUL included */
@@ -86,6 +87,8 @@ struct ms_seg_header {
 	uint32_t frame_words, pad_frames;
 	uint64_t modules_off;     /* struct ms_seg_module[module_count] */
 	uint32_t module_count, module_size;
+	uint64_t lives_off;       /* struct ms_seg_life[stack_count] */
+	uint32_t life_size, pad_lives;
 	uint64_t notes_off;       /* struct ms_seg_note[note_count] */
 	uint32_t note_count, note_size;
 	uint64_t names_off;       /* struct ms_seg_name[name_count]; id i at i - 1 */
@@ -118,7 +121,7 @@ struct ms_seg_globals {
 	uint32_t scan_ticks;  /* when the last leak scan ended; 0: none yet */
 	uint32_t notes_used;  /* note slots ever written, release */
 	uint32_t names_used;  /* names published, release */
-	uint64_t pad1[1];
+	uint64_t time_per_s;  /* store time units a second (sampler); 0: not yet */
 };
 
 /* A counter cell. Each update is bracketed: begun is raised before the
@@ -200,6 +203,18 @@ struct ms_seg_site {
 	uint64_t pad[4];
 };
 
+/*
+ * The lifetimes of one call site's freed blocks, in store time units
+ * (memscope/store.h): hist[b] counts lifetimes in [2^b, 2^(b+1)) (the last
+ * bucket everything longer); min and max are exact, stored plus one so
+ * that 0 means none yet. Atomic adds and CAS by any thread.
+ */
+struct ms_seg_life {
+	uint64_t min_plus1;
+	uint64_t max_plus1;
+	uint64_t hist[MS_LIFE_BUCKETS];
+};
+
 /* A loaded object (the executable or a shared library). Entries are
  * appended, never reused: one dlclose'd stays, with the epoch it left in,
  * so that stacks from its time still resolve. */
@@ -255,6 +270,7 @@ MS_STATIC_ASSERT(sizeof(struct ms_seg_globals) % 64 == 0, "globals fill lines");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_timeline) == 64, "timeline header is one line");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_site) == 128, "a site is two cache lines");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_note) == 64, "a note is one cache line");
+MS_STATIC_ASSERT(sizeof(struct ms_seg_life) % 64 == 0, "lifetimes fill lines");
 
 /* Totals summed over all cells. */
 struct ms_seg_totals {

@@ -13,17 +13,17 @@
 
 #include <memscope/frame.h>
 
-enum { COL_LIVE_BYTES, COL_LIVE, COL_ALLOCS, COL_TOTAL_BYTES, COL_PEAK, COL_PERCENT, COL_NAME,
-       NCOLS };
+enum { COL_LIVE_BYTES, COL_LIVE, COL_ALLOCS, COL_TOTAL_BYTES, COL_PEAK, COL_LIFE, COL_PERCENT,
+       COL_NAME, NCOLS };
 
 static const char *const columns[NCOLS] = {
-	"LIVE_BYTES", "LIVE", "ALLOCS", "TOTAL_BYTES", "PEAK", "%LIVE", "CALL SITE",
+	"LIVE_BYTES", "LIVE", "ALLOCS", "TOTAL_BYTES", "PEAK", "MED_LIFE", "%LIVE", "CALL SITE",
 };
 /* The leak view's columns, in the same places. */
 static const char *const leak_columns[NCOLS] = {
-	"OLD_BYTES", "OLD", "ALLOCS", "TOTAL_BYTES", "LIVE_BYTES", "%OLD", "CALL SITE",
+	"OLD_BYTES", "OLD", "ALLOCS", "TOTAL_BYTES", "LIVE_BYTES", "MED_LIFE", "%OLD", "CALL SITE",
 };
-static const int widths[NCOLS] = { 11, 8, 9, 12, 11, 6, 0 };
+static const int widths[NCOLS] = { 11, 8, 9, 12, 11, 9, 6, 0 };
 
 /* A row points into the model (names, files) instead of copying them: a
  * table of 20,000 call sites is rebuilt at every refresh, and only the
@@ -39,6 +39,10 @@ struct row {
 	const ms_callsite *example; /* the heaviest member, for its stack */
 	pid_t tid;          /* thread rows */
 	uint64_t old_bytes, old_allocs; /* older than the leak view's age */
+	/* Median lifetime of freed blocks (-1: none); a group shows its
+	 * member with the most frees. */
+	double life;
+	uint64_t life_frees;
 };
 
 /* Which table the current draw is for: the leak view's, or the sites'. */
@@ -160,6 +164,10 @@ static void merge_groups(void)
 			g->peak += rows[i].peak;
 			g->old_bytes += rows[i].old_bytes;
 			g->old_allocs += rows[i].old_allocs;
+			if (rows[i].life >= 0 && rows[i].life_frees > g->life_frees) {
+				g->life = rows[i].life;
+				g->life_frees = rows[i].life_frees;
+			}
 			if (rows[i].example != NULL &&
 			    (g->example == NULL ||
 			     rows[i].example->site.live_bytes > g->example->site.live_bytes))
@@ -202,6 +210,7 @@ static void build_rows(const struct ms_ui *ui, const ms_model *m)
 			r->live_allocs = t->live_allocs;
 			r->allocs = t->allocs;
 			r->total_bytes = t->alloc_bytes;
+			r->life = -1;
 			if (!row_matches(ui, r))
 				nrows--;
 		}
@@ -221,6 +230,8 @@ static void build_rows(const struct ms_ui *ui, const ms_model *m)
 		r->peak = c->site.peak_bytes;
 		r->old_bytes = c->site.old_bytes[ui->age];
 		r->old_allocs = c->site.old_allocs[ui->age];
+		r->life = c->site.life_median_s;
+		r->life_frees = r->life >= 0 ? c->site.frees : 0;
 		r->example = c;
 		if (!row_matches(ui, r))
 			nrows--;
@@ -256,8 +267,24 @@ static uint64_t column_value(const struct row *r, int col)
 		return r->total_bytes;
 	case COL_PEAK:
 		return r->peak;
+	case COL_LIFE:
+		return r->life < 0 ? 0 : (uint64_t)(r->life * 1e9) + 1;
 	}
 	return 0;
+}
+
+/* A lifetime in its column: "-" for none. */
+static const char *life_text(char *buf, size_t len, double s)
+{
+	if (s < 0)
+		snprintf(buf, len, "-");
+	else if (s < 1e-3)
+		snprintf(buf, len, "%.0fus", s * 1e6);
+	else if (s < 1)
+		snprintf(buf, len, "%.1fms", s * 1e3);
+	else
+		snprintf(buf, len, "%.1fs", s);
+	return buf;
 }
 
 /* Large values first (the order is flipped for ascending); ties by key, so
@@ -331,7 +358,7 @@ static void draw_head(struct ms_ui *ui)
 
 static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t total, int selected)
 {
-	char lb[32], tb[32], pb[32], name[512], where[512], line[1200];
+	char lb[32], tb[32], pb[32], lt[32], name[512], where[512], line[1200];
 	uint64_t first = leaks ? r->old_bytes : r->live_bytes;
 	uint64_t second = leaks ? r->old_allocs : r->live_allocs;
 	uint64_t fifth = leaks ? r->live_bytes : r->peak;
@@ -348,10 +375,11 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 		snprintf(where, sizeof(where), "%s", base_name(r->module));
 	else
 		where[0] = '\0';
-	snprintf(line, sizeof(line), "%10s %7" PRIu64 " %8" PRIu64 " %11s %10s %5.1f  %s  %s",
+	snprintf(line, sizeof(line), "%10s %7" PRIu64 " %8" PRIu64 " %11s %10s %8s %5.1f  %s  %s",
 		 ms_format_bytes(lb, sizeof(lb), first), second, r->allocs,
 		 ms_format_bytes(tb, sizeof(tb), r->total_bytes),
-		 ms_format_bytes(pb, sizeof(pb), fifth), pct, row_name(r, name, sizeof(name)), where);
+		 ms_format_bytes(pb, sizeof(pb), fifth), life_text(lt, sizeof(lt), r->life), pct,
+		 row_name(r, name, sizeof(name)), where);
 	if (selected) {
 		ms_ui_bar(ui, y, MS_COLOR_SELECTED);
 	}

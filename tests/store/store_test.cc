@@ -12,6 +12,7 @@
 #include <errno.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <cstring>
 #include <string>
@@ -142,6 +143,56 @@ TEST_P(Engine, PeakIsExact)
 	EXPECT_EQ(s.live_bytes, 250u);
 	EXPECT_GE(s.peak_time_s, 0.0);
 	EXPECT_LE(s.peak_time_s, s.time_s);
+	ms_snapshot_release(&s);
+}
+
+// Lifetimes per call site: two call sites, one whose blocks live about
+// 30 ms and one whose blocks are freed at once; realloc ends a block's
+// lifetime too. min and max are exact up to the clock's calibration, the
+// median within a factor of 1.5.
+TEST_P(Engine, LifetimesPerCallSite)
+{
+	const uint64_t slow_frames[] = { 0x401000, 0x402000 }, fast_frames[] = { 0x403000 };
+	const double wait_s = 0.03;
+
+	for (int i = 0; i < 4; i++)
+		ms_capture_alloc(&c, fake(100 + i), 64, slow_frames, 2);
+	std::this_thread::sleep_for(std::chrono::duration<double>(wait_s));
+	for (int i = 0; i < 4; i++)
+		ms_capture_free(&c, fake(100 + i));
+	for (int i = 0; i < 100; i++) {
+		ms_capture_alloc(&c, fake(200 + i), 16, fast_frames, 1);
+		ms_capture_free(&c, fake(200 + i));
+	}
+	ms_store_sample(&c.store); /* measures the store's clock */
+
+	ms_snapshot s = snap();
+	const ms_site_info *slow = nullptr, *fast = nullptr;
+	for (size_t i = 0; i < s.nsites; i++) {
+		if (s.sites[i].frees == 4)
+			slow = &s.sites[i];
+		if (s.sites[i].frees == 100)
+			fast = &s.sites[i];
+	}
+	ASSERT_NE(slow, nullptr);
+	ASSERT_NE(fast, nullptr);
+	EXPECT_GE(slow->life_min_s, wait_s * 0.95);
+	EXPECT_LE(slow->life_min_s, slow->life_median_s);
+	EXPECT_LE(slow->life_median_s, slow->life_max_s);
+	EXPECT_LT(slow->life_max_s, 2.0);
+	EXPECT_GE(slow->life_median_s, slow->life_min_s);
+	EXPECT_LE(slow->life_median_s, slow->life_max_s * 1.5);
+	EXPECT_GE(fast->life_min_s, 0.0);
+	EXPECT_LT(fast->life_max_s, wait_s * 0.5);
+	EXPECT_LE(fast->life_min_s, fast->life_median_s);
+	EXPECT_LE(fast->life_median_s, fast->life_max_s);
+	// A site with no frees has no lifetimes.
+	ms_capture_alloc(&c, fake(400), 8, fast_frames, 0);
+	ms_snapshot_release(&s);
+	s = snap();
+	for (size_t i = 0; i < s.nsites; i++)
+		if (s.sites[i].frees == 0)
+			EXPECT_LT(s.sites[i].life_median_s, 0.0);
 	ms_snapshot_release(&s);
 }
 

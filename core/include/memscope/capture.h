@@ -29,7 +29,7 @@ typedef struct ms_claim {
 	uint64_t size;
 	uint32_t owner;
 	uint32_t stack;
-	uint32_t born;
+	uint64_t born; /* store time units (memscope/store.h) */
 	int found; /* 0: the block was never tracked */
 } ms_claim;
 
@@ -37,7 +37,7 @@ typedef struct ms_claim {
 typedef struct ms_block {
 	uint64_t size;
 	uint32_t stack;
-	uint32_t born; /* store ticks (memscope/store.h) */
+	uint64_t born; /* store time units, MS_BORN_BITS of them (ptr_map.h) */
 } ms_block;
 
 /*

@@ -44,6 +44,8 @@ typedef struct ms_event {
 	 * realloc that of the old block. */
 	uint32_t stack;
 	uint32_t old_stack;
+	/* MS_OP_REALLOC: when the old block was born (store time units). */
+	uint64_t old_born;
 } ms_event;
 
 /* "alloc", "free", ...; "?" for a value outside the enum. */

@@ -15,13 +15,25 @@
 extern "C" {
 #endif
 
+/* Bits of a block's birth time (store time units, memscope/store.h): about
+ * 17 days of a 3 GHz TSC before lifetimes wrap. */
+#define MS_BORN_BITS 46
+#define MS_BORN_MASK ((1ull << MS_BORN_BITS) - 1)
+
+/* How long since born, in store time units, modulo 2^MS_BORN_BITS. */
+static inline uint64_t ms_born_age(uint64_t now, uint64_t born)
+{
+	return (now - born) & MS_BORN_MASK;
+}
+
 /* 24 bytes: the table is most of the hook's memory per live block. */
 typedef struct ms_ptr_entry {
 	uint64_t ptr;        /* 0 marks an empty slot */
-	uint64_t size : 48;  /* no block comes near 256 TiB */
-	uint64_t owner : 16; /* thread slot that allocated the block (< 4096) */
-	uint32_t stack;      /* stack id of its allocation */
-	uint32_t born;       /* the store's tick when it was allocated */
+	uint64_t size : 44;  /* no block comes near 16 TiB */
+	uint64_t owner : 12; /* thread slot that allocated the block (< 4096) */
+	uint64_t spare : 8;
+	uint64_t stack : 18; /* stack id of its allocation (< 2^18, the store's) */
+	uint64_t born : MS_BORN_BITS; /* when it was allocated, store time units */
 } ms_ptr_entry;
 
 typedef struct ms_ptr_map {

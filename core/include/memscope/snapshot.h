@@ -57,6 +57,10 @@ typedef struct ms_site_info {
 	 * scan (see ms_snapshot.ages_scanned). */
 	uint64_t old_bytes[MS_STORE_AGES];
 	uint64_t old_allocs[MS_STORE_AGES];
+	/* Lifetimes of its freed blocks, in seconds; -1 when none (or before
+	 * the store's clock is calibrated). min and max are exact, the median
+	 * within a factor of 1.5 (kept as powers of two). */
+	double life_min_s, life_median_s, life_max_s;
 } ms_site_info;
 
 /* A loaded object as the target recorded it (see memscope/store.h). */

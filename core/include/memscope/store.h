@@ -11,10 +11,32 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The store's time, for blocks' births and lifetimes: the CPU's time stamp
+ * counter on x86-64 (the async backend's stamps), else the monotonic clock
+ * in ns, in units of 2^MS_STORE_TIME_SHIFT. The sampler measures the units
+ * per second for readers. Cheap enough for every allocation and free.
+ */
+#define MS_STORE_TIME_SHIFT 6
+#define MS_LIFE_UNKNOWN UINT64_MAX
+
+static inline uint64_t ms_store_time(void)
+{
+#if defined(__x86_64__)
+	return __builtin_ia32_rdtsc() >> MS_STORE_TIME_SHIFT;
+#else
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) >> MS_STORE_TIME_SHIFT;
+#endif
+}
 
 /* Number of counter cells: a backend maps each of its lock domains to one. */
 #define MS_STORE_CELLS 64u
@@ -42,7 +64,8 @@ typedef struct ms_store {
 	 * may then have many writers at once and takes atomic adds. */
 	int shared_cells;
 	uint64_t reserved_threads, reserved_stacks, reserved_modules, reserved_words;
-	uint64_t reserved_notes, reserved_names;
+	uint64_t reserved_notes, reserved_names, reserved_lives;
+	uint64_t start_time, start_time_mono_ns; /* for the time units' rate */
 } ms_store;
 
 /* Threads of memscope's own in this process (the sampler, a backend's
@@ -78,14 +101,16 @@ void ms_store_thread_exit(ms_store *st, uint32_t slot);
  * Accounting, hook path: wait-free except when an allocation raises the peak
  * (a short spin lock; a CAS loop with shared_cells). Unless shared_cells is
  * set, the caller must be the only writer of `cell` for the duration of the
- * call (backends hold the lock of the domain the cell belongs to). `thread` is the acting thread's slot, `owner` the slot of the
- * thread that allocated the block being freed, `stack` the block's stack id
- * (MS_STACK_NONE when it has none).
+ * call (backends hold the lock of the domain the cell belongs to).
+ * `thread` is the acting thread's slot, `owner` the slot of the thread that
+ * allocated the block being freed, `stack` the block's stack id
+ * (MS_STACK_NONE when it has none), `lifetime` the block's, in store time
+ * units (MS_LIFE_UNKNOWN: left out of the call site's lifetimes).
  */
 void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t stack,
 			  uint64_t size, int is_realloc);
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
-			 uint32_t stack, uint64_t size);
+			 uint32_t stack, uint64_t size, uint64_t lifetime);
 /* With shared_cells only: a free that no thread made (a block found stale,
  * its free gone by a path the hook does not see). Counted against its
  * owner as a free by another thread, in no thread's own figures. */
@@ -153,6 +178,10 @@ typedef struct ms_note {
 
 /* Writes note slot i (< MS_STORE_NOTES). Returns 0 or -ENOSPC. */
 int ms_store_note_put(ms_store *st, uint32_t i, const ms_note *n);
+
+/* Store time units a second as the sampler last measured them; 0 before
+ * its first measure. */
+uint64_t ms_store_time_per_s(const ms_store *st);
 
 /* The store's clock, in ticks since the start. Hook path. */
 uint32_t ms_store_ticks(const ms_store *st);
