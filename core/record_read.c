@@ -951,7 +951,53 @@ struct state {
 	ms_site_info *sites; /* by stack id */
 	unsigned char *present;
 	size_t cap_sites;
+	ms_note_info *notes; /* the last frame's, whole */
+	size_t nnotes;
 };
+
+/* A lifetime as the file keeps it (ns + 1, 0: none), in seconds or -1. */
+static double life_s(uint64_t v)
+{
+	return v == 0 ? -1 : (double)(v - 1) / 1e9;
+}
+
+/* Copies a name of the strings dictionary into a note's field. */
+static void note_name(char *dst, size_t cap, const char *text)
+{
+	snprintf(dst, cap, "%s", text != NULL ? text : "");
+}
+
+/* A frame's annotated blocks: they replace the last frame's. */
+static int read_notes(ms_recording *r, struct ms_cursor *c, struct state *st)
+{
+	uint64_t n = ms_cur_count(c, 10);
+
+	free(st->notes);
+	st->notes = NULL;
+	st->nnotes = 0;
+	if (c->bad || n == 0)
+		return 0;
+	st->notes = calloc(n, sizeof(*st->notes));
+	if (st->notes == NULL)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n && !c->bad; i++) {
+		ms_note_info *d = &st->notes[st->nnotes++];
+
+		note_name(d->var, sizeof(d->var), string_ref(r, c));
+		note_name(d->type, sizeof(d->type), string_ref(r, c));
+		note_name(d->scope, sizeof(d->scope), string_ref(r, c));
+		d->ptr = ms_cur_varint(c);
+		d->size = ms_cur_varint(c);
+		d->live = ms_cur_varint(c) != 0;
+		d->borrows = (uint32_t)ms_cur_varint(c);
+		d->lent = (uint32_t)ms_cur_varint(c);
+		d->tracked_s = (double)ms_cur_varint(c) / 1e6;
+		d->lifetime_s = life_s(ms_cur_varint(c));
+		if (d->lifetime_s < 0)
+			d->lifetime_s = 0;
+	}
+	return 0;
+}
 
 static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, ms_snapshot *s,
 		 int *exit_status)
@@ -1041,7 +1087,7 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 		/* Changes from the site as known since the key frame. */
 		if (id < st->cap_sites && st->present[id])
 			si = st->sites[id];
-		else /* recordings keep no lifetimes */
+		else /* none yet */
 			si.life_min_s = si.life_median_s = si.life_max_s = -1;
 		si.stack = (uint32_t)id;
 		si.allocs += unzigzag(ms_cur_varint(&c));
@@ -1052,6 +1098,18 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
 			si.old_bytes[a] += unzigzag(ms_cur_varint(&c));
 			si.old_allocs[a] += unzigzag(ms_cur_varint(&c));
+		}
+		{
+			/* Kept as file values, ns + 1, changed like the rest. */
+			uint64_t life[3] = { si.life_min_s < 0 ? 0 : (uint64_t)(si.life_min_s * 1e9 + 0.5) + 1,
+					     si.life_median_s < 0 ? 0 : (uint64_t)(si.life_median_s * 1e9 + 0.5) + 1,
+					     si.life_max_s < 0 ? 0 : (uint64_t)(si.life_max_s * 1e9 + 0.5) + 1 };
+
+			for (int k = 0; k < 3; k++)
+				life[k] += unzigzag(ms_cur_varint(&c));
+			si.life_min_s = life_s(life[0]);
+			si.life_median_s = life_s(life[1]);
+			si.life_max_s = life_s(life[2]);
 		}
 		si.live_allocs = si.allocs > si.frees ? si.allocs - si.frees : 0;
 		si.live_bytes = si.alloc_bytes > si.free_bytes ? si.alloc_bytes - si.free_bytes : 0;
@@ -1071,6 +1129,10 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 		}
 		st->sites[id] = si;
 		st->present[id] = 1;
+	}
+	if (!c.bad && read_notes(r, &c, st) != 0) {
+		free(p);
+		return -ENOMEM;
 	}
 	free(p);
 	return c.bad ? MS_REC_ERR_DAMAGED : 0;
@@ -1105,8 +1167,11 @@ int ms_recording_load(ms_recording *r, size_t i, ms_replay *out)
 	s->threads = st.threads;
 	s->nthreads = st.nthreads;
 	out->views = st.views;
+	s->notes = st.notes;
+	s->nnotes = st.nnotes;
 	st.threads = NULL;
 	st.views = NULL;
+	st.notes = NULL;
 	s->sites = calloc(st.cap_sites ? st.cap_sites : 1, sizeof(*s->sites));
 	out->sites = calloc(st.cap_sites ? st.cap_sites : 1, sizeof(*out->sites));
 	if (s->sites == NULL || out->sites == NULL) {
@@ -1153,6 +1218,7 @@ int ms_recording_load(ms_recording *r, size_t i, ms_replay *out)
 done:
 	free(st.threads);
 	free(st.views);
+	free(st.notes);
 	free(st.sites);
 	free(st.present);
 	if (err != 0)

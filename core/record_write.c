@@ -30,7 +30,14 @@ struct site_mark {
 	uint64_t key; /* the key frame it was last written after */
 	uint64_t allocs, frees, alloc_bytes, free_bytes, peak, old_bytes[MS_STORE_AGES],
 		old_allocs[MS_STORE_AGES];
+	uint64_t life[3]; /* min, median, max: ns + 1, 0 for none (see life_ns) */
 };
+
+/* A lifetime in seconds as the file keeps it: ns + 1, 0 for none. */
+static uint64_t life_ns(double s)
+{
+	return s < 0 ? 0 : (uint64_t)(s * 1e9 + 0.5) + 1;
+}
 
 /* A thread as the previous frame recorded it: its figures and its view,
  * encoded (see put_thread). */
@@ -477,7 +484,8 @@ static int site_changed(const struct site_mark *m, const ms_site_info *s)
 	for (unsigned a = 0; a < MS_STORE_AGES; a++)
 		if (m->old_bytes[a] != s->old_bytes[a] || m->old_allocs[a] != s->old_allocs[a])
 			return 1;
-	return 0;
+	return m->life[0] != life_ns(s->life_min_s) || m->life[1] != life_ns(s->life_median_s) ||
+	       m->life[2] != life_ns(s->life_max_s);
 }
 
 int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_view *views,
@@ -505,6 +513,11 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 		ids[i] = stack_id(rec, &sites[i]);
 	for (size_t i = 0; i < s->nthreads; i++)
 		string_id(rec, s->threads[i].name);
+	for (size_t i = 0; i < s->nnotes; i++) {
+		string_id(rec, s->notes[i].var);
+		string_id(rec, s->notes[i].type);
+		string_id(rec, s->notes[i].scope);
+	}
 	if (rec->failed) {
 		free(ids);
 		return -ENOMEM;
@@ -611,6 +624,15 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 			ms_buf_put_varint(&b, zigzag(known ? m->old_bytes[a] : 0, si->old_bytes[a]));
 			ms_buf_put_varint(&b, zigzag(known ? m->old_allocs[a] : 0, si->old_allocs[a]));
 		}
+		{
+			const uint64_t life[3] = { life_ns(si->life_min_s), life_ns(si->life_median_s),
+						   life_ns(si->life_max_s) };
+
+			for (int k = 0; k < 3; k++) {
+				ms_buf_put_varint(&b, zigzag(known ? m->life[k] : 0, life[k]));
+				m->life[k] = life[k];
+			}
+		}
 		m->present = 1;
 		m->key = rec->keys + (uint64_t)key;
 		m->allocs = si->allocs;
@@ -622,6 +644,22 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 		memcpy(m->old_allocs, si->old_allocs, sizeof(m->old_allocs));
 	}
 	free(ids);
+	/* Annotated blocks: all of them, every frame (they are few). */
+	ms_buf_put_varint(&b, s->nnotes);
+	for (size_t i = 0; i < s->nnotes; i++) {
+		const ms_note_info *n = &s->notes[i];
+
+		ms_buf_put_varint(&b, string_id(rec, n->var));
+		ms_buf_put_varint(&b, string_id(rec, n->type));
+		ms_buf_put_varint(&b, string_id(rec, n->scope));
+		ms_buf_put_varint(&b, n->ptr);
+		ms_buf_put_varint(&b, n->size);
+		ms_buf_put_varint(&b, n->live ? 1 : 0);
+		ms_buf_put_varint(&b, n->borrows);
+		ms_buf_put_varint(&b, n->lent);
+		ms_buf_put_varint(&b, us(n->tracked_s));
+		ms_buf_put_varint(&b, life_ns(n->lifetime_s));
+	}
 	{
 		/* What the index keeps of a frame: what seeking and the graph
 		 * need without reading it. */

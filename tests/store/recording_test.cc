@@ -24,6 +24,7 @@ struct Scene {
 	const ms_frame *stack_a[2], *stack_b[2], *stack_c[1];
 	ms_callsite sites[3];
 	ms_thread_info threads[2];
+	ms_note_info notes[2];
 	ms_thread_view views[2];
 	ms_snapshot snap;
 
@@ -80,7 +81,31 @@ struct Scene {
 			i.peak_bytes = i.live_bytes + (s == 2 ? 1000 : 0);
 			i.old_bytes[0] = i.live_bytes / 2;
 			i.old_allocs[0] = i.live_allocs / 2;
+			// Lifetimes only where blocks were freed; unchanged now and then.
+			i.life_min_s = i.frees ? 0.000002 : -1;
+			i.life_median_s = i.frees ? 0.001 * (k / 4) : -1;
+			i.life_max_s = i.frees ? 2.5 + k / 4 : -1;
 		}
+		// Annotated blocks: cfg lives on, borrowed more and more; tmp
+		// comes and goes.
+		snap.nnotes = k % 5 == 0 ? 1 : 2;
+		snap.notes = notes;
+		memset(notes, 0, sizeof(notes));
+		strcpy(notes[0].var, "cfg");
+		strcpy(notes[0].type, "struct config");
+		strcpy(notes[0].scope, "main");
+		notes[0].ptr = 0x5000;
+		notes[0].size = 64;
+		notes[0].live = 1;
+		notes[0].borrows = (uint32_t)k;
+		notes[0].lent = (uint32_t)(k % 3);
+		notes[0].tracked_s = 0.25;
+		notes[0].lifetime_s = k * 0.1 - 0.25 > 0 ? k * 0.1 - 0.25 : 0;
+		strcpy(notes[1].var, "tmp");
+		notes[1].ptr = 0x6000 + 16 * (uint64_t)k;
+		notes[1].size = (uint64_t)k;
+		notes[1].tracked_s = k * 0.1;
+		notes[1].lifetime_s = 0.000123;
 		snap.total_allocs = 6 * k;
 		snap.live_bytes = sites[0].site.live_bytes + sites[1].site.live_bytes +
 				  sites[2].site.live_bytes;
@@ -184,6 +209,27 @@ TEST(Recording, EveryFrameComesBackExactly)
 		EXPECT_EQ(parse->site.frees, want.sites[1].site.frees);
 		EXPECT_EQ(parse->site.live_bytes, want.sites[1].site.live_bytes);
 		EXPECT_EQ(parse->site.old_bytes[0], want.sites[1].site.old_bytes[0]);
+		EXPECT_NEAR(parse->site.life_min_s, want.sites[1].site.life_min_s, 1e-9) << k;
+		EXPECT_NEAR(parse->site.life_median_s, want.sites[1].site.life_median_s, 1e-9) << k;
+		EXPECT_NEAR(parse->site.life_max_s, want.sites[1].site.life_max_s, 1e-9) << k;
+		const ms_callsite *cache = site_named(f, "make_cache");
+		ASSERT_NE(cache, nullptr);
+		EXPECT_LT(cache->site.life_median_s, 0.0); // no frees, no lifetimes
+		// The annotated blocks, whole.
+		ASSERT_EQ(f.snap.nnotes, want.snap.nnotes) << k;
+		for (size_t n = 0; n < f.snap.nnotes; n++) {
+			const ms_note_info &got = f.snap.notes[n], &exp = want.notes[n];
+			EXPECT_STREQ(got.var, exp.var);
+			EXPECT_STREQ(got.type, exp.type);
+			EXPECT_STREQ(got.scope, exp.scope);
+			EXPECT_EQ(got.ptr, exp.ptr);
+			EXPECT_EQ(got.size, exp.size);
+			EXPECT_EQ(got.live, exp.live);
+			EXPECT_EQ(got.borrows, exp.borrows);
+			EXPECT_EQ(got.lent, exp.lent);
+			EXPECT_NEAR(got.tracked_s, exp.tracked_s, 1e-6);
+			EXPECT_NEAR(got.lifetime_s, exp.lifetime_s, 1e-9);
+		}
 		EXPECT_STREQ(parse->top->file, "parse.c");
 		EXPECT_EQ(parse->top->line, 7);
 		ASSERT_EQ(parse->depth, 2u);
