@@ -57,7 +57,7 @@ enum { SLOT_CLAIM = 0x40, SLOT_UNCLAIM = 0x41 };
 #define IDLE_NS 50000
 #define SHALLOW_NAPS 4
 #define IDLE_MAX_NS 10000000
-#define FULL_NS 20000   /* a thread's nap while its ring is full */
+#define FULL_MAX_NS 1000000 /* a thread with a full ring waits this long at most */
 #define ROUND 4096u     /* events the drain applies under its lock at once */
 
 /* An operation as a thread appends it. */
@@ -110,6 +110,10 @@ struct async_state {
 	uint32_t sync;             /* set at exit: threads apply their own events */
 	uint32_t stop;
 	uint32_t asleep; /* the drain naps: a futex word */
+	/* Threads whose ring is full sleep on progress, which the drain
+	 * raises (and wakes them) after a pass that made room. */
+	uint32_t progress;
+	uint32_t full_waiters;
 	int running;
 	pthread_t drain;
 	ms_ptr_map map;            /* under lock */
@@ -368,6 +372,10 @@ static int drain_pass(ms_backend *be, uint64_t limit)
 		}
 		sift_down(heap, n, 0);
 	}
+	if (moved > 0 && ms_atomic_load_relaxed_u32(&as->full_waiters) != 0) {
+		__atomic_add_fetch(&as->progress, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &as->progress, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+	}
 	return moved > 0 || as->stuck_ring != NULL;
 }
 
@@ -537,13 +545,22 @@ static void route(ms_backend *be, struct slot *s)
 	tail = r->tail;
 	/* Full as last seen: read the drain's head again (a cache miss, so not
 	 * on every event). Full still: wait for the drain rather than lose
-	 * anything, and sleep rather than spin, so that it has the CPU. */
+	 * anything, asleep until it has made room, so that it has the CPU
+	 * (with many threads on few cores, naps that poll starve it). The
+	 * progress read before the last look at head makes a wake-up between
+	 * the two return at once; the time limit covers a drain stopped at
+	 * exit. */
 	if (tail - r->seen_head >= RING_SIZE) {
 		while (tail - (r->seen_head = ms_atomic_load_acquire(&r->head)) >= RING_SIZE) {
-			struct timespec nap = { 0, FULL_NS };
+			uint32_t seen = ms_atomic_load_acquire_u32(&as->progress);
+			struct timespec limit = { 0, FULL_MAX_NS };
 
+			ms_atomic_add_relaxed_u32(&as->full_waiters, 1);
 			wake_drain(as);
-			nanosleep(&nap, NULL);
+			if (tail - ms_atomic_load_acquire(&r->head) >= RING_SIZE)
+				syscall(SYS_futex, &as->progress, FUTEX_WAIT_PRIVATE, seen, &limit, NULL,
+					0);
+			__atomic_sub_fetch(&as->full_waiters, 1, __ATOMIC_RELAXED);
 		}
 	}
 	r->ev[tail & (RING_SIZE - 1)] = *s;
