@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <linux/futex.h>
@@ -98,6 +99,11 @@ struct ring {
 	uint64_t head __attribute__((aligned(64))); /* the drain's, release */
 	uint32_t state;                              /* RING_*, under the pool lock */
 	uint32_t id;
+	/* The owner, its ring full, sleeps on wake until the drain's head
+	 * reaches resume (half the ring free again). */
+	uint32_t waiting;
+	uint32_t wake;
+	uint64_t resume;
 	struct slot ev[RING_SIZE];
 };
 
@@ -110,10 +116,7 @@ struct async_state {
 	uint32_t sync;             /* set at exit: threads apply their own events */
 	uint32_t stop;
 	uint32_t asleep; /* the drain naps: a futex word */
-	/* Threads whose ring is full sleep on progress, which the drain
-	 * raises (and wakes them) after a pass that made room. */
-	uint32_t progress;
-	uint32_t full_waiters;
+	uint32_t wanted; /* threads waiting for lock (take_lock) */
 	int running;
 	pthread_t drain;
 	ms_ptr_map map;            /* under lock */
@@ -323,6 +326,53 @@ static void heapify(struct pending *h, size_t n)
 		sift_down(h, n, i);
 }
 
+/* The lock, for anyone but the drain. The drain lets it go between rounds
+ * and takes it again at once: a mutex's waiter, still waking, would lose
+ * it to the drain round after round while threads keep the rings full
+ * (a flush waited almost a second). So a waiter says so, and the drain
+ * steps back until it has the lock. Uncontended, a trylock and nothing
+ * more. */
+static void take_lock(struct async_state *as)
+{
+	if (pthread_mutex_trylock(&as->lock) == 0)
+		return;
+	__atomic_add_fetch(&as->wanted, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&as->lock);
+	__atomic_sub_fetch(&as->wanted, 1, __ATOMIC_RELAXED);
+}
+
+/* The drain, between rounds: lets a waiter of take_lock have the lock
+ * (for a while at most: a waiter may be descheduled). */
+static void step_back(struct async_state *as)
+{
+	for (int i = 0; i < 1000 && ms_atomic_load_relaxed_u32(&as->wanted) != 0; i++) {
+		if (i < 64)
+			ms_cpu_relax();
+		else
+			sched_yield();
+	}
+}
+
+/* Wakes the threads that wait for room in their ring, once half of it is
+ * free again (so that they and the drain do not take turns at every
+ * event). A full fence on both sides (here, and the waiter's locked
+ * exchange before it reads head): either the waiter sees the room, or
+ * this sees it waiting. */
+static void wake_writers(struct async_state *as, uint32_t nrings)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (uint32_t i = 0; i < nrings; i++) {
+		struct ring *r = as->rings[i];
+
+		if (ms_atomic_load_relaxed_u32(&r->waiting) &&
+		    r->head >= ms_atomic_load_relaxed(&r->resume)) {
+			ms_atomic_store_relaxed_u32(&r->waiting, 0);
+			__atomic_add_fetch(&r->wake, 1, __ATOMIC_RELEASE);
+			syscall(SYS_futex, &r->wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		}
+	}
+}
+
 /* One round: every event appended before the round began (its stamp below
  * the round's), across all rings in stamp order, which is the order the
  * program made them in. An event that must wait ends the round, so that
@@ -372,10 +422,8 @@ static int drain_pass(ms_backend *be, uint64_t limit)
 		}
 		sift_down(heap, n, 0);
 	}
-	if (moved > 0 && ms_atomic_load_relaxed_u32(&as->full_waiters) != 0) {
-		__atomic_add_fetch(&as->progress, 1, __ATOMIC_RELEASE);
-		syscall(SYS_futex, &as->progress, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
-	}
+	if (moved > 0)
+		wake_writers(as, nrings);
 	return moved > 0 || as->stuck_ring != NULL;
 }
 
@@ -407,6 +455,7 @@ static void *drain_main(void *arg)
 		pthread_mutex_lock(&as->lock);
 		moved = drain_pass(be, stamp());
 		pthread_mutex_unlock(&as->lock);
+		step_back(as);
 		if (ms_atomic_load_acquire_u32(&as->stop))
 			break;
 		if (moved) {
@@ -481,7 +530,7 @@ static void apply_in_place(ms_backend *be, struct slot *s)
 {
 	struct async_state *as = state_of(be);
 
-	pthread_mutex_lock(&as->lock);
+	take_lock(as);
 	/* What the rings hold from before it, in order. Whatever s could wait
 	 * for is among that; read every tail once more in case it was being
 	 * appended, and if s still waits, it waits for nothing (an untracked
@@ -545,22 +594,22 @@ static void route(ms_backend *be, struct slot *s)
 	tail = r->tail;
 	/* Full as last seen: read the drain's head again (a cache miss, so not
 	 * on every event). Full still: wait for the drain rather than lose
-	 * anything, asleep until it has made room, so that it has the CPU
-	 * (with many threads on few cores, naps that poll starve it). The
-	 * progress read before the last look at head makes a wake-up between
-	 * the two return at once; the time limit covers a drain stopped at
-	 * exit. */
+	 * anything, asleep until it has made room for half a ring, so that
+	 * it has the CPU (with many threads on few cores, naps that poll
+	 * starve it). The wake count read before the last look at head makes
+	 * a wake-up between the two return at once; the time limit covers a
+	 * drain stopped at exit. */
 	if (tail - r->seen_head >= RING_SIZE) {
 		while (tail - (r->seen_head = ms_atomic_load_acquire(&r->head)) >= RING_SIZE) {
-			uint32_t seen = ms_atomic_load_acquire_u32(&as->progress);
+			uint32_t seen = ms_atomic_load_acquire_u32(&r->wake);
 			struct timespec limit = { 0, FULL_MAX_NS };
 
-			ms_atomic_add_relaxed_u32(&as->full_waiters, 1);
+			ms_atomic_store_relaxed(&r->resume, tail - RING_SIZE / 2);
+			__atomic_exchange_n(&r->waiting, 1, __ATOMIC_SEQ_CST);
 			wake_drain(as);
-			if (tail - ms_atomic_load_acquire(&r->head) >= RING_SIZE)
-				syscall(SYS_futex, &as->progress, FUTEX_WAIT_PRIVATE, seen, &limit, NULL,
-					0);
-			__atomic_sub_fetch(&as->full_waiters, 1, __ATOMIC_RELAXED);
+			if (ms_atomic_load_acquire(&r->head) < tail - RING_SIZE / 2)
+				syscall(SYS_futex, &r->wake, FUTEX_WAIT_PRIVATE, seen, &limit, NULL, 0);
+			ms_atomic_store_relaxed_u32(&r->waiting, 0);
 		}
 	}
 	r->ev[tail & (RING_SIZE - 1)] = *s;
@@ -628,7 +677,7 @@ static void async_flush(ms_backend *be)
 {
 	struct async_state *as = state_of(be);
 
-	pthread_mutex_lock(&as->lock);
+	take_lock(as);
 	drain_all(be);
 	pthread_mutex_unlock(&as->lock);
 }
@@ -648,7 +697,7 @@ static void async_scan(ms_backend *be, void (*visit)(void *ctx, const ms_block *
 	struct async_state *as = state_of(be);
 	ms_ptr_map *m = &as->map;
 
-	pthread_mutex_lock(&as->lock);
+	take_lock(as);
 	drain_all(be);
 	for (size_t k = 0; m->slots != NULL && k <= m->mask; k++) {
 		const ms_ptr_entry *e = &m->slots[k];
@@ -666,7 +715,7 @@ static int async_lookup(ms_backend *be, uint64_t ptr, ms_block *out)
 	ms_ptr_entry e;
 	int err;
 
-	pthread_mutex_lock(&as->lock);
+	take_lock(as);
 	drain_all(be); /* the block's allocation may still be in a ring */
 	err = ms_ptr_map_find(&as->map, ptr, &e);
 	pthread_mutex_unlock(&as->lock);
@@ -741,7 +790,7 @@ static void async_fork_prepare(ms_backend *be)
 	struct async_state *as = state_of(be);
 
 	pthread_mutex_lock(&as->pool_lock);
-	pthread_mutex_lock(&as->lock);
+	take_lock(as);
 }
 
 static void async_fork_parent(ms_backend *be)
