@@ -8,7 +8,10 @@
 #include <memscope/snapshot.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +93,8 @@ static int load_header(const ms_reader *r, struct ms_seg_header *copy)
 	return validate(copy, r->size);
 }
 
+static int guarded_load_header(const ms_reader *r, struct ms_seg_header *copy);
+
 int ms_reader_open(ms_reader *r, const char *path)
 {
 	int err;
@@ -101,7 +106,7 @@ int ms_reader_open(ms_reader *r, const char *path)
 	err = ms_shm_map_readonly(path, &r->base, &r->size);
 	if (err != 0)
 		return err;
-	err = load_header(r, &copy);
+	err = guarded_load_header(r, &copy);
 	if (err != 0) {
 		ms_shm_unmap(r->base, r->size);
 		r->base = NULL;
@@ -130,6 +135,9 @@ const char *ms_reader_strerror(int err)
 		return "session segment is corrupt (offsets or sizes out of range)";
 	case MS_ERR_STARTING:
 		return "session is still being created; try again";
+	case MS_ERR_TRUNCATED:
+		return "session segment shrank while being read (its file was truncated): "
+		       "it can no longer be trusted";
 	case -EPERM:
 		return "session segment belongs to another user; run memscope-top as that user";
 	case -ENOENT:
@@ -434,7 +442,7 @@ static int copy_notes(const struct ms_seg_header *h, const struct ms_seg_globals
 	return 0;
 }
 
-int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
+static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 {
 	const struct ms_seg_header *live = r->base;
 	struct ms_seg_header copy, *h = &copy;
@@ -569,8 +577,8 @@ void ms_snapshot_release(ms_snapshot *s)
 	s->nsites = 0;
 }
 
-int ms_reader_stack(const ms_reader *r, uint32_t id, uint64_t *frames, uint32_t max,
-		    uint32_t *epoch)
+static int reader_stack(const ms_reader *r, uint32_t id, uint64_t *frames, uint32_t max,
+			uint32_t *epoch)
 {
 	struct ms_seg_header h;
 	const struct ms_seg_stack *e;
@@ -599,7 +607,7 @@ int ms_reader_stack(const ms_reader *r, uint32_t id, uint64_t *frames, uint32_t 
 	return (int)depth;
 }
 
-int ms_reader_modules(const ms_reader *r, ms_module_entry **out)
+static int reader_modules(const ms_reader *r, ms_module_entry **out)
 {
 	struct ms_seg_header h;
 	const struct ms_seg_module *m;
@@ -632,4 +640,110 @@ int ms_reader_modules(const ms_reader *r, ms_module_entry **out)
 		d->path[k] = '\0';
 	}
 	return (int)n;
+}
+
+/*
+ * A segment can shrink under a reader: its owner may truncate the file, and
+ * touching a mapped page past the new end raises SIGBUS. So every read of a
+ * segment runs guarded: a SIGBUS in that thread, during that read, makes it
+ * return MS_ERR_TRUNCATED instead. The handler is installed once per
+ * process, on the first read, and hands any other SIGBUS to the handler
+ * that was there before it (or to the default action).
+ */
+static __thread sigjmp_buf *guard;
+static struct sigaction before;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *info, void *context)
+{
+	sigjmp_buf *jump = guard;
+
+	if (jump != NULL) {
+		guard = NULL;
+		siglongjmp(*jump, 1);
+	}
+	if ((before.sa_flags & SA_SIGINFO) && before.sa_sigaction != NULL) {
+		before.sa_sigaction(sig, info, context);
+	} else if (!(before.sa_flags & SA_SIGINFO) && before.sa_handler != SIG_DFL &&
+		   before.sa_handler != SIG_IGN) {
+		before.sa_handler(sig);
+	} else {
+		/* A fault cannot be ignored: it would only come back. */
+		signal(SIGBUS, SIG_DFL);
+		raise(SIGBUS);
+	}
+}
+
+static void install_guard(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &before);
+}
+
+int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
+{
+	sigjmp_buf jump;
+	int err;
+
+	pthread_once(&guard_once, install_guard);
+	if (sigsetjmp(jump, 1) != 0) {
+		ms_snapshot_release(s);
+		return MS_ERR_TRUNCATED;
+	}
+	guard = &jump;
+	err = snapshot_take(r, s);
+	guard = NULL;
+	return err;
+}
+
+int ms_reader_stack(const ms_reader *r, uint32_t id, uint64_t *frames, uint32_t max,
+		    uint32_t *epoch)
+{
+	sigjmp_buf jump;
+	int err;
+
+	pthread_once(&guard_once, install_guard);
+	if (sigsetjmp(jump, 1) != 0)
+		return MS_ERR_TRUNCATED;
+	guard = &jump;
+	err = reader_stack(r, id, frames, max, epoch);
+	guard = NULL;
+	return err;
+}
+
+int ms_reader_modules(const ms_reader *r, ms_module_entry **out)
+{
+	sigjmp_buf jump;
+	int err;
+
+	pthread_once(&guard_once, install_guard);
+	*out = NULL;
+	if (sigsetjmp(jump, 1) != 0) {
+		free(*out);
+		*out = NULL;
+		return MS_ERR_TRUNCATED;
+	}
+	guard = &jump;
+	err = reader_modules(r, out);
+	guard = NULL;
+	return err;
+}
+
+static int guarded_load_header(const ms_reader *r, struct ms_seg_header *copy)
+{
+	sigjmp_buf jump;
+	int err;
+
+	pthread_once(&guard_once, install_guard);
+	if (sigsetjmp(jump, 1) != 0)
+		return MS_ERR_TRUNCATED;
+	guard = &jump;
+	err = load_header(r, copy);
+	guard = NULL;
+	return err;
 }

@@ -257,6 +257,35 @@ TEST_F(Damaged, AdversarialContentsGiveSaneSnapshots)
 	ms_reader_close(&r);
 }
 
+// The segment's file truncated under an open reader: reads past its new
+// end fault (SIGBUS), and each read says so instead of crashing.
+TEST_F(Damaged, TruncatedUnderAnOpenReader)
+{
+	ms_reader r;
+	ms_snapshot s;
+	ASSERT_EQ(ms_reader_open(&r, c.store.path), 0);
+	ASSERT_EQ(ms_snapshot_take(&r, &s), 0);
+	ms_snapshot_release(&s);
+	ASSERT_EQ(truncate(c.store.path, 4096), 0);
+	for (int i = 0; i < 3; i++) {
+		EXPECT_EQ(ms_snapshot_take(&r, &s), MS_ERR_TRUNCATED);
+		EXPECT_EQ(s.threads, nullptr);
+		// No module was recorded here: the list needs nothing past the
+		// header's page, and reads as empty.
+		ms_module_entry *mods = nullptr;
+		EXPECT_EQ(ms_reader_modules(&r, &mods), 0);
+		free(mods);
+		uint64_t frames[4];
+		uint32_t epoch;
+		EXPECT_EQ(ms_reader_stack(&r, 1, frames, 4, &epoch), MS_ERR_TRUNCATED);
+	}
+	EXPECT_NE(std::string(ms_reader_strerror(MS_ERR_TRUNCATED)).find("truncated"),
+		  std::string::npos);
+	ms_reader_close(&r);
+	// Opened now, the short file is refused outright.
+	EXPECT_EQ(ms_reader_open(&r, c.store.path), MS_ERR_CORRUPT);
+}
+
 // Random damage to the header and the first cells: every outcome is an
 // error code or a snapshot; none is a crash (ASan in CI watches the reads).
 TEST_F(Damaged, RandomHeaderMutations)

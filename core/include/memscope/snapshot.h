@@ -25,6 +25,8 @@ extern "C" {
 #define MS_ERR_VERSION (-1002)
 #define MS_ERR_CORRUPT (-1003)
 #define MS_ERR_STARTING (-1004)
+/* The segment shrank while it was read (its file was truncated). */
+#define MS_ERR_TRUNCATED (-1005)
 
 typedef enum ms_session_state {
 	MS_SESSION_RUNNING,
