@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <string>
 
 #include <memscope/session.h>
@@ -170,12 +171,16 @@ TEST_F(Attach, KillingTheTargetIsReportedAsGone)
 					    std::to_string(holder.pid) });
 	Json first = Json::parse(top.read_line());
 	EXPECT_FALSE(first["exited"].boolean);
+	auto killed = std::chrono::steady_clock::now();
 	kill(holder.pid, SIGKILL);
 	holder.wait();
 	Json last;
 	do {
 		last = Json::parse(top.read_line(5));
 	} while (!last["exited"].boolean);
+	// Within a second or two: the first frame after the death says so.
+	EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count(),
+		  2.0);
 	EXPECT_EQ(last["state"].str(), "gone");
 	EXPECT_EQ(top.wait(), 0);
 	holder.pid = -1;
