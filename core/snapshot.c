@@ -650,7 +650,7 @@ static int reader_modules(const ms_reader *r, ms_module_entry **out)
  * process, on the first read, and hands any other SIGBUS to the handler
  * that was there before it (or to the default action).
  */
-static __thread sigjmp_buf *guard;
+static __thread __attribute__((tls_model("initial-exec"))) sigjmp_buf *guard;
 static struct sigaction before;
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 
