@@ -271,23 +271,6 @@ static int apply(ms_backend *be, struct slot *s, int force)
 		if (s->ptr == 0)
 			return DONE;
 		return add_block(be, s->ptr, s->size, s->stack, s->thread, now, s->half == 2, force);
-	case MS_OP_MOVE:
-		/* As the core backend: the block is known by its new address from
-		 * now on, neither freed nor allocated. */
-		if (s->ptr != 0 && ms_ptr_map_take(map, s->old_ptr, &e) == 0) {
-			ms_ptr_entry stale;
-			int r;
-
-			e.ptr = s->ptr;
-			r = ms_ptr_map_put(map, &e, &stale);
-			if (r == 1) /* a block already known there: its free went unseen */
-				ms_store_count_free(be->store, cell_of(s->ptr), s->thread, stale.owner,
-						    stale.stack, stale.size, MS_LIFE_UNKNOWN);
-			if (r != 0)
-				ms_store_count_dropped(be->store);
-		}
-		ms_store_count_annotation(be->store, MS_OP_MOVE);
-		return DONE;
 	default:
 		ms_store_count_annotation(be->store, s->op);
 		return DONE;

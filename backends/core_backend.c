@@ -147,35 +147,7 @@ static void core_record(ms_backend *be, const ms_event *ev)
 		track(be, s, &e, ev->thread, 1);
 		pthread_mutex_unlock(&cs->shards[s].lock);
 		break;
-	case MS_OP_MOVE:
-		/* Rekey: the block keeps its size and owner under its new address
-		 * and stays accounted where it was counted (a move is neither an
-		 * allocation nor a free); its eventual free is counted in the new
-		 * shard's cell, so cells no longer pair up for it, only the sum. */
-		old = shard_of(ev->old_ptr);
-		e.ptr = 0;
-		if (ev->ptr != 0) {
-			pthread_mutex_lock(&cs->shards[old].lock);
-			if (ms_ptr_map_take(&cs->shards[old].map, ev->old_ptr, &e) != 0)
-				e.ptr = 0;
-			pthread_mutex_unlock(&cs->shards[old].lock);
-		}
-		if (e.ptr != 0) {
-			ms_ptr_entry stale;
-			int r;
-
-			e.ptr = ev->ptr;
-			pthread_mutex_lock(&cs->shards[s].lock);
-			r = ms_ptr_map_put(&cs->shards[s].map, &e, &stale);
-			if (r == 1) /* a block already known there: its free went unseen */
-				ms_store_count_free(be->store, s, ev->thread, stale.owner, stale.stack,
-						    stale.size, MS_LIFE_UNKNOWN);
-			if (r != 0)
-				ms_store_count_dropped(be->store);
-			pthread_mutex_unlock(&cs->shards[s].lock);
-		}
-		ms_store_count_annotation(be->store, MS_OP_MOVE);
-		break;
+	case MS_OP_MOVE: /* annotations: counted, the blocks left as they are */
 	case MS_OP_BORROW:
 	case MS_OP_RETURN:
 		ms_store_count_annotation(be->store, ev->op);

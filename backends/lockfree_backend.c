@@ -61,7 +61,6 @@ enum { EMPTY = 0, TOMB = 1, BUSY = 2, MIN_KEY = 16 };
 #define GENERATIONS 8u       /* tables alive at once, at most */
 #define MIN_SLOTS 4096u
 #define PROBE_LIMIT 64u      /* an insert that probes more finds the table full */
-#define SLOT_BITS 40         /* a forwarding entry: generation << 40 | slot */
 
 struct slot {
 	uint64_t key;
@@ -69,11 +68,17 @@ struct slot {
 	uint64_t stack_born; /* stack | born << 18 */
 };
 
+/* Where a moved block went: written before its slot is tagged FWD. */
+struct fwd {
+	uint64_t gen;
+	uint64_t slot;
+};
+
 struct table {
 	uint64_t gen;
 	uint64_t mask;
 	uint64_t used;  /* slots no longer EMPTY; atomic */
-	uint64_t *fwd;  /* the sampler's, while it moves blocks out */
+	struct fwd *fwd; /* the sampler's, while it moves blocks out */
 	size_t bytes;
 	uint64_t pad[3];
 	struct slot slots[];
@@ -144,7 +149,7 @@ static struct table *table_new(uint64_t gen, uint64_t slots)
 static void table_free(struct table *t)
 {
 	if (t->fwd != NULL)
-		ms_pages_free(t->fwd, (t->mask + 1) * sizeof(uint64_t));
+		ms_pages_free(t->fwd, (t->mask + 1) * sizeof(struct fwd));
 	ms_pages_free(t, t->bytes);
 }
 
@@ -164,13 +169,18 @@ static struct table *top_table(struct lf_state *ls)
 
 /* Publishes a table of generation top + 1 with the given number of slots,
  * unless someone has (then helps make it the top). Returns 0, or -ENOSPC
- * while GENERATIONS tables are alive, -ENOMEM. */
-static int publish_next(struct lf_state *ls, uint64_t top, uint64_t slots)
+ * while GENERATIONS tables are alive, -ENOMEM. The hook path (spare 1)
+ * leaves the last free place to the sampler, which can then always make a
+ * table for every live block and empty the others into it. */
+static int publish_next(struct lf_state *ls, uint64_t top, uint64_t slots, int spare)
 {
 	uint64_t gen = top + 1;
 	struct table **place = &ls->tables[gen % GENERATIONS];
 	struct table *t = __atomic_load_n(place, __ATOMIC_ACQUIRE), *fresh;
 
+	if (t == NULL && spare &&
+	    __atomic_load_n(&ls->tables[(gen + 1) % GENERATIONS], __ATOMIC_ACQUIRE) != NULL)
+		return -ENOSPC;
 	if (t == NULL) {
 		fresh = table_new(gen, slots);
 		if (fresh == NULL)
@@ -248,6 +258,12 @@ static int nearly_full(const struct table *t)
 	return ms_atomic_load_relaxed(&t->used) >= (t->mask + 1) - (t->mask + 1) / 8;
 }
 
+/* Past this, inserts stop: a table keeps a sixteenth of its slots EMPTY. */
+static int full(const struct table *t)
+{
+	return ms_atomic_load_relaxed(&t->used) >= (t->mask + 1) - (t->mask + 1) / 16;
+}
+
 /* A block still in the table whose address is allocated again: its free
  * went by a path we do not see. Accounted now, as nobody's, and counted as
  * an anomaly (as the core backend does). */
@@ -276,12 +292,14 @@ static int insert(ms_backend *be, const ms_ptr_entry *e)
 			return -ENOMEM;
 		if (!nearly_full(t) && put(t, e->ptr, so, sb, PROBE_LIMIT, &stale, &replaced) >= 0)
 			goto done;
-		if (publish_next(ls, top, (t->mask + 1) * 2) == 0)
+		if (publish_next(ls, top, (t->mask + 1) * 2, 1) == 0)
 			continue;
-		/* No other table can be made now: this one, probed to its end. */
-		if (put(t, e->ptr, so, sb, t->mask + 1, &stale, &replaced) >= 0)
+		/* No other table can be made now: this one, probed a little
+		 * further, never to the last slot (lookups need EMPTY ones);
+		 * else the operation is dropped, and counted. */
+		if (!full(t) && put(t, e->ptr, so, sb, 4 * PROBE_LIMIT, &stale, &replaced) >= 0)
 			goto done;
-		continue;
+		return -ENOMEM;
 done:
 		if (replaced)
 			unseen_free(be, &stale);
@@ -312,10 +330,10 @@ static int take_at(struct lf_state *ls, struct table *t, uint64_t i, uint64_t bl
 			return 0;
 		/* Moved: follow to the slot it went to. */
 		{
-			uint64_t f = load_acquire(&t->fwd[i]);
+			const struct fwd *f = &t->fwd[i];
 
-			t = table_at(ls, f >> SLOT_BITS);
-			i = f & ((1ull << SLOT_BITS) - 1);
+			i = ms_atomic_load_relaxed(&f->slot);
+			t = table_at(ls, ms_atomic_load_relaxed(&f->gen));
 			if (t == NULL || i > t->mask)
 				return 0;
 		}
@@ -411,16 +429,6 @@ static void lf_record(ms_backend *be, const ms_event *ev)
 		else
 			ms_store_count_untracked_free(be->store);
 		break;
-	case MS_OP_MOVE:
-		/* As the core backend: the block keeps its figures under its new
-		 * address, neither freed nor allocated. */
-		if (is_block(ev->ptr) && take(ls, ev->old_ptr, &old) == 0) {
-			old.ptr = ev->ptr;
-			if (insert(be, &old) != 0)
-				ms_store_count_dropped(be->store);
-		}
-		ms_store_count_annotation(be->store, MS_OP_MOVE);
-		break;
 	default:
 		ms_store_count_annotation(be->store, ev->op);
 		break;
@@ -496,7 +504,8 @@ static int move_up(ms_backend *be, struct table *L, uint64_t s, uint64_t block)
 			return 0; /* taken meanwhile: nothing left to move */
 		return -1;
 	}
-	__atomic_store_n(&L->fwd[s], T->gen << SLOT_BITS | (uint64_t)t, __ATOMIC_RELAXED);
+	ms_atomic_store_relaxed(&L->fwd[s].gen, T->gen);
+	ms_atomic_store_relaxed(&L->fwd[s].slot, (uint64_t)t);
 	if (!cas(&from->key, block | MOVING, block | FWD)) {
 		/* A take ended the block in L first: drop the draft. */
 		cas(&T->slots[t].key, block | MOVING, TOMB);
@@ -524,7 +533,7 @@ static void lf_maintain(ms_backend *be)
 				live += live_in(table_at(ls, gen));
 		while (slots < 2 * live)
 			slots *= 2;
-		publish_next(ls, top, slots);
+		publish_next(ls, top, slots, 0);
 		top = load_acquire(&ls->top);
 	}
 	for (uint64_t gen = top - (top >= GENERATIONS - 1 ? GENERATIONS - 1 : top); gen < top;
@@ -540,7 +549,7 @@ static void lf_maintain(ms_backend *be)
 		struct table *L = old[o];
 
 		if (L->fwd == NULL)
-			L->fwd = ms_pages_alloc((L->mask + 1) * sizeof(uint64_t));
+			L->fwd = ms_pages_alloc((L->mask + 1) * sizeof(struct fwd));
 		if (L->fwd == NULL)
 			break;
 		for (uint64_t s = 0; s <= L->mask && !stuck; s++) {
@@ -587,37 +596,68 @@ static void lf_scan(ms_backend *be, void (*visit)(void *ctx, const ms_block *b),
 	urcu_bp_read_unlock();
 }
 
-/* Finds block without taking it: its entry, or its copy being moved (the
- * value is the same in both). */
+/* Reads the copy of block at t->slots[i] (block, a draft, or forwarded
+ * on to where it went) without taking it. Returns 1 with *out. */
+static int read_at(struct lf_state *ls, struct table *t, uint64_t i, uint64_t block,
+		   ms_ptr_entry *out)
+{
+	for (int hops = 0; hops <= (int)GENERATIONS; hops++) {
+		uint64_t k = load_acquire(&t->slots[i].key);
+
+		if (k == block || k == (block | MOVING)) {
+			*out = entry_of(block, &t->slots[i]);
+			return 1;
+		}
+		if (k != (block | FWD))
+			return 0;
+		{
+			const struct fwd *f = &t->fwd[i];
+
+			i = ms_atomic_load_relaxed(&f->slot);
+			t = table_at(ls, ms_atomic_load_relaxed(&f->gen));
+		}
+		if (t == NULL || i > t->mask)
+			return 0;
+	}
+	return 0;
+}
+
+/* Finds block without taking it, looking again (as take does) when a move
+ * may have carried it past the search. */
 static int lf_lookup(ms_backend *be, uint64_t block, ms_block *out)
 {
 	struct lf_state *ls = state_of(be);
-	uint64_t top = load_acquire(&ls->top);
-	int err = -ENOENT;
+	ms_ptr_entry e;
+	int found = 0;
 
 	if (!is_block(block))
 		return -ENOENT;
 	urcu_bp_read_lock();
-	for (uint64_t gen = top + 1; err != 0 && gen-- > 0 && top - gen < GENERATIONS;) {
-		struct table *t = table_at(ls, gen);
-		uint64_t i = t != NULL ? ms_ptr_hash(block) & t->mask : 0;
+	for (;;) {
+		uint64_t retires = load_acquire(&ls->retires), top = load_acquire(&ls->top);
 
-		for (uint64_t n = 0; t != NULL && n <= t->mask; n++, i = (i + 1) & t->mask) {
-			uint64_t k = load_acquire(&t->slots[i].key);
+		for (uint64_t gen = top + 1; !found && gen-- > 0 && top - gen < GENERATIONS;) {
+			struct table *t = table_at(ls, gen);
+			uint64_t i = t != NULL ? ms_ptr_hash(block) & t->mask : 0;
 
-			if (k == EMPTY)
-				break;
-			if (k == block || k == (block | MOVING) || k == (block | FWD)) {
-				ms_ptr_entry e = entry_of(block, &t->slots[i]);
+			for (uint64_t n = 0; t != NULL && !found && n <= t->mask;
+			     n++, i = (i + 1) & t->mask) {
+				uint64_t k = load_acquire(&t->slots[i].key);
 
-				*out = (ms_block){ .size = e.size, .stack = e.stack, .born = e.born };
-				err = 0;
-				break;
+				if (k == EMPTY)
+					break;
+				if ((k & ~TAGS) == block)
+					found = read_at(ls, t, i, block, &e);
 			}
 		}
+		if (found || (load_acquire(&ls->retires) == retires && load_acquire(&ls->top) == top))
+			break;
 	}
 	urcu_bp_read_unlock();
-	return err;
+	if (!found)
+		return -ENOENT;
+	*out = (ms_block){ .size = e.size, .stack = e.stack, .born = e.born };
+	return 0;
 }
 
 /* --- life cycle ----------------------------------------------------------- */

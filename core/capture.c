@@ -191,6 +191,7 @@ void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim)
 	thread = ms_capture_thread(c);
 	claim->owner = thread; /* the caller, for backends that settle later */
 	c->backend.ops->claim(&c->backend, (uintptr_t)old_ptr, claim);
+	claim->note = ms_notes_claim(c, (uintptr_t)old_ptr);
 	/* The stream hears of the old block's end now, before the real realloc
 	 * can hand its address to another thread. A block we never tracked is
 	 * left out: its address may be reused before we could say so. */
@@ -210,6 +211,9 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr,
 
 	if (new_ptr != NULL)
 		ev.stack = ms_stacks_intern(&c->stacks, frames, depth);
+	/* An annotated block's note follows it, stays, or ends with
+	 * realloc(p, 0). */
+	ms_notes_settle(c, claim->note, claim->ptr, ev.ptr, size);
 	if (new_ptr == NULL && size != 0) {
 		/* Failed: the old block is untouched and still live. */
 		if (claim->found)
@@ -233,8 +237,6 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr,
 		}
 		return;
 	}
-	/* An annotated block's note follows it, or ends with realloc(p, 0). */
-	ms_notes_move(c, claim->ptr, ev.ptr, size);
 	/* new_ptr NULL here: realloc(p, 0) freed p; the backend accounts only
 	 * the old block's free. */
 	ev.op = MS_OP_REALLOC;
@@ -256,8 +258,8 @@ void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr)
 	};
 
 	ms_backend_record(&c->backend, &ev);
-	if (op == MS_OP_MOVE && ev.ptr != 0)
-		ms_notes_move(c, ev.old_ptr, ev.ptr, UINT64_MAX);
+	if (op == MS_OP_MOVE)
+		ms_notes_move(c, ev.old_ptr, ev.ptr);
 	else if (op == MS_OP_BORROW || op == MS_OP_RETURN)
 		ms_notes_borrow(c, ev.ptr, op == MS_OP_BORROW);
 }
@@ -276,7 +278,7 @@ static void count_age(void *ctx, const ms_block *b)
 	struct age_scan *scan = ctx;
 	uint64_t age = ms_born_age(scan->now, b->born);
 
-	if (b->stack >= scan->nstacks || age > MS_BORN_MASK / 2) /* born during the scan */
+	if (b->stack >= scan->nstacks)
 		return;
 	for (unsigned a = 0; a < MS_STORE_AGES && age >= scan->threshold[a]; a++) {
 		scan->sums[b->stack].bytes[a] += b->size;

@@ -1,4 +1,5 @@
 /* Annotated blocks grouped by variable, type or scope (memscope/snapshot.h). */
+#define _GNU_SOURCE
 #include <memscope/snapshot.h>
 
 #include <errno.h>
@@ -43,50 +44,55 @@ static void lifetimes(ms_note_group *g, double *life, size_t n)
 	g->life_median_s = n % 2 ? life[n / 2] : (life[n / 2 - 1] + life[n / 2]) / 2;
 }
 
+/* The notes in order of one name, for grouping in one pass. */
+static int by_name(const void *a, const void *b, void *key)
+{
+	const ms_note_info *x = *(const ms_note_info *const *)a;
+	const ms_note_info *y = *(const ms_note_info *const *)b;
+	ms_note_key by = *(const ms_note_key *)key;
+
+	return strcmp(key_of(x, by), key_of(y, by));
+}
+
 int ms_note_groups(const ms_snapshot *s, ms_note_key by, ms_note_group **out)
 {
-	ms_note_group *g = calloc(s->nnotes ? s->nnotes : 1, sizeof(*g));
-	double *life = malloc((s->nnotes ? s->nnotes : 1) * sizeof(*life));
-	char *done = calloc(s->nnotes ? s->nnotes : 1, 1);
-	size_t ng = 0;
+	size_t n = s->nnotes ? s->nnotes : 1, ng = 0;
+	ms_note_group *g = calloc(n, sizeof(*g));
+	const ms_note_info **order = malloc(n * sizeof(*order));
+	double *life = malloc(n * sizeof(*life));
 
-	if (g == NULL || life == NULL || done == NULL) {
+	if (g == NULL || order == NULL || life == NULL) {
 		free(g);
+		free(order);
 		free(life);
-		free(done);
 		return -ENOMEM;
 	}
-	/* Quadratic in the worst case, over at most the store's note slots;
-	 * a group is gathered whole the first time its name is met. */
-	for (size_t i = 0; i < s->nnotes; i++) {
-		const char *name = key_of(&s->notes[i], by);
-		ms_note_group *grp;
+	for (size_t i = 0; i < s->nnotes; i++)
+		order[i] = &s->notes[i];
+	qsort_r(order, s->nnotes, sizeof(*order), by_name, &by);
+	for (size_t i = 0; i < s->nnotes;) {
+		ms_note_group *grp = &g[ng++];
+		const char *name = key_of(order[i], by);
 		size_t nlife = 0;
 
-		if (done[i])
-			continue;
-		grp = &g[ng++];
 		strcpy(grp->name, name);
-		for (size_t j = i; j < s->nnotes; j++) {
-			const ms_note_info *n = &s->notes[j];
+		for (; i < s->nnotes && strcmp(key_of(order[i], by), name) == 0; i++) {
+			const ms_note_info *note = order[i];
 
-			if (done[j] || strcmp(key_of(n, by), name) != 0)
-				continue;
-			done[j] = 1;
-			grp->borrows += n->borrows;
-			grp->lent += n->lent;
-			if (n->live) {
-				grp->live_bytes += n->size;
+			grp->borrows += note->borrows;
+			grp->lent += note->lent;
+			if (note->live) {
+				grp->live_bytes += note->size;
 				grp->live_allocs++;
 			} else {
 				grp->ended++;
-				life[nlife++] = n->lifetime_s;
+				life[nlife++] = note->lifetime_s;
 			}
 		}
 		lifetimes(grp, life, nlife);
 	}
+	free(order);
 	free(life);
-	free(done);
 	qsort(g, ng, sizeof(*g), by_live_then_name);
 	*out = g;
 	return (int)ng;

@@ -3,12 +3,16 @@
  * and their lifetimes, kept in the store's note slots for readers.
  *
  * Annotation calls are the program's own, far rarer than malloc, so they
- * take one lock. The malloc path pays for annotations only while some
- * annotated block is live: a free then looks its address up (under the
- * lock); with none live it reads one counter. Memory is taken on the first
- * annotation, so programs that never annotate pay nothing else.
+ * take one lock. The malloc path must not: a free (or a realloc) first
+ * reads a counting filter of annotated addresses (a 16-bit count per hash
+ * bucket, changed under the lock), and takes the lock only on a hit, that
+ * is for an annotated block or, rarely, one sharing its bucket. Memory is
+ * taken on the first annotation, so programs that never annotate read one
+ * pointer per free.
  *
- * A block's note follows it: ms_move and realloc give it the new address;
+ * A block's note follows it: realloc gives it the new address (the note
+ * leaves the index with the old block, before the real realloc can hand
+ * that address to another thread), ms_move hands it to another block, and
  * its free ends it (its lifetime is then fixed). Once every slot has been
  * used, a new note takes the slot of an ended one; with every slot live,
  * the annotation is not kept.
@@ -28,12 +32,12 @@
 #define MS_TLS __thread __attribute__((tls_model("initial-exec")))
 
 #define NAMES 4096u       /* as the store's name table */
+#define FILTER_BITS 16
 #define NAME_MAX_LEN 47u
 #define SCOPE_DEPTH 64u
 
 struct ms_notes {
 	uint32_t lock;
-	uint32_t live;     /* live annotated blocks; read without the lock */
 	uint32_t used;     /* slots handed out */
 	uint32_t cursor;   /* where the search for an ended slot goes on */
 	ms_ptr_map index;  /* address -> slot, in the entry's stack field */
@@ -42,7 +46,47 @@ struct ms_notes {
 	uint32_t name_slot[2 * NAMES];
 	char name[NAMES + 1][NAME_MAX_LEN + 1];
 	uint32_t nnames;
+	/* Indexed addresses per hash bucket: written under the lock, read
+	 * without it by the malloc path. */
+	uint16_t filter[1u << FILTER_BITS];
 };
+
+static uint16_t *bucket(struct ms_notes *n, uint64_t ptr)
+{
+	return &n->filter[ms_ptr_hash(ptr) >> (64 - FILTER_BITS)];
+}
+
+/* Whether ptr may be annotated (no lock: a false hit only costs one). The
+ * program orders ms_track of a block before its free, so a zero read here
+ * means no note. */
+static int maybe_noted(struct ms_notes *n, uint64_t ptr)
+{
+	return __atomic_load_n(bucket(n, ptr), __ATOMIC_RELAXED) != 0;
+}
+
+/* The index, with the filter kept in step. Under the lock. */
+static int index_add(struct ms_notes *n, uint64_t ptr, uint32_t slot)
+{
+	ms_ptr_entry e = { .ptr = ptr, .stack = slot };
+	uint16_t *b = bucket(n, ptr);
+
+	if (*b == UINT16_MAX || ms_ptr_map_add(&n->index, &e) != 0)
+		return -1;
+	__atomic_store_n(b, (uint16_t)(*b + 1), __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* The slot indexed at ptr, taken out; MS_STORE_NOTES if none. */
+static uint32_t index_take(struct ms_notes *n, uint64_t ptr)
+{
+	ms_ptr_entry e;
+	uint16_t *b = bucket(n, ptr);
+
+	if (ms_ptr_map_take(&n->index, ptr, &e) != 0)
+		return MS_STORE_NOTES;
+	__atomic_store_n(b, (uint16_t)(*b - 1), __ATOMIC_RELAXED);
+	return e.stack;
+}
 
 /* The calling thread's open scopes (MS_SCOPE), innermost last. */
 static MS_TLS const char *scopes[SCOPE_DEPTH];
@@ -173,18 +217,21 @@ void ms_capture_track(ms_capture *c, const void *ptr, const char *var, const cha
 	lock(n);
 	i = slot_of(n, p);
 	if (i == MS_STORE_NOTES) {
-		ms_ptr_entry e = { .ptr = p };
-
 		i = free_slot(n);
-		e.stack = i;
-		if (i == MS_STORE_NOTES || ms_ptr_map_add(&n->index, &e) != 0) {
+		if (i == MS_STORE_NOTES) {
+			unlock(n);
+			return;
+		}
+		if (index_add(n, p, i) != 0) {
+			/* No room in the index: the slot is handed back, ended. */
+			memset(&n->note[i], 0, sizeof(n->note[i]));
+			n->note[i].ended_mono_ns = 1;
 			unlock(n);
 			return;
 		}
 		memset(&n->note[i], 0, sizeof(n->note[i]));
 		n->note[i].ptr = p;
 		n->note[i].tracked_mono_ns = ms_clock_mono_ns();
-		ms_atomic_add_relaxed_u32(&n->live, 1);
 	}
 	/* Tracking a block again renames it. */
 	n->note[i].size = b.size;
@@ -211,62 +258,108 @@ void ms_capture_scope_leave(void)
 		scope_depth--;
 }
 
-void ms_notes_end(ms_capture *c, uint64_t ptr)
+/* The notes, if ptr may be annotated; NULL for the malloc path to go on. */
+static struct ms_notes *notes_for(ms_capture *c, uint64_t ptr)
 {
 	struct ms_notes *n = __atomic_load_n(&c->notes, __ATOMIC_ACQUIRE);
-	ms_ptr_entry e;
 
-	if (n == NULL || ms_atomic_load_relaxed_u32(&n->live) == 0)
+	return n != NULL && maybe_noted(n, ptr) ? n : NULL;
+}
+
+static void end_note(ms_capture *c, struct ms_notes *n, uint32_t i)
+{
+	n->note[i].ended_mono_ns = ms_clock_mono_ns();
+	publish(c, n, i);
+}
+
+void ms_notes_end(ms_capture *c, uint64_t ptr)
+{
+	struct ms_notes *n = notes_for(c, ptr);
+	uint32_t i;
+
+	if (n == NULL)
 		return;
 	lock(n);
-	if (ms_ptr_map_take(&n->index, ptr, &e) == 0) {
-		n->note[e.stack].ended_mono_ns = ms_clock_mono_ns();
-		publish(c, n, e.stack);
-		ms_atomic_add_relaxed_u32(&n->live, (uint32_t)-1);
+	i = index_take(n, ptr);
+	if (i != MS_STORE_NOTES)
+		end_note(c, n, i);
+	unlock(n);
+}
+
+uint32_t ms_notes_claim(ms_capture *c, uint64_t ptr)
+{
+	struct ms_notes *n = notes_for(c, ptr);
+	uint32_t i;
+
+	if (n == NULL)
+		return 0;
+	lock(n);
+	i = index_take(n, ptr);
+	unlock(n);
+	return i == MS_STORE_NOTES ? 0 : i + 1;
+}
+
+void ms_notes_settle(ms_capture *c, uint32_t claimed, uint64_t old_ptr, uint64_t new_ptr,
+		     uint64_t size)
+{
+	struct ms_notes *n = __atomic_load_n(&c->notes, __ATOMIC_ACQUIRE);
+	uint32_t i = claimed - 1;
+
+	if (claimed == 0 || n == NULL)
+		return;
+	lock(n);
+	if (new_ptr == 0 && size != 0) {
+		/* The realloc failed: the block stays where it was. */
+		if (index_add(n, old_ptr, i) != 0)
+			end_note(c, n, i);
+	} else if (new_ptr == 0 || index_add(n, new_ptr, i) != 0) {
+		end_note(c, n, i); /* realloc(p, 0), or no room to follow */
+	} else {
+		n->note[i].ptr = new_ptr;
+		n->note[i].size = size;
+		publish(c, n, i);
 	}
 	unlock(n);
 }
 
-void ms_notes_move(ms_capture *c, uint64_t from, uint64_t to, uint64_t size)
+void ms_notes_move(ms_capture *c, uint64_t from, uint64_t to)
 {
 	struct ms_notes *n = __atomic_load_n(&c->notes, __ATOMIC_ACQUIRE);
-	ms_ptr_entry e;
+	ms_block b = { 0 };
+	int known;
+	uint32_t i, there;
 
-	if (n == NULL || ms_atomic_load_relaxed_u32(&n->live) == 0)
+	if (n == NULL || from == to || to == 0)
 		return;
+	known = c->backend.ops->lookup != NULL &&
+		c->backend.ops->lookup(&c->backend, to, &b) == 0;
 	lock(n);
-	if (from == to) { /* resized in place */
-		uint32_t i = slot_of(n, from);
-
-		if (i != MS_STORE_NOTES && size != UINT64_MAX) {
-			n->note[i].size = size;
+	i = index_take(n, from);
+	if (i != MS_STORE_NOTES) {
+		/* The receiving block's own note, if it had one, ends. */
+		there = index_take(n, to);
+		if (there != MS_STORE_NOTES)
+			end_note(c, n, there);
+		if (index_add(n, to, i) != 0) {
+			end_note(c, n, i);
+		} else {
+			n->note[i].ptr = to;
+			if (known) {
+				n->note[i].size = b.size;
+				n->note[i].stack = b.stack;
+			}
 			publish(c, n, i);
 		}
-	} else if (ms_ptr_map_take(&n->index, from, &e) == 0) {
-		ms_note *note = &n->note[e.stack];
-
-		e.ptr = to;
-		if (to == 0 || ms_ptr_map_add(&n->index, &e) != 0) {
-			/* Nowhere to go (or the address is annotated already): the
-			 * note ends here. */
-			note->ended_mono_ns = ms_clock_mono_ns();
-			ms_atomic_add_relaxed_u32(&n->live, (uint32_t)-1);
-		} else {
-			note->ptr = to;
-			if (size != UINT64_MAX)
-				note->size = size;
-		}
-		publish(c, n, e.stack);
 	}
 	unlock(n);
 }
 
 void ms_notes_borrow(ms_capture *c, uint64_t ptr, int lend)
 {
-	struct ms_notes *n = __atomic_load_n(&c->notes, __ATOMIC_ACQUIRE);
+	struct ms_notes *n = notes_for(c, ptr);
 	uint32_t i;
 
-	if (n == NULL || ms_atomic_load_relaxed_u32(&n->live) == 0)
+	if (n == NULL)
 		return;
 	lock(n);
 	i = slot_of(n, ptr);

@@ -955,16 +955,25 @@ struct state {
 	size_t nnotes;
 };
 
+/* The longest lifetime a file may keep (about 52 days, in ns): what a
+ * double holds exactly. */
+#define MAX_LIFE_NS (1ull << 52)
+
 /* A lifetime as the file keeps it (ns + 1, 0: none), in seconds or -1. */
 static double life_s(uint64_t v)
 {
 	return v == 0 ? -1 : (double)(v - 1) / 1e9;
 }
 
-/* Copies a name of the strings dictionary into a note's field. */
+/* Copies a name of the strings dictionary into a note's field, printable
+ * (a file's strings reach the terminal). */
 static void note_name(char *dst, size_t cap, const char *text)
 {
-	snprintf(dst, cap, "%s", text != NULL ? text : "");
+	size_t n = 0;
+
+	for (; text != NULL && text[n] != '\0' && n + 1 < cap; n++)
+		dst[n] = (unsigned char)text[n] >= 0x20 && text[n] != 0x7f ? text[n] : '?';
+	dst[n] = '\0';
 }
 
 /* A frame's annotated blocks: they replace the last frame's. */
@@ -975,6 +984,8 @@ static int read_notes(ms_recording *r, struct ms_cursor *c, struct state *st)
 	free(st->notes);
 	st->notes = NULL;
 	st->nnotes = 0;
+	if (n > MS_STORE_NOTES) /* more than a program can have */
+		c->bad = 1;
 	if (c->bad || n == 0)
 		return 0;
 	st->notes = calloc(n, sizeof(*st->notes));
@@ -992,7 +1003,7 @@ static int read_notes(ms_recording *r, struct ms_cursor *c, struct state *st)
 		d->borrows = (uint32_t)ms_cur_varint(c);
 		d->lent = (uint32_t)ms_cur_varint(c);
 		d->tracked_s = (double)ms_cur_varint(c) / 1e6;
-		d->lifetime_s = life_s(ms_cur_varint(c));
+		d->lifetime_s = life_s(ms_cur_varint(c) & (MAX_LIFE_NS - 1));
 		if (d->lifetime_s < 0)
 			d->lifetime_s = 0;
 	}
@@ -1105,8 +1116,11 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 					     si.life_median_s < 0 ? 0 : (uint64_t)(si.life_median_s * 1e9 + 0.5) + 1,
 					     si.life_max_s < 0 ? 0 : (uint64_t)(si.life_max_s * 1e9 + 0.5) + 1 };
 
-			for (int k = 0; k < 3; k++)
+			for (int k = 0; k < 3; k++) {
 				life[k] += unzigzag(ms_cur_varint(&c));
+				if (life[k] > MAX_LIFE_NS) /* kept exact as a double */
+					c.bad = 1;
+			}
 			si.life_min_s = life_s(life[0]);
 			si.life_median_s = life_s(life[1]);
 			si.life_max_s = life_s(life[2]);

@@ -36,7 +36,9 @@ struct site_mark {
 /* A lifetime in seconds as the file keeps it: ns + 1, 0 for none. */
 static uint64_t life_ns(double s)
 {
-	return s < 0 ? 0 : (uint64_t)(s * 1e9 + 0.5) + 1;
+	const double most = 4.5e6; /* 52 days: the reader's bound (1 << 52 ns) */
+
+	return !(s >= 0) ? 0 : (uint64_t)((s < most ? s : most) * 1e9 + 0.5) + 1;
 }
 
 /* A thread as the previous frame recorded it: its figures and its view,

@@ -69,7 +69,7 @@ static int validate(const struct ms_seg_header *h, size_t size)
 		return MS_ERR_CORRUPT;
 	if (h->cell_count > 4096 || h->thread_count > (1u << 20) || h->sample_count > (1u << 20) ||
 	    h->stack_count > (1u << 24) || h->module_count > (1u << 16) ||
-	    h->note_count > (1u << 20) || h->name_count > (1u << 16))
+	    h->note_count != MS_SEG_NOTES || h->name_count != MS_SEG_NAMES)
 		return MS_ERR_CORRUPT;
 	return 0;
 }
@@ -402,6 +402,10 @@ static int copy_notes(const struct ms_seg_header *h, const struct ms_seg_globals
 	}
 	for (uint32_t i = 0; i < nnames; i++)
 		copy_name(text[i + 1], sizeof(text[i + 1]), names[i].text, MS_NAME_MAX);
+	/* One budget of retries for all notes: a writer that died holding
+	 * some cannot make each cost its own wait. */
+	int budget = 10000;
+
 	for (uint32_t i = 0; i < used; i++) {
 		const struct ms_seg_note *e = &notes[i];
 		uint32_t state = MS_NOTE_FREE, var = 0, type = 0, scope = 0;
@@ -409,7 +413,7 @@ static int copy_notes(const struct ms_seg_header *h, const struct ms_seg_globals
 		ms_note_info d = { 0 };
 		int whole = 0;
 
-		for (int tries = 0; tries < 1000 && !whole; tries++) {
+		for (; budget > 0 && !whole; budget--) {
 			uint32_t s1 = ms_atomic_load_acquire_u32(&e->seq);
 
 			state = ms_atomic_load_relaxed_u32(&e->state);

@@ -602,8 +602,9 @@ static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t li
 {
 	if (st->shared_cells) {
 		/* No lock at all: the highest live figure wins by CAS and stamps
-		 * its time right after, so a reader may see a new peak with the
-		 * previous peak's time for a few instructions. */
+		 * its time right after. Two threads raising it at once may leave
+		 * the higher peak with the time of the lower one, reached an
+		 * instant before it. */
 		uint64_t peak = ms_atomic_load_relaxed(&g->peak_bytes);
 
 		while (live > peak) {
@@ -996,11 +997,16 @@ uint32_t ms_store_own_threads;
 /* Store time units a second, measured against the monotonic clock since
  * the start. Past a millisecond the two clocks' reading jitter (tens of ns)
  * weighs less than 1e-4; a program that ends sooner gets a rougher figure
- * rather than none. */
+ * rather than none. From 2 s on the figure stays as it is (exact to a few
+ * ppm): readers and recordings then see lifetimes that do not wobble with
+ * the clock's slewing. */
 static void calibrate(ms_store *st, uint64_t mono_ns)
 {
 	uint64_t units = ms_store_time() - st->start_time, ns = mono_ns - st->start_time_mono_ns;
 
+	if (st->calibrated)
+		return;
+	st->calibrated = ns >= 2000000000u;
 	if (ns >= 1000000u || (ns >= 10000u && globals(st)->time_per_s == 0))
 		ms_atomic_store_relaxed(&globals(st)->time_per_s,
 					(uint64_t)((unsigned __int128)units * 1000000000u / ns));
@@ -1018,8 +1024,8 @@ void ms_store_sample(ms_store *st)
 	/* The two clocks first, together, so CPU% is not skewed by our own
 	 * work below. */
 	now.mono_ns = ms_clock_mono_ns();
-	now.cpu_ns = ms_clock_process_cpu_ns();
 	calibrate(st, now.mono_ns);
+	now.cpu_ns = ms_clock_process_cpu_ns();
 	ms_seg_sum_cells(cell_at(st, 0), MS_SEG_CELLS, &tot);
 	now.live_bytes = tot.alloc_bytes - tot.free_bytes;
 	now.live_allocs = tot.allocs - tot.frees;

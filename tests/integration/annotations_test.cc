@@ -21,11 +21,11 @@ const Json *group(const Json &f, const std::string &by, const std::string &name)
 	return nullptr;
 }
 
-Json final_frame()
+Json final_frame(const std::string &program = "annotated")
 {
 	mstest::fresh_session_dir("annotations");
 	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "-d", "0.2", "--",
-					 mstest::workload("annotated") });
+					 mstest::workload(program) });
 	EXPECT_EQ(r.status, 0) << r.err;
 	return mstest::last_json_line(r.out);
 }
@@ -97,6 +97,30 @@ TEST(Annotations, GroupedByVariableTypeAndScope)
 		EXPECT_EQ(b["scope"].str(), "main");
 	}
 	EXPECT_EQ(bufs, 1);
+	// moved handed its names to the block it was copied into.
+	int moved = 0;
+	for (const Json &b : f["annotations"]["blocks"].items) {
+		if (b["var"].str() != "moved")
+			continue;
+		moved++;
+		EXPECT_EQ(b["size"].u64(), 128u);
+		EXPECT_FALSE(b["live"].boolean);
+	}
+	EXPECT_EQ(moved, 1);
+}
+
+// Linked without -pie, the program's weak references to the hook are null
+// from the start: memscope.h finds the hook by name instead.
+TEST(Annotations, AProgramLinkedWithoutPie)
+{
+	Json f = final_frame("annotated_nopie");
+	EXPECT_EQ(f["annotations"]["blocks"].items.size(), 13u);
+	const Json *cfg = group(f, "var", "cfg");
+	ASSERT_NE(cfg, nullptr);
+	EXPECT_EQ((*cfg)["borrows"].u64(), 3u);
+	mstest::Result r = mstest::run({ mstest::workload("annotated_nopie") });
+	EXPECT_EQ(r.status, 0);
+	EXPECT_EQ(r.out, "annotated: ok 0 x\n");
 }
 
 } // namespace

@@ -190,9 +190,11 @@ TEST_P(Engine, LifetimesPerCallSite)
 	ms_capture_alloc(&c, fake(400), 8, fast_frames, 0);
 	ms_snapshot_release(&s);
 	s = snap();
-	for (size_t i = 0; i < s.nsites; i++)
-		if (s.sites[i].frees == 0)
+	for (size_t i = 0; i < s.nsites; i++) {
+		if (s.sites[i].frees == 0) {
 			EXPECT_LT(s.sites[i].life_median_s, 0.0);
+		}
+	}
 	ms_snapshot_release(&s);
 }
 
@@ -261,22 +263,54 @@ TEST_P(Engine, ReallocOfUntrackedBlock)
 	ms_snapshot_release(&s);
 }
 
-TEST_P(Engine, AnnotationsMoveKeepsTheBlock)
+// Annotations count, and leave the blocks as they are: ms_move hands one
+// block's names to another (a hand-made realloc), realloc carries them to
+// the new block, and a free ends them.
+TEST_P(Engine, AnnotationsFollowTheirBlocks)
 {
 	ms_capture_alloc(&c, fake(1), 128, nullptr, 0);
+	ms_capture_alloc(&c, fake(2), 64, nullptr, 0);
+	ms_capture_track(&c, fake(1), "a", "struct a");
 	ms_capture_annotate(&c, MS_OP_MOVE, fake(2), fake(1));
 	ms_capture_annotate(&c, MS_OP_BORROW, fake(2), nullptr);
 	ms_capture_annotate(&c, MS_OP_RETURN, fake(2), nullptr);
-	ms_capture_free(&c, fake(2)); // freed under its new address
+	ms_capture_free(&c, fake(1)); // the old home, freed as usual
+	ms_capture_alloc(&c, fake(3), 32, nullptr, 0);
+	ms_capture_track(&c, fake(3), "b", "char[]");
+	ms_claim claim;
+	ms_capture_realloc_begin(&c, fake(3), &claim);
+	ms_capture_realloc_end(&c, &claim, fake(4), 256, nullptr, 0);
 
 	ms_snapshot s = snap();
-	EXPECT_EQ(s.total_allocs, 1u);
-	EXPECT_EQ(s.total_frees, 1u);
-	EXPECT_EQ(s.live_bytes, 0u);
+	EXPECT_EQ(s.total_allocs, 4u);
+	EXPECT_EQ(s.total_frees, 2u);
+	EXPECT_EQ(s.live_bytes, 64u + 256u);
 	EXPECT_EQ(s.untracked_frees, 0u);
+	EXPECT_EQ(s.dropped_events, 0u);
 	EXPECT_EQ(s.moves, 1u);
 	EXPECT_EQ(s.borrows, 1u);
 	EXPECT_EQ(s.returns, 1u);
+	ASSERT_EQ(s.nnotes, 2u);
+	const ms_note_info &a = s.notes[0], &b = s.notes[1];
+	EXPECT_STREQ(a.var, "a");
+	EXPECT_EQ(a.ptr, (uint64_t)(uintptr_t)fake(2)); // moved, with its new block's size
+	EXPECT_EQ(a.size, 64u);
+	EXPECT_TRUE(a.live);
+	EXPECT_EQ(a.borrows, 1u);
+	EXPECT_EQ(a.lent, 0u);
+	EXPECT_STREQ(b.var, "b");
+	EXPECT_EQ(b.ptr, (uint64_t)(uintptr_t)fake(4)); // followed the realloc
+	EXPECT_EQ(b.size, 256u);
+	EXPECT_TRUE(b.live);
+	ms_snapshot_release(&s);
+
+	ms_capture_free(&c, fake(2));
+	ms_capture_free(&c, fake(4));
+	s = snap();
+	ASSERT_EQ(s.nnotes, 2u);
+	EXPECT_FALSE(s.notes[0].live);
+	EXPECT_FALSE(s.notes[1].live);
+	EXPECT_EQ(s.live_bytes, 0u);
 	ms_snapshot_release(&s);
 }
 

@@ -6,8 +6,9 @@
  *   cfg     one struct config (64 bytes), borrowed 3 times and returned
  *           twice, never freed;
  *   buf     32 bytes, "char[]", realloc'ed to 4096, never freed;
- *   moved   48 bytes, "struct config", moved to another address and back
- *           (ms_move), then freed.
+ *   moved   64 bytes, "struct config", copied into a block of 128 bytes
+ *           that takes over its names (ms_move: a hand-made realloc), then
+ *           both freed.
  * In scope "load", inside "main":
  *   line    ten blocks of 100 bytes, "char[100]"; the even-numbered five
  *           freed, the odd-numbered five kept.
@@ -43,9 +44,8 @@ int main(void)
 {
 	MS_SCOPE("main");
 	struct config *cfg = malloc(sizeof(*cfg));
-	struct config *moved;
+	struct config *moved, *bigger;
 	char *buf, *grown;
-	char elsewhere;
 
 	ms_track(cfg, "cfg", "struct config");
 	memset(cfg, 0, sizeof(*cfg));
@@ -63,11 +63,13 @@ int main(void)
 		return 1;
 	memset(grown, 'x', 4096);
 
-	moved = malloc(sizeof(*moved));
+	moved = calloc(1, sizeof(*moved));
 	ms_track(moved, "moved", "struct config");
-	ms_move(moved, &elsewhere);
-	ms_move(&elsewhere, moved);
+	bigger = malloc(2 * sizeof(*moved));
+	memcpy(bigger, moved, sizeof(*moved));
+	ms_move(moved, bigger);
 	free(moved);
+	free(bigger);
 
 	printf("annotated: ok %d %c\n", cfg->values[0], grown[4095]);
 	fflush(stdout);

@@ -31,6 +31,7 @@ typedef struct ms_claim {
 	uint32_t stack;
 	uint64_t born; /* store time units (memscope/store.h) */
 	int found; /* 0: the block was never tracked */
+	uint32_t note; /* the engine's: the block's annotation, if any */
 } ms_claim;
 
 /* A live block as a scan sees it. */
@@ -144,7 +145,8 @@ void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim);
 /* new_ptr NULL with size 0: the block was freed; NULL otherwise: failure. */
 void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size,
 			    const uint64_t *frames, uint32_t depth);
-/* MS_OP_MOVE (old_ptr -> ptr), MS_OP_BORROW, MS_OP_RETURN. */
+/* MS_OP_MOVE (old_ptr -> ptr: the annotation of one block goes to
+ * another; both stay as they are), MS_OP_BORROW, MS_OP_RETURN. */
 void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr);
 
 /*

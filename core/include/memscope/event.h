@@ -19,8 +19,9 @@ typedef enum ms_op {
 	/* old_ptr -> ptr, size: a block resized (possibly in place); ptr 0:
 	 * realloc(old_ptr, 0) freed the block. */
 	MS_OP_REALLOC = 3,
-	/* old_ptr -> ptr: ownership of a live block now known by a new address
-	 * (annotation; no bytes change hands). */
+	/* old_ptr -> ptr: the annotation (memscope.h names) of the block at
+	 * old_ptr now belongs to the block at ptr; both blocks stay as they
+	 * are (a hand-made realloc: copy, then free the old one). */
 	MS_OP_MOVE = 4,
 	/* ptr: a live block lent out (annotation). */
 	MS_OP_BORROW = 5,

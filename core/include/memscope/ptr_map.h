@@ -15,15 +15,20 @@
 extern "C" {
 #endif
 
-/* Bits of a block's birth time (store time units, memscope/store.h): about
- * 17 days of a 3 GHz TSC before lifetimes wrap. */
+/* Bits of a block's birth time (store time units, memscope/store.h): with
+ * a 3 GHz TSC, units of 0.34 us and ages exact up to 139 days (half the
+ * range: a later birth reads as age 0). */
 #define MS_BORN_BITS 46
 #define MS_BORN_MASK ((1ull << MS_BORN_BITS) - 1)
 
-/* How long since born, in store time units, modulo 2^MS_BORN_BITS. */
+/* How long since born, in store time units, modulo 2^MS_BORN_BITS; 0 for a
+ * birth that reads as later than now (clocks read a few cycles apart on
+ * two CPUs, an allocation stamped during a scan). */
 static inline uint64_t ms_born_age(uint64_t now, uint64_t born)
 {
-	return (now - born) & MS_BORN_MASK;
+	uint64_t age = (now - born) & MS_BORN_MASK;
+
+	return age > MS_BORN_MASK / 2 ? 0 : age;
 }
 
 /* 24 bytes: the table is most of the hook's memory per live block. */

@@ -23,7 +23,7 @@ extern "C" {
  * in ns, in units of 2^MS_STORE_TIME_SHIFT. The sampler measures the units
  * per second for readers. Cheap enough for every allocation and free.
  */
-#define MS_STORE_TIME_SHIFT 6
+#define MS_STORE_TIME_SHIFT 10
 #define MS_LIFE_UNKNOWN UINT64_MAX
 
 static inline uint64_t ms_store_time(void)
@@ -66,6 +66,7 @@ typedef struct ms_store {
 	uint64_t reserved_threads, reserved_stacks, reserved_modules, reserved_words;
 	uint64_t reserved_notes, reserved_names, reserved_lives;
 	uint64_t start_time, start_time_mono_ns; /* for the time units' rate */
+	int calibrated; /* the rate is measured for good */
 } ms_store;
 
 /* Threads of memscope's own in this process (the sampler, a backend's
