@@ -15,10 +15,6 @@
 
 namespace {
 
-std::string report_path()
-{
-	return mstest::runfile("tui/memscope-report");
-}
 
 struct Recorded {
 	std::vector<ms_rec_event> events;
@@ -144,7 +140,7 @@ TEST(Events, ReallocsAndFailuresPairUpLikeTheFrames)
 	}
 	EXPECT_EQ((uint64_t)realloc_allocs, s.total_reallocs);
 
-	mstest::Result rep = mstest::run({ report_path(), file, "--events", "--top", "0" });
+	mstest::Result rep = mstest::run({ mstest::report_path(), file, "--events", "--top", "0" });
 	ASSERT_EQ(rep.status, 0) << rep.err;
 	EXPECT_EQ(rep.err, "");
 	auto figure = [&](const std::string &label) -> long long {
@@ -170,7 +166,7 @@ TEST(Events, ReportGivesLifetimesAndLeftoversPerCallSite)
 	Recorded r;
 	ASSERT_NO_FATAL_FAILURE(record(file, { mstest::workload("sites") }, &r));
 
-	mstest::Result rep = mstest::run({ report_path(), file, "--events", "--top", "0" });
+	mstest::Result rep = mstest::run({ mstest::report_path(), file, "--events", "--top", "0" });
 	ASSERT_EQ(rep.status, 0) << rep.err;
 	// small_blocks: 100 made, none freed, none temporary, all left.
 	std::regex small(R"(\n\s+100\s+0\s+-\s+-\s+-\s+100  small_blocks \(tests/workloads/sites\.c:\d+\)\n)");
@@ -196,7 +192,7 @@ TEST(Events, OptionsAndRecordingsWithoutEvents)
 	std::string file = dir + "/plain.rec";
 	r = mstest::run({ mstest::top_path(), "-b", "-w", file, "--", mstest::workload("sites") });
 	ASSERT_EQ(r.status, 0) << r.err;
-	r = mstest::run({ report_path(), file, "--events" });
+	r = mstest::run({ mstest::report_path(), file, "--events" });
 	EXPECT_EQ(r.status, 1);
 	EXPECT_EQ(r.out, "");
 	EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -17,10 +17,6 @@ namespace {
 
 using mstest::Json;
 
-std::string report_path()
-{
-	return mstest::runfile("tui/memscope-report");
-}
 
 const Json *site(const Json &f, const std::string &function)
 {
@@ -39,7 +35,7 @@ TEST(Record, ReportShowsWhatTheBatchFramesShowed)
 	ASSERT_EQ(live.status, 0) << live.err;
 	Json want = mstest::last_json_line(live.out);
 
-	mstest::Result rep = mstest::run({ report_path(), file, "--json", "--top", "0" });
+	mstest::Result rep = mstest::run({ mstest::report_path(), file, "--json", "--top", "0" });
 	ASSERT_EQ(rep.status, 0) << rep.err;
 	EXPECT_EQ(rep.err, "");
 	Json got = Json::parse(rep.out.substr(0, rep.out.find('\n')));
@@ -61,13 +57,13 @@ TEST(Record, ReportShowsWhatTheBatchFramesShowed)
 	}
 
 	// The summary and the other views.
-	rep = mstest::run({ report_path(), file });
+	rep = mstest::run({ mstest::report_path(), file });
 	ASSERT_EQ(rep.status, 0) << rep.err;
 	EXPECT_NE(rep.out.find("Peak: "), std::string::npos) << rep.out;
 	EXPECT_NE(rep.out.find("small_blocks (tests/workloads/sites.c:"), std::string::npos);
-	rep = mstest::run({ report_path(), file, "--leaks" });
+	rep = mstest::run({ mstest::report_path(), file, "--leaks" });
 	EXPECT_NE(rep.out.find("big_blocks"), std::string::npos) << rep.out;
-	rep = mstest::run({ report_path(), file, "--folded" });
+	rep = mstest::run({ mstest::report_path(), file, "--folded" });
 	ASSERT_EQ(rep.status, 0);
 	EXPECT_NE(rep.out.find(";main;small_blocks 2400\n"), std::string::npos) << rep.out;
 }
@@ -82,7 +78,7 @@ TEST(Record, KilledRecorderLeavesAReadableFile)
 	std::this_thread::sleep_for(std::chrono::milliseconds(800));
 	kill(top.pid, SIGKILL);
 	top.wait();
-	mstest::Result rep = mstest::run({ report_path(), file, "--json" });
+	mstest::Result rep = mstest::run({ mstest::report_path(), file, "--json" });
 	EXPECT_EQ(rep.status, 0) << rep.err;
 	EXPECT_NE(rep.err.find("cut short"), std::string::npos) << rep.err;
 	Json f = Json::parse(rep.out.substr(0, rep.out.find('\n')));
@@ -95,14 +91,14 @@ TEST(Record, KilledRecorderLeavesAReadableFile)
 TEST(Record, BadFilesGiveOneLineAndStatusOne)
 {
 	std::string dir = mstest::fresh_session_dir("record-bad");
-	mstest::Result rep = mstest::run({ report_path(), dir + "/absent.rec" });
+	mstest::Result rep = mstest::run({ mstest::report_path(), dir + "/absent.rec" });
 	EXPECT_EQ(rep.status, 1);
 	EXPECT_EQ(rep.err.rfind("memscope-report: ", 0), 0u);
 	EXPECT_EQ(std::count(rep.err.begin(), rep.err.end(), '\n'), 1);
-	rep = mstest::run({ report_path(), mstest::workload("sites") }); // an ELF file
+	rep = mstest::run({ mstest::report_path(), mstest::workload("sites") }); // an ELF file
 	EXPECT_EQ(rep.status, 1);
 	EXPECT_NE(rep.err.find("not a memscope recording"), std::string::npos) << rep.err;
-	rep = mstest::run({ report_path() });
+	rep = mstest::run({ mstest::report_path() });
 	EXPECT_EQ(rep.status, 2);
 }
 

@@ -26,7 +26,21 @@ std::string runfile(const std::string &rel)
 }
 
 std::string hook_path() { return runfile("hooks/libmemscope.so"); }
-std::string top_path() { return runfile("tui/memscope-top"); }
+// tests/run's sanitizer pass sets MEMSCOPE_TEST_TOP and MEMSCOPE_TEST_REPORT
+// to memscope-top and memscope-report built with AddressSanitizer+UBSan:
+// the tools under test then run sanitized, while the hook they preload into
+// the (plain) workloads is this build's.
+static std::string from_env(const char *name, const std::string &fallback)
+{
+	const char *p = getenv(name);
+	return p != nullptr && *p != '\0' ? p : fallback;
+}
+
+std::string top_path() { return from_env("MEMSCOPE_TEST_TOP", runfile("tui/memscope-top")); }
+std::string report_path()
+{
+	return from_env("MEMSCOPE_TEST_REPORT", runfile("tui/memscope-report"));
+}
 std::string workload(const std::string &name) { return runfile("tests/workloads/" + name); }
 
 std::string temp_dir(const std::string &prefix)
@@ -81,6 +95,9 @@ static pid_t spawn(const std::vector<std::string> &argv, const std::vector<std::
 		close(close_a);
 	if (close_b >= 0)
 		close(close_b);
+	// A sanitized memscope-top is not beside this build's hook: name it.
+	if (getenv("MEMSCOPE_TEST_TOP") != nullptr && getenv("MEMSCOPE_LIB") == nullptr)
+		setenv("MEMSCOPE_LIB", hook_path().c_str(), 1);
 	for (const std::string &kv : env_extra)
 		putenv(strdup(kv.c_str()));
 	std::vector<char *> args;

@@ -14,7 +14,8 @@ namespace mstest {
 std::string runfile(const std::string &workspace_relative);
 
 std::string hook_path();        // hooks/libmemscope.so
-std::string top_path();         // tui/memscope-top
+std::string top_path();         // tui/memscope-top (or MEMSCOPE_TEST_TOP)
+std::string report_path();      // tui/memscope-report (or MEMSCOPE_TEST_REPORT)
 std::string workload(const std::string &name); // tests/workloads/NAME
 
 // A fresh, empty directory PREFIX-XXXXXX (mkdtemp) under the test's

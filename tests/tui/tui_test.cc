@@ -376,7 +376,7 @@ TEST_F(Screen, RecordsWhileWatching)
 	ASSERT_TRUE(wait_for("exited after")) << screen();
 	keys({ "q" });
 	ASSERT_TRUE(wait_exit());
-	mstest::Result rep = mstest::run({ mstest::runfile("tui/memscope-report"), file });
+	mstest::Result rep = mstest::run({ mstest::report_path(), file });
 	ASSERT_EQ(rep.status, 0) << rep.err;
 	EXPECT_EQ(rep.err, ""); // closed properly, not cut short
 	EXPECT_NE(rep.out.find("alpha_site"), std::string::npos) << rep.out;
