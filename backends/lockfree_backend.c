@@ -536,8 +536,10 @@ static void lf_maintain(ms_backend *be)
 		publish_next(ls, top, slots, 0);
 		top = load_acquire(&ls->top);
 	}
-	for (uint64_t gen = top - (top >= GENERATIONS - 1 ? GENERATIONS - 1 : top); gen < top;
-	     gen++)
+	/* Newest first: of two copies of an address (the older one stale, its
+	 * free unseen), the newer reaches the top first, and the older is then
+	 * found stale there (move_up's -2), not the other way round. */
+	for (uint64_t gen = top; gen-- > 0 && top - gen < GENERATIONS;)
 		if (table_at(ls, gen) != NULL)
 			old[nold++] = table_at(ls, gen);
 	if (nold == 0)
