@@ -80,14 +80,13 @@ static void core_close(ms_backend *be)
 	be->state = NULL;
 }
 
-/* Inserts a block into its shard and accounts it. Call with the shard's
- * lock held. */
+/* Inserts a block (its birth set) into its shard and accounts it. Call with
+ * the shard's lock held. */
 static void track(ms_backend *be, unsigned s, ms_ptr_entry *e, uint32_t thread, int is_realloc)
 {
 	ms_ptr_entry stale;
 	int r;
 
-	e->born = ms_store_time();
 	r = ms_ptr_map_put(&state_of(be)->shards[s].map, e, &stale);
 
 	if (r < 0) {
@@ -104,21 +103,26 @@ static void track(ms_backend *be, unsigned s, ms_ptr_entry *e, uint32_t thread, 
 	ms_store_count_alloc(be->store, s, thread, e->stack, e->size, is_realloc);
 }
 
-/* Removes a block from its shard and accounts the free. Call with the
- * shard's lock held. Returns 0 or -ENOENT. */
-static int untrack(ms_backend *be, unsigned s, uint64_t ptr, uint32_t thread, ms_ptr_entry *out)
+/* Removes a block from its shard and accounts the free at time now. Call
+ * with the shard's lock held. Returns 0 or -ENOENT. */
+static int untrack(ms_backend *be, unsigned s, uint64_t ptr, uint32_t thread, uint64_t now,
+		   ms_ptr_entry *out)
 {
 	if (ms_ptr_map_take(&state_of(be)->shards[s].map, ptr, out) != 0)
 		return -ENOENT;
 	ms_store_count_free(be->store, s, thread, out->owner, out->stack, out->size,
-			    ms_born_age(ms_store_time(), out->born));
+			    ms_born_age(now, out->born));
 	return 0;
 }
 
 static void core_record(ms_backend *be, const ms_event *ev)
 {
 	struct core_state *cs = state_of(be);
-	ms_ptr_entry e = { .ptr = ev->ptr, .size = ev->size, .owner = ev->thread, .stack = ev->stack };
+	/* One clock read per operation, outside the locks: a new block's
+	 * birth, an old block's end. */
+	uint64_t now = ms_store_time();
+	ms_ptr_entry e = { .ptr = ev->ptr, .size = ev->size, .owner = ev->thread, .stack = ev->stack,
+			   .born = now };
 	unsigned s = shard_of(ev->ptr), old;
 
 	switch (ev->op) {
@@ -129,7 +133,7 @@ static void core_record(ms_backend *be, const ms_event *ev)
 		break;
 	case MS_OP_FREE:
 		pthread_mutex_lock(&cs->shards[s].lock);
-		if (untrack(be, s, ev->ptr, ev->thread, &e) != 0)
+		if (untrack(be, s, ev->ptr, ev->thread, now, &e) != 0)
 			ms_store_count_untracked_free(be->store);
 		pthread_mutex_unlock(&cs->shards[s].lock);
 		break;
@@ -139,7 +143,7 @@ static void core_record(ms_backend *be, const ms_event *ev)
 		old = shard_of(ev->old_ptr);
 		pthread_mutex_lock(&cs->shards[old].lock);
 		ms_store_count_free(be->store, old, ev->thread, ev->old_thread, ev->old_stack,
-				    ev->old_size, ms_born_age(ms_store_time(), ev->old_born));
+				    ev->old_size, ms_born_age(now, ev->old_born));
 		pthread_mutex_unlock(&cs->shards[old].lock);
 		if (ev->ptr == 0)
 			break;

@@ -308,18 +308,19 @@ done:
 	return -ENOMEM;
 }
 
-/* Ends the copy of block at t->slots[i], whose key was seen as key (block,
- * block|MOVING or block|FWD). Returns 1 with *out, 0 if it is not there. */
-static int take_at(struct lf_state *ls, struct table *t, uint64_t i, uint64_t block,
-		   ms_ptr_entry *out)
+/* Reaches the copy of block at t->slots[i] (the block, a draft, or
+ * forwarded on to where it went) and reads it, ending it too when end is
+ * set. Returns 1 with *out, 0 if it is not there. */
+static int reach(struct lf_state *ls, struct table *t, uint64_t i, uint64_t block, int end,
+		 ms_ptr_entry *out)
 {
-	for (int hops = 0; hops < (int)GENERATIONS + 1; hops++) {
+	for (int hops = 0; hops <= (int)GENERATIONS; hops++) {
 		uint64_t k = load_acquire(&t->slots[i].key);
 
 		if (k == block || k == (block | MOVING)) {
 			ms_ptr_entry e = entry_of(block, &t->slots[i]);
 
-			if (cas(&t->slots[i].key, k, TOMB)) {
+			if (!end || cas(&t->slots[i].key, k, TOMB)) {
 				*out = e;
 				return 1;
 			}
@@ -334,9 +335,9 @@ static int take_at(struct lf_state *ls, struct table *t, uint64_t i, uint64_t bl
 
 			i = ms_atomic_load_relaxed(&f->slot);
 			t = table_at(ls, ms_atomic_load_relaxed(&f->gen));
-			if (t == NULL || i > t->mask)
-				return 0;
 		}
+		if (t == NULL || i > t->mask)
+			return 0;
 	}
 	return 0;
 }
@@ -357,7 +358,7 @@ static int take_from(struct lf_state *ls, uint64_t top, uint64_t block, ms_ptr_e
 			if (k == EMPTY)
 				break;
 			if (k == block || k == (block | FWD)) {
-				if (take_at(ls, t, i, block, out))
+				if (reach(ls, t, i, block, 1, out))
 					return 0;
 				if (k == block)
 					n--, i = (i - 1) & t->mask; /* moved while we looked: again */
@@ -365,7 +366,7 @@ static int take_from(struct lf_state *ls, uint64_t top, uint64_t block, ms_ptr_e
 				draft = i;
 			}
 		}
-		if (draft != UINT64_MAX && take_at(ls, t, draft, block, out))
+		if (draft != UINT64_MAX && reach(ls, t, draft, block, 1, out))
 			return 0;
 	}
 	return -ENOENT;
@@ -390,17 +391,18 @@ static int take(struct lf_state *ls, uint64_t block, ms_ptr_entry *out)
 	}
 }
 
-static void account_free(ms_backend *be, uint32_t thread, const ms_ptr_entry *e)
+static void account_free(ms_backend *be, uint32_t thread, uint64_t now, const ms_ptr_entry *e)
 {
 	ms_store_count_free(be->store, cell_of(e->ptr), thread, e->owner, e->stack, e->size,
-			    ms_born_age(ms_store_time(), e->born));
+			    ms_born_age(now, e->born));
 }
 
 static void lf_record(ms_backend *be, const ms_event *ev)
 {
 	struct lf_state *ls = state_of(be);
+	uint64_t now = ms_store_time(); /* a new block's birth, an old one's end */
 	ms_ptr_entry e = { .ptr = ev->ptr, .size = ev->size, .owner = ev->thread,
-			   .stack = ev->stack, .born = ms_store_time() };
+			   .stack = ev->stack, .born = now };
 	ms_ptr_entry old;
 
 	urcu_bp_read_lock();
@@ -413,7 +415,7 @@ static void lf_record(ms_backend *be, const ms_event *ev)
 			old = (ms_ptr_entry){ .ptr = ev->old_ptr, .owner = ev->old_thread,
 					      .stack = ev->old_stack, .size = ev->old_size,
 					      .born = ev->old_born };
-			account_free(be, ev->thread, &old);
+			account_free(be, ev->thread, now, &old);
 			if (ev->ptr == 0)
 				break;
 		}
@@ -425,7 +427,7 @@ static void lf_record(ms_backend *be, const ms_event *ev)
 		break;
 	case MS_OP_FREE:
 		if (take(ls, ev->ptr, &old) == 0)
-			account_free(be, ev->thread, &old);
+			account_free(be, ev->thread, now, &old);
 		else
 			ms_store_count_untracked_free(be->store);
 		break;
@@ -598,32 +600,6 @@ static void lf_scan(ms_backend *be, void (*visit)(void *ctx, const ms_block *b),
 	urcu_bp_read_unlock();
 }
 
-/* Reads the copy of block at t->slots[i] (block, a draft, or forwarded
- * on to where it went) without taking it. Returns 1 with *out. */
-static int read_at(struct lf_state *ls, struct table *t, uint64_t i, uint64_t block,
-		   ms_ptr_entry *out)
-{
-	for (int hops = 0; hops <= (int)GENERATIONS; hops++) {
-		uint64_t k = load_acquire(&t->slots[i].key);
-
-		if (k == block || k == (block | MOVING)) {
-			*out = entry_of(block, &t->slots[i]);
-			return 1;
-		}
-		if (k != (block | FWD))
-			return 0;
-		{
-			const struct fwd *f = &t->fwd[i];
-
-			i = ms_atomic_load_relaxed(&f->slot);
-			t = table_at(ls, ms_atomic_load_relaxed(&f->gen));
-		}
-		if (t == NULL || i > t->mask)
-			return 0;
-	}
-	return 0;
-}
-
 /* Finds block without taking it, looking again (as take does) when a move
  * may have carried it past the search. */
 static int lf_lookup(ms_backend *be, uint64_t block, ms_block *out)
@@ -649,7 +625,7 @@ static int lf_lookup(ms_backend *be, uint64_t block, ms_block *out)
 				if (k == EMPTY)
 					break;
 				if ((k & ~TAGS) == block)
-					found = read_at(ls, t, i, block, &e);
+					found = reach(ls, t, i, block, 0, &e);
 			}
 		}
 		if (found || (load_acquire(&ls->retires) == retires && load_acquire(&ls->top) == top))
