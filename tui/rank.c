@@ -45,6 +45,8 @@ static void select_first(struct rank *v, size_t n, size_t k, int (*cmp)(const vo
 void ms_rank_first(struct rank *v, size_t n, size_t needed,
 		   int (*cmp)(const void *, const void *))
 {
+	if (n == 0)
+		return; /* v may be NULL then, which qsort must not be given */
 	if (needed < n / 4) {
 		select_first(v, n, needed, cmp);
 		qsort(v, needed, sizeof(*v), cmp);
