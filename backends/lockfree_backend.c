@@ -58,7 +58,9 @@ enum { EMPTY = 0, TOMB = 1, BUSY = 2, MIN_KEY = 16 };
 #define FWD (1ull << 62)
 #define TAGS (MOVING | FWD)
 
-#define GENERATIONS 8u       /* tables alive at once, at most */
+#define GENERATIONS 32u      /* tables alive at once, at most: room for the hook path
+                              * to double a table many times between two passes of
+                              * the sampler */
 #define MIN_SLOTS 4096u
 #define PROBE_LIMIT 64u      /* an insert that probes more finds the table full */
 

@@ -314,6 +314,26 @@ TEST_P(Engine, AnnotationsFollowTheirBlocks)
 	ms_snapshot_release(&s);
 }
 
+// Many blocks at once with no upkeep from a sampler in between: the
+// backend's tables grow on the hook path alone and nothing is dropped.
+TEST_P(Engine, ManyBlocksWithoutUpkeep)
+{
+	const uint64_t n = 600000;
+
+	for (uint64_t i = 0; i < n; i++)
+		ms_capture_alloc(&c, fake(i), 16, nullptr, 0);
+	ms_snapshot s = snap();
+	EXPECT_EQ(s.live_allocs, n);
+	EXPECT_EQ(s.dropped_events, 0u);
+	ms_snapshot_release(&s);
+	for (uint64_t i = 0; i < n; i++)
+		ms_capture_free(&c, fake(i));
+	s = snap();
+	EXPECT_EQ(s.live_bytes, 0u);
+	EXPECT_EQ(s.untracked_frees, 0u);
+	ms_snapshot_release(&s);
+}
+
 // An address allocated again when its free was never seen (a path the hook
 // does not interpose): the stale block is counted freed, once, and the
 // anomaly as dropped; then, for lockfree, the same across table
