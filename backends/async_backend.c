@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include <memscope/atomic.h>
+#include <memscope/own_threads.h>
 #include <memscope/platform.h>
 #include <memscope/ptr_map.h>
 
@@ -428,6 +429,7 @@ static void *drain_main(void *arg)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	ms_own_thread_enter();
 	if (ms_capture_internal_thread != NULL)
 		ms_capture_internal_thread();
 	unsigned idle = 0;
@@ -464,6 +466,7 @@ static void *drain_main(void *arg)
 			ms_atomic_store_relaxed_u32(&as->asleep, 0);
 		}
 	}
+	ms_own_thread_leave();
 	return NULL;
 }
 

@@ -65,6 +65,7 @@
 
 #include <memscope/atomic.h>
 #include <memscope/event.h>
+#include <memscope/own_threads.h>
 #include <memscope/platform.h>
 #include <memscope/session.h>
 
@@ -992,8 +993,6 @@ static void timeline_compact(struct ms_seg_timeline *tl, struct ms_seg_sample *s
 	tl->interval_ns *= 2;
 }
 
-uint32_t ms_store_own_threads;
-
 /* Store time units a second, measured against the monotonic clock since
  * the start. Past a millisecond the two clocks' reading jitter (tens of ns)
  * weighs less than 1e-4; a program that ends sooner gets a rougher figure
@@ -1034,7 +1033,7 @@ void ms_store_sample(ms_store *st)
 	now.total_bytes = tot.alloc_bytes;
 	ms_proc_rss(0, &now.rss_bytes);
 	if (ms_proc_thread_count(0, &now.threads) == 0) {
-		uint32_t own = ms_atomic_load_relaxed_u32(&ms_store_own_threads);
+		uint32_t own = ms_own_thread_count();
 
 		now.threads = now.threads > own ? now.threads - own : 0;
 	}

@@ -220,13 +220,27 @@ int ms_proc_start_ticks(pid_t pid, uint64_t *ticks)
 	return 0;
 }
 
+int ms_proc_state(pid_t pid, char *state, uint64_t *threads)
+{
+	struct proc_stat st;
+	int err = read_stat(pid, &st);
+
+	if (err != 0)
+		return err;
+	*state = st.state;
+	*threads = st.threads;
+	return 0;
+}
+
 int ms_proc_alive(pid_t pid, uint64_t start_ticks)
 {
 	struct proc_stat st;
 
 	if (pid <= 0 || read_stat(pid, &st) != 0)
 		return 0;
-	if (st.state == 'Z' || st.state == 'X' || st.state == 'x')
+	/* A zombie main thread with other threads still running (it ended
+	 * with pthread_exit) is a live process; a zombie alone is not. */
+	if ((st.state == 'Z' && st.threads <= 1) || st.state == 'X' || st.state == 'x')
 		return 0;
 	return st.starttime == start_ticks;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,6 +176,54 @@ TEST(Proc, ChildAliveThenZombieThenReaped)
 	EXPECT_EQ(ms_proc_alive(child, ticks), 0);
 	uint64_t gone = 0;
 	EXPECT_LT(ms_proc_start_ticks(child, &gone), 0);
+}
+
+// A child whose main thread ended with pthread_exit while another thread
+// waits on a pipe: its main thread is a zombie, the process is alive.
+static void *wait_on_pipe(void *arg)
+{
+	char c;
+
+	while (read(*(int *)arg, &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+TEST(Proc, ZombieMainThreadWithAThreadRunningIsAlive)
+{
+	int fds[2];
+
+	ASSERT_EQ(pipe(fds), 0);
+	pid_t child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		pthread_t t;
+
+		close(fds[1]);
+		if (pthread_create(&t, nullptr, wait_on_pipe, &fds[0]) != 0)
+			_exit(3);
+		// The main thread ends alone, as pthread_exit ends it (which
+		// itself would unwind into the test framework's handlers).
+		syscall(SYS_exit, 0);
+	}
+	close(fds[0]);
+
+	uint64_t ticks = 0, threads = 0;
+	char state = '?';
+	ASSERT_EQ(ms_proc_start_ticks(child, &ticks), 0);
+	for (int i = 0; i < 1000 && state != 'Z'; i++) {
+		ASSERT_EQ(ms_proc_state(child, &state, &threads), 0);
+		if (state != 'Z')
+			sleep_ms(10);
+	}
+	EXPECT_EQ(state, 'Z');
+	EXPECT_EQ(threads, 2u);
+	EXPECT_EQ(ms_proc_alive(child, ticks), 1);
+
+	close(fds[1]); // its thread ends the process
+	int status = -1;
+	ASSERT_EQ(waitpid(child, &status, 0), child);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 TEST(Proc, ThreadsListsARunningThread)

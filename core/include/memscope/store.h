@@ -69,10 +69,6 @@ typedef struct ms_store {
 	int calibrated; /* the rate is measured for good */
 } ms_store;
 
-/* Threads of memscope's own in this process (the sampler, a backend's
- * drain): left out of the thread count samples record. Atomic. */
-extern uint32_t ms_store_own_threads;
-
 /* Creates the segment of the calling process in dir, named
  * memscope-UID-PID-GEN with the lowest free GEN. A segment left by an earlier
  * image of this very process (before an exec) is marked as replaced; one

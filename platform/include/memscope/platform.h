@@ -56,6 +56,11 @@ int ms_proc_cpu_ns(pid_t pid, uint64_t *ns);
  * is the calling process. Returns 0 or a negative errno. */
 int ms_proc_thread_count(pid_t pid, uint64_t *threads);
 
+/* State letter of pid's main thread (0 = the caller) and the process's
+ * thread count, from /proc/PID/stat. A running process's main thread may be
+ * a zombie ('Z'): it ended with pthread_exit while other threads go on. */
+int ms_proc_state(pid_t pid, char *state, uint64_t *threads);
+
 /* State letter (R, S, D, Z, ...) and user plus system CPU time of thread
  * tid of pid, from /proc/PID/task/TID/stat. Reader side (formats paths). */
 int ms_proc_thread_stat(pid_t pid, pid_t tid, char *state, uint64_t *cpu_ns);
@@ -66,7 +71,8 @@ int ms_proc_thread_stat(pid_t pid, pid_t tid, char *state, uint64_t *cpu_ns);
 int ms_proc_start_ticks(pid_t pid, uint64_t *ticks);
 
 /* Whether the process that had start time start_ticks is still alive (a
- * zombie counts as gone). */
+ * zombie counts as gone; a zombie main thread whose other threads run on
+ * does not). */
 int ms_proc_alive(pid_t pid, uint64_t start_ticks);
 
 /* Thread ids of pid from /proc/PID/task: fills at most max entries and
