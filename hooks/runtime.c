@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <memscope/atomic.h>
 #include <memscope/backends.h>
+#include <memscope/own_threads.h>
 #include <memscope/platform.h>
 #include <memscope/stream.h>
 
@@ -42,7 +42,62 @@ static int finished;
 static void internal_thread(void)
 {
 	ms_hook_busy = 1;
-	ms_atomic_add_relaxed_u32(&ms_store_own_threads, 1);
+}
+
+/* The task ids of /proc/self/task that are neither the main thread nor
+ * ours: the program's threads still running. */
+struct task_scan {
+	pid_t main;
+	int program;
+};
+
+static int note_task(void *arg, const char *name)
+{
+	struct task_scan *scan = arg;
+	pid_t tid = 0;
+
+	if (*name < '1' || *name > '9')
+		return 0; /* "." and ".." */
+	for (; *name >= '0' && *name <= '9' && tid < 0x7fffffff / 10; name++)
+		tid = tid * 10 + (*name - '0');
+	if (tid != scan->main && !ms_own_thread_is(tid))
+		scan->program++;
+	return scan->program > 0;
+}
+
+/*
+ * Whether every thread of the program has ended and only ours run on. The
+ * main thread ends this way with pthread_exit (it stays a zombie while any
+ * thread lives), and so does a process forked from a thread that was not
+ * the main one when that thread returns. glibc ends the process with
+ * exit(0) when its last thread ends, but it counts our threads among them:
+ * left alone, the process would live on forever with all signals blocked
+ * (ours block them so that the program's handlers never run on them).
+ * Cheap in the common case: one read of /proc/self/stat.
+ */
+static int program_ended(void)
+{
+	struct task_scan scan = { getpid(), 0 };
+	uint64_t threads;
+	char state;
+
+	if (ms_proc_state(0, &state, &threads) != 0 || state != 'Z' ||
+	    threads > 1 + ms_own_thread_count())
+		return 0;
+	if (ms_dir_scan("/proc/self/task", note_task, &scan) != 0)
+		return 0;
+	return scan.program == 0;
+}
+
+/* Does for the program what glibc would have done when its last thread
+ * ended: exit(0), with its exit handlers, on this thread. From here on the
+ * thread is the program's: what those handlers allocate and free is
+ * counted. */
+static void end_for_the_program(void)
+{
+	ms_own_thread_leave();
+	ms_hook_busy = 0;
+	exit(0);
 }
 
 static void *sampler_main(void *arg)
@@ -51,13 +106,16 @@ static void *sampler_main(void *arg)
 	unsigned ticks = 0;
 
 	(void)arg;
+	ms_own_thread_enter();
 	internal_thread(); /* the sampler's own allocations are not the program's */
 	for (;;) {
 		struct timespec left = interval;
+		int ended;
 
 		while (nanosleep(&left, &left) != 0)
 			;
 		pthread_mutex_lock(&sample_lock);
+		ended = !finished && program_ended();
 		if (!finished && ms_hook_ready) {
 			ms_store_sample(&ms_hook_capture.store);
 			ms_capture_maintain(&ms_hook_capture);
@@ -65,6 +123,8 @@ static void *sampler_main(void *arg)
 				ms_capture_scan_ages(&ms_hook_capture);
 		}
 		pthread_mutex_unlock(&sample_lock);
+		if (ended)
+			end_for_the_program();
 	}
 	return NULL;
 }
@@ -118,7 +178,7 @@ static void fork_child(void)
 	pthread_mutex_init(&sample_lock, NULL);
 	finished = 0; /* a child forked on the exit path starts afresh */
 	/* Only the forking thread came along; our threads start anew. */
-	ms_atomic_store_relaxed_u32(&ms_store_own_threads, 0);
+	ms_own_threads_forget();
 	if (ms_capture_fork_child(&ms_hook_capture) != 0) {
 		/* No session for the child: it runs on untracked. */
 		ms_hook_ready = 0;

@@ -2,6 +2,9 @@
 // the parent's alone; 200 short-lived threads are each accounted.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -19,6 +22,120 @@
 namespace {
 
 using mstest::Json;
+
+double seconds_now()
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+// Runs thread_exit MODE... under the hook and returns its status; the
+// elapsed time goes to *took. A program that hangs is killed after 10 s
+// (status -1).
+int run_thread_exit(const std::vector<std::string> &args, double *took)
+{
+	std::vector<std::string> argv = { mstest::workload("thread_exit") };
+	argv.insert(argv.end(), args.begin(), args.end());
+	double start = seconds_now();
+	mstest::Result r = mstest::run(argv, { "LD_PRELOAD=" + mstest::hook_path(),
+					       "MEMSCOPE_KEEPER=" + std::to_string(getpid()) },
+				       "", 10);
+	*took = seconds_now() - start;
+	return r.status;
+}
+
+// The only session in dir, read: its state and the calling test's figures.
+void expect_one_exited_session(const std::string &dir)
+{
+	ms_session_entry *list;
+	int n = ms_session_list(dir.c_str(), &list);
+	ASSERT_EQ(n, 1);
+	ms_reader rd;
+	ms_snapshot s;
+	ASSERT_EQ(ms_reader_open(&rd, list[0].path), 0);
+	ASSERT_EQ(ms_snapshot_take(&rd, &s), 0);
+	EXPECT_EQ(s.state, MS_SESSION_EXITED);
+	EXPECT_GE(s.total_allocs, 1u);
+	ms_snapshot_release(&s);
+	ms_reader_close(&rd);
+	unlink(list[0].path);
+	free(list);
+}
+
+// glibc ends a process when its last thread ends; memscope's own threads
+// must not count. Plain, each of these exits at once.
+TEST(Process, MainThreadPthreadExitEndsTheProcess)
+{
+	std::string dir = mstest::fresh_session_dir("pthread-exit");
+	double took;
+	EXPECT_EQ(run_thread_exit({ "main" }, &took), 0);
+	EXPECT_LT(took, 1.0);
+	expect_one_exited_session(dir);
+}
+
+TEST(Process, LastWorkerEndingEndsTheProcess)
+{
+	std::string dir = mstest::fresh_session_dir("last-worker");
+	double took;
+	// The worker returns: glibc's exit(0) for the last thread.
+	EXPECT_EQ(run_thread_exit({ "worker", "return" }, &took), 0);
+	EXPECT_LT(took, 1.2); // its 200 ms nap included
+	expect_one_exited_session(dir);
+	// The worker calls exit(7) itself.
+	std::string dir2 = mstest::fresh_session_dir("worker-exit");
+	EXPECT_EQ(run_thread_exit({ "worker", "7" }, &took), 7);
+	EXPECT_LT(took, 1.2);
+	expect_one_exited_session(dir2);
+}
+
+TEST(Process, ChildForkedFromAThreadEndsWhenItsThreadReturns)
+{
+	mstest::fresh_session_dir("fork-thread");
+	double took;
+	// 40 + the child's status 0: the parent's waitpid returned.
+	EXPECT_EQ(run_thread_exit({ "fork" }, &took), 40);
+	EXPECT_LT(took, 1.0);
+}
+
+// Waits up to timeout_s for pid; its status (128 + signal) or -1.
+int wait_for(pid_t pid, double timeout_s)
+{
+	double deadline = seconds_now() + timeout_s;
+	int status;
+	while (seconds_now() < deadline) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+TEST(Process, SigtermKillsAProgramWhoseMainThreadEnded)
+{
+	mstest::fresh_session_dir("sigterm");
+	// Its one running thread blocks nothing: SIGTERM's default action ends
+	// the process, as it does without the hook.
+	mstest::Child c = mstest::start({ mstest::workload("thread_exit"), "wait" },
+					{ "LD_PRELOAD=" + mstest::hook_path() });
+	EXPECT_EQ(c.read_line(), "ready");
+	usleep(300000); // several sampler ticks with the main thread gone
+	ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+	EXPECT_EQ(wait_for(c.pid, 2), 128 + SIGTERM);
+}
+
+TEST(Process, SigtermKillsAHookedProgram)
+{
+	mstest::fresh_session_dir("sigterm-plain");
+	mstest::Child c = mstest::start({ mstest::workload("holder"), "10", "100" },
+					{ "LD_PRELOAD=" + mstest::hook_path() });
+	c.read_line();
+	ASSERT_EQ(kill(c.pid, SIGTERM), 0);
+	EXPECT_EQ(wait_for(c.pid, 2), 128 + SIGTERM);
+}
 
 // Run with LD_PRELOAD and this test as the keeper, so both sessions stay
 // for reading after the program ended.
