@@ -124,7 +124,7 @@ static void record_events(const struct ms_top_options *opt, struct watch *w, ms_
 	}
 }
 
-static int print_frame(const struct ms_top_options *opt, struct watch *w, int final)
+static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch *w, int final)
 {
 	ms_frame_extra x = { .exit_status = -1 };
 	ms_event_batch events = { 0 };
@@ -182,16 +182,16 @@ static int print_frame(const struct ms_top_options *opt, struct watch *w, int fi
 	}
 	record_events(opt, w, &events);
 	if (opt->json)
-		ms_frame_print_json(stdout, &s, &x);
+		ms_frame_print_json(out, &s, &x);
 	else
-		ms_frame_print_text(stdout, &s, &x);
-	fflush(stdout);
+		ms_frame_print_text(out, &s, &x);
+	fflush(out);
 	free(sites);
 	ms_snapshot_release(&s);
 	return 0;
 }
 
-int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched,
+int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int launched,
 		 struct ms_event_tap *events)
 {
 	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0, .events = events };
@@ -224,7 +224,7 @@ int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched,
 			break;
 		now = ms_clock_mono_ns();
 		if (now >= next) {
-			int r = print_frame(opt, &w, 0);
+			int r = print_frame(opt, out, &w, 0);
 
 			if (r == ENDED) {
 				/* Its exit path ran; wait for the process to be gone. */
@@ -250,7 +250,7 @@ int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched,
 	}
 	if (gone) {
 		follow(&w); /* an exec just before the exit made a new generation */
-		if (print_frame(opt, &w, 1) != 0 && launched && w.reader.base == NULL &&
+		if (print_frame(opt, out, &w, 1) != 0 && launched && w.reader.base == NULL &&
 		    w.exit_status != 127)
 			fprintf(stderr, "memscope-top: pid %d exited without a memscope session "
 				"(statically linked, or LD_PRELOAD was cleared)\n", (int)pid);

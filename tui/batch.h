@@ -1,4 +1,5 @@
-/* Batch mode: frames on stdout, for people (text) or programs (JSON). */
+/* Batch mode: frames on stdout (or -o FILE), for people (text) or
+ * programs (JSON). */
 #ifndef MEMSCOPE_TUI_BATCH_H
 #define MEMSCOPE_TUI_BATCH_H
 
@@ -6,10 +7,10 @@
 
 struct ms_event_tap;
 
-/* Watches pid until it is gone or -n frames were printed. launched: pid is
- * our child (we reap it, report its status and remove its sessions).
- * Returns memscope-top's exit status. */
-int ms_batch_run(const struct ms_top_options *opt, pid_t pid, int launched,
+/* Watches pid until it is gone or -n frames were printed, writing frames
+ * to out. launched: pid is our child (we reap it, report its status and
+ * remove its sessions). Returns memscope-top's exit status. */
+int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int launched,
 		 struct ms_event_tap *events);
 
 #endif

@@ -98,7 +98,8 @@ static void detach_from_terminal(const char *output)
 	setpgid(0, 0);
 }
 
-pid_t ms_launch(char *const argv[], const char *hook_path, const char *output, int events_fd)
+pid_t ms_launch(char *const argv[], const char *hook_path, const char *output,
+		int stdout_to_stderr, int events_fd)
 {
 	char keeper[24];
 	pid_t pid;
@@ -128,6 +129,8 @@ pid_t ms_launch(char *const argv[], const char *hook_path, const char *output, i
 		}
 		if (output != NULL)
 			detach_from_terminal(output);
+		else if (stdout_to_stderr && dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+			_exit(127);
 		execvp(argv[0], argv);
 		fprintf(stderr, "memscope-top: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

@@ -15,12 +15,15 @@ int ms_find_sibling(const char *name, char *path, size_t len);
 /* Forks and execs argv with the hook preloaded and this process as the
  * session's keeper. Returns the child's pid or -errno. A child that cannot
  * exec says so on stderr and exits with 127.
- * output: NULL to leave stdin, stdout and stderr as they are; else the
- * child's stdout and stderr go to that file (created), its stdin is
- * /dev/null, and it gets a process group of its own, so that neither its
- * output nor the terminal's signals get in the way of the screen.
+ * output: NULL to leave stdin and stderr as they are; else the child's
+ * stdout and stderr go to that file (created), its stdin is /dev/null, and
+ * it gets a process group of its own, so that neither its output nor the
+ * terminal's signals get in the way of the screen.
+ * stdout_to_stderr (with output NULL): the child's stdout is our stderr,
+ * so that none of its bytes land among the frames we print on stdout.
  * events_fd: -1, or the socket the hook sends the event stream to. */
-pid_t ms_launch(char *const argv[], const char *hook_path, const char *output, int events_fd);
+pid_t ms_launch(char *const argv[], const char *hook_path, const char *output,
+		int stdout_to_stderr, int events_fd);
 
 /* After a launched program ended: removes the sessions this process kept,
  * those of the program (all its exec generations) and of its descendants

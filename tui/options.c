@@ -13,7 +13,10 @@ void ms_top_usage(FILE *out)
 	      "       memscope-top [OPTIONS] -r FILE                replay a recorded session\n"
 	      "options:\n"
 	      "  -b, --batch   no TUI: print a frame every -d seconds to stdout; on the\n"
-	      "                target's exit print a final frame and exit with its status\n"
+	      "                target's exit print a final frame and exit with its status.\n"
+	      "                A launched program's stdout goes to stderr, so that stdout\n"
+	      "                holds frames only\n"
+	      "  -o FILE       with --batch: frames to FILE instead; the program keeps stdout\n"
 	      "  --json        with --batch: one JSON object per line per frame\n"
 	      "  -d SECONDS    refresh interval (default 1; fractions allowed)\n"
 	      "  -n N          stop after N frames\n"
@@ -127,6 +130,11 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 				return fail("-w needs a file name", NULL);
 			opt->record = next;
 			i++;
+		} else if (strcmp(a, "-o") == 0) {
+			if (next == NULL)
+				return fail("-o needs a file name", NULL);
+			opt->output = next;
+			i++;
 		} else if (strcmp(a, "-r") == 0) {
 			if (next == NULL)
 				return fail("-r needs a file name", NULL);
@@ -142,6 +150,8 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 		return fail("choose one of -- COMMAND, -p, -l, --demo and -r", NULL);
 	if (opt->json && !opt->batch)
 		return fail("--json needs --batch (-b)", NULL);
+	if (opt->output != NULL && !opt->batch)
+		return fail("-o needs --batch (-b): the screen has no frames to write", NULL);
 	if (opt->events && (opt->record == NULL ||
 			    (opt->mode != MS_TOP_LAUNCH && opt->mode != MS_TOP_DEMO)))
 		return fail("--events needs -w FILE and a program to launch (-- COMMAND): the "

@@ -25,6 +25,7 @@ struct ms_top_options {
 	long sites;         /* --sites: call sites per frame, 0 = all */
 	pid_t pid;          /* -p */
 	const char *record; /* -w */
+	const char *output; /* -o: batch frames to this file, not stdout */
 	int events;         /* --events: the event stream too */
 	const char *replay; /* -r */
 	char **command;     /* after --, NULL-terminated */

@@ -22,7 +22,7 @@
 
 #define MS_VERSION "0.1.0"
 
-static int launch(const struct ms_top_options *opt, char *const argv[], int is_demo)
+static int launch(const struct ms_top_options *opt, FILE *frames, char *const argv[], int is_demo)
 {
 	char hook[PATH_MAX], output[PATH_MAX];
 	ms_event_tap tap, *events = NULL;
@@ -52,7 +52,10 @@ static int launch(const struct ms_top_options *opt, char *const argv[], int is_d
 		events = &tap;
 	}
 	fflush(stdout);
-	pid = ms_launch(argv, hook, opt->batch ? NULL : output, events ? tap.child_fd : -1);
+	/* In batch mode, frames alone go to stdout: the program's output to
+	 * stdout would cut into them (a line without its newline yet). */
+	pid = ms_launch(argv, hook, opt->batch ? NULL : output, opt->batch && frames == stdout,
+			events ? tap.child_fd : -1);
 	if (pid < 0) {
 		fprintf(stderr, "memscope-top: cannot start %s: %s\n", argv[0], strerror(-pid));
 		if (events != NULL)
@@ -66,7 +69,7 @@ static int launch(const struct ms_top_options *opt, char *const argv[], int is_d
 		events = NULL;
 	}
 	if (opt->batch)
-		status = ms_batch_run(opt, pid, 1, events);
+		status = ms_batch_run(opt, frames, pid, 1, events);
 	else
 		status = ms_ui_run(pid, 1, opt->interval_s, output, is_demo, opt->record, events);
 	if (events != NULL) {
@@ -85,7 +88,7 @@ static int launch(const struct ms_top_options *opt, char *const argv[], int is_d
 	return status;
 }
 
-static int attach(const struct ms_top_options *opt)
+static int attach(const struct ms_top_options *opt, FILE *frames)
 {
 	char path[512];
 	ms_reader r;
@@ -108,11 +111,11 @@ static int attach(const struct ms_top_options *opt)
 	}
 	ms_reader_close(&r);
 	if (opt->batch)
-		return ms_batch_run(opt, opt->pid, 0, NULL);
+		return ms_batch_run(opt, frames, opt->pid, 0, NULL);
 	return ms_ui_run(opt->pid, 0, opt->interval_s, NULL, 0, opt->record, NULL);
 }
 
-static int demo(const struct ms_top_options *opt)
+static int demo(const struct ms_top_options *opt, FILE *frames)
 {
 	char path[PATH_MAX];
 	/* Watched on the screen, the demo runs until q (five minutes at most). */
@@ -122,12 +125,14 @@ static int demo(const struct ms_top_options *opt)
 		fprintf(stderr, "memscope-top: cannot find memscope-demo next to memscope-top\n");
 		return 1;
 	}
-	return launch(opt, argv, 1);
+	return launch(opt, frames, argv, 1);
 }
 
 int ms_top_run(int argc, char **argv)
 {
 	struct ms_top_options opt;
+	FILE *frames = stdout;
+	int status;
 
 	/* Every refresh allocates and frees a few large arrays (a snapshot, its
 	 * call sites): keep that memory in our heap for the next refresh
@@ -161,9 +166,23 @@ int ms_top_run(int argc, char **argv)
 		fprintf(stderr, "memscope-top: not a terminal; printing frames as with -b\n");
 		opt.batch = 1;
 	}
+	if (opt.batch && opt.output != NULL) {
+		frames = fopen(opt.output, "w");
+		if (frames == NULL) {
+			fprintf(stderr, "memscope-top: cannot write frames to %s: %s\n", opt.output,
+				strerror(errno));
+			return 1;
+		}
+	}
 	if (opt.mode == MS_TOP_ATTACH)
-		return attach(&opt);
-	if (opt.mode == MS_TOP_DEMO)
-		return demo(&opt);
-	return launch(&opt, opt.command, 0);
+		status = attach(&opt, frames);
+	else if (opt.mode == MS_TOP_DEMO)
+		status = demo(&opt, frames);
+	else
+		status = launch(&opt, frames, opt.command, 0);
+	if (frames != stdout && fclose(frames) != 0) {
+		fprintf(stderr, "memscope-top: cannot finish %s: %s\n", opt.output, strerror(errno));
+		return status != 0 ? status : 1;
+	}
+	return status;
 }

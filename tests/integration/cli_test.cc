@@ -39,6 +39,63 @@ TEST(Cli, ExitStatusOfTheTargetIsOurs)
 	EXPECT_EQ(f["exit_status"].i64(), 128 + SIGKILL);
 }
 
+// Every line of text parses as a JSON object; the count of them.
+size_t all_json_lines(const std::string &text)
+{
+	size_t n = 0, at = 0;
+	while (at < text.size()) {
+		size_t end = text.find('\n', at);
+		EXPECT_NE(end, std::string::npos) << "an unfinished last line";
+		if (end == std::string::npos)
+			break;
+		std::string line = text.substr(at, end - at);
+		try {
+			mstest::Json::parse(line);
+			n++;
+		} catch (const std::exception &e) {
+			ADD_FAILURE() << e.what() << ": " << line;
+		}
+		at = end + 1;
+	}
+	return n;
+}
+
+// A program's output without a newline, then a pause of several frames:
+// on stdout only frames, each a whole line; the program's bytes on stderr.
+TEST(Cli, ProgramOutputNeverCutsIntoFrames)
+{
+	mstest::fresh_session_dir("cli-stdout");
+	const std::string script = "printf 'progress: '; sleep 1.3; echo done";
+	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "-d", "0.2", "--",
+					 "/bin/sh", "-c", script });
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_GE(all_json_lines(r.out), 3u);
+	EXPECT_NE(r.err.find("progress: done\n"), std::string::npos) << r.err;
+
+	// Text frames too: no line of the program's among them.
+	r = mstest::run({ mstest::top_path(), "-b", "-d", "0.2", "--", "/bin/sh", "-c", script });
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out.find("progress: done"), std::string::npos) << r.out;
+	EXPECT_NE(r.err.find("progress: done\n"), std::string::npos) << r.err;
+}
+
+// -o FILE: frames to the file; the program keeps stdout.
+TEST(Cli, FramesToAFileLeaveStdoutToTheProgram)
+{
+	std::string dir = mstest::fresh_session_dir("cli-o");
+	std::string file = dir + "/frames.json";
+	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "-d", "0.2", "-o", file,
+					 "--", "/bin/sh", "-c", "printf 'progress: '; sleep 1.3; echo done" });
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out, "progress: done\n");
+	EXPECT_GE(all_json_lines(mstest::read_file(file)), 3u);
+	EXPECT_TRUE(mstest::last_json_line(mstest::read_file(file))["exited"].boolean);
+
+	r = mstest::run({ mstest::top_path(), "-b", "-o", dir + "/no/such/dir", "--", "true" });
+	EXPECT_EQ(r.status, 1);
+	EXPECT_EQ(lines(r.err), 1u) << r.err;
+}
+
 TEST(Cli, UsageErrorsAreOneLineAndStatusTwo)
 {
 	for (auto args : std::vector<std::vector<std::string>>{
@@ -48,6 +105,8 @@ TEST(Cli, UsageErrorsAreOneLineAndStatusTwo)
 		     { "-n", "-3", "--", "true" },
 		     { "-p", "abc" },
 		     { "--json", "--", "true" },
+		     { "-o", "frames.json", "--", "true" },
+		     { "-b", "-o" },
 		     { "-l", "-p", "1" },
 		     { "--" },
 	     }) {
