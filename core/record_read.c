@@ -54,6 +54,7 @@ struct stack {
 
 struct ms_recording {
 	int fd;
+	uint32_t version; /* of the file: 3 or 4 */
 	ZSTD_DCtx *zstd;
 	/* The events columns' zstd streams (record_write.c), read from the
 	 * first events chunk on; streams_at: the events chunks they have
@@ -156,9 +157,10 @@ static int read_frames(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 
 	for (uint64_t i = 0; i < n && !c->bad; i++) {
 		ms_frame f = { 0 };
-		uint64_t line;
+		uint64_t line, id = ms_cur_varint(c);
 
-		if (ms_cur_varint(c) != r->nframes)
+		/* A new frame, or (version 4) one known better now. */
+		if (id > r->nframes || (id < r->nframes && r->version < 4))
 			return -1;
 		f.address = ms_cur_varint(c);
 		f.function = string_ref(r, c);
@@ -168,8 +170,13 @@ static int read_frames(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 		f.module = string_ref(r, c);
 		f.offset = ms_cur_varint(c);
 		f.allocator = ms_cur_varint(c) != 0;
-		if (c->bad || grow((void **)&r->frames, &cap->frames, r->nframes + 1,
-				   sizeof(*r->frames)) != 0)
+		if (c->bad)
+			return -1;
+		if (id < r->nframes) {
+			r->frames[id] = f;
+			continue;
+		}
+		if (grow((void **)&r->frames, &cap->frames, r->nframes + 1, sizeof(*r->frames)) != 0)
 			return -1;
 		r->frames[r->nframes++] = f;
 	}
@@ -182,9 +189,11 @@ static int read_stacks(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 
 	for (uint64_t i = 0; i < n && !c->bad; i++) {
 		struct stack st = { 0 };
-		uint64_t depth, top;
+		uint64_t depth, top, id = ms_cur_varint(c);
 
-		if (ms_cur_varint(c) != r->nstacks)
+		/* A new stack, or (version 4) one whose frames are known better
+		 * now. */
+		if (id > r->nstacks || (id < r->nstacks && r->version < 4))
 			return -1;
 		depth = ms_cur_count(c, 1);
 		if (c->bad || depth > 4096)
@@ -209,6 +218,11 @@ static int read_stacks(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 			return -1;
 		}
 		st.top = (const ms_frame *)(uintptr_t)top; /* index+1 for now */
+		if (id < r->nstacks) {
+			free(r->stacks[id].frames);
+			r->stacks[id] = st;
+			continue;
+		}
 		if (grow((void **)&r->stacks, &cap->stacks, r->nstacks + 1, sizeof(*r->stacks)) != 0) {
 			free(st.frames);
 			return -1;
@@ -676,7 +690,8 @@ int ms_recording_open(const char *path, ms_recording **out)
 		return MS_REC_ERR_NOT_RECORDING;
 	}
 	memcpy(&version, header + 8, 4);
-	if (version != MS_REC_VERSION) {
+	r->version = version;
+	if (version != MS_REC_VERSION && version != 3) {
 		ms_recording_close(r);
 		return MS_REC_ERR_VERSION;
 	}

@@ -61,6 +61,10 @@ struct ms_recorder {
 	/* This image's stack ids -> the recording's. */
 	uint32_t *stack_ids;
 	size_t nstack_ids;
+	/* By the recording's stack id: the frames array it was last written
+	 * with. */
+	const void **written;
+	size_t cwritten;
 	/* The session (image) being recorded. */
 	pid_t pid;
 	unsigned generation;
@@ -225,7 +229,10 @@ static uint32_t frame_id(ms_recorder *rec, const ms_frame *f)
 	return slot->id;
 }
 
-/* The recording's id of the image's stack of call site c, queued if new. */
+/* The recording's id of the image's stack of call site c, queued if new,
+ * or again (same id) when its frames changed since: symbols come after a
+ * stack is first seen (memscope/symbols.h), and a frames array, once made,
+ * never changes, so a new array is what tells. */
 static uint32_t stack_id(ms_recorder *rec, const ms_callsite *c)
 {
 	uint32_t sid = c->site.stack, id, top = 0;
@@ -242,10 +249,26 @@ static uint32_t stack_id(ms_recorder *rec, const ms_callsite *c)
 		rec->stack_ids = more;
 		rec->nstack_ids = n;
 	}
-	if (rec->stack_ids[sid] != 0)
-		return rec->stack_ids[sid] - 1;
-	id = rec->nstacks++;
-	rec->stack_ids[sid] = id + 1;
+	if (rec->stack_ids[sid] != 0) {
+		id = rec->stack_ids[sid] - 1;
+		if (rec->written[id] == c->frames)
+			return id;
+	} else {
+		if (rec->nstacks == rec->cwritten) {
+			size_t n = rec->cwritten ? rec->cwritten * 2 : 1024;
+			const void **more = realloc(rec->written, n * sizeof(*more));
+
+			if (more == NULL) {
+				rec->failed = 1;
+				return 0;
+			}
+			rec->written = more;
+			rec->cwritten = n;
+		}
+		id = rec->nstacks++;
+		rec->stack_ids[sid] = id + 1;
+	}
+	rec->written[id] = c->frames;
 	for (uint32_t i = 0; i < c->depth; i++)
 		frame_id(rec, c->frames[i]);
 	ms_buf_put_varint(&rec->stacks_out, id);
@@ -974,6 +997,7 @@ int ms_recorder_close(ms_recorder *rec)
 	ms_buf_free(&rec->stacks_out);
 	ms_buf_free(&rec->index);
 	free(rec->stack_ids);
+	free(rec->written);
 	free(rec->session_ids);
 	free(rec->threads);
 	free(rec->marks);

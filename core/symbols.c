@@ -1,218 +1,173 @@
 /*
- * Symbolization with libdw: see memscope/symbols.h.
+ * Symbolization: see memscope/symbols.h.
  *
- * Each recorded module gets its own libdwfl session, opened on first use
- * and reported at the module's load bias, so a runtime address is looked up
- * as it is. One session per module (not one for the process) because
- * modules of different epochs may have occupied the same addresses.
- * Resolved frames are cached by (address, epoch) and stacks by id: stacks
- * never change, so each is resolved once for the life of the reader.
+ * Two threads. The owner (the thread that calls ms_symbols_*) never reads
+ * a module's files: an address it has not seen gets an entry and a frame at
+ * once, its module and offset only, and, when asked for, a job for the
+ * resolver thread, which alone uses libdw (symbols_elf.c). The resolver's
+ * answers wait in a list until the owner's next call takes them in: each
+ * makes a new frame for its entry. Frames are never changed once made, nor
+ * freed before sym: models on the screen and the recorder hold them.
+ *
+ * Entries, one per (address, module epoch), are the per-address cache:
+ * each address is resolved once for the life of sym. Stacks are cached by
+ * id with the frames their entries have now; when answers came in since
+ * (the version moved), a stack not yet complete gets a new frames array.
+ * Old arrays, like old frames, are kept until sym is freed.
+ *
+ * Two queues, so that what is shown comes first: "urgent" for the frames
+ * that name a call site (the innermost ones, up to the first that is not
+ * the allocator's or a wrapper's), "later" for the rest of the stacks a
+ * caller shows or writes whole.
  */
 #define _GNU_SOURCE
 #include <memscope/symbols.h>
 
-#include <elfutils/libdwfl.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <memscope/platform.h>
+#include <memscope/skip.h>
+
+#include "symbols_elf.h"
 
 #define MAX_DEPTH 256
+/* Frames asked for at once beyond the last known one, to name a call site:
+ * most stacks are named within this many frames, in one round. */
+#define NAME_WINDOW 8
+/* The resolver takes this many jobs per turn of its lock. */
+#define JOBS_PER_TURN 64
+/* The owner hears of progress at most this often. */
+#define PROGRESS_NS (250 * 1000 * 1000ull)
 
-/* From the C++ runtime (libstdc++), to show C++ names as people write them. */
-extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
+enum { PLACED, ASKED, DONE };
 
 struct module {
 	ms_module_entry e;
-	Dwfl *dwfl;
-	Dwfl_Module *mod;
-	int opened;
+	char *path; /* e.path copied: frames point here for good */
 };
 
-struct cached_frame {
+struct entry {
 	uint64_t address;
 	uint32_t epoch;
-	ms_frame *frame; /* NULL: empty slot */
+	uint32_t module; /* index + 1; 0: no module covers it */
+	uint8_t state;
+	uint8_t urgent; /* asked for urgently (ASKED) */
+	const ms_frame *frame;
 };
 
-struct cached_stack {
-	int done;
-	uint32_t depth;
-	const ms_frame **frames;
-	const ms_frame *top; /* the call site's frame, found once */
+struct stack {
+	int loaded;
+	uint32_t depth, epoch;
+	uint64_t *raw;
+	const ms_frame **frames; /* as the entries had them at version */
+	const ms_frame *top;
+	uint64_t version;
+	int named; /* its call site's frame is known for good */
+	int whole; /* every frame asked for */
+	int done;  /* every frame known for good */
+};
+
+struct job {
+	uint64_t address;
+	uint32_t epoch, module;
+};
+
+struct result {
+	uint64_t address;
+	uint32_t epoch;
+	char *function, *file;
+	int line;
+};
+
+struct queue {
+	struct job *v;
+	size_t head, len, cap;
+};
+
+/* A growable array of pointers (frames made, arrays retired). */
+struct keep {
+	void **v;
+	size_t len, cap;
 };
 
 struct ms_symbols {
+	/* The owner's. */
+	ms_skip *skip;
 	struct module *mods;
 	size_t nmods;
-	struct cached_frame *slots;
-	size_t cap, count;
-	struct cached_stack *stacks;
+	struct entry *entries;
+	size_t nentries, centries;
+	uint32_t *slots; /* open addressing over entries: index + 1, 0 empty */
+	size_t nslots;
+	struct stack *stacks;
 	size_t nstacks;
-	char *debuginfo_path;
-	Dwfl_Callbacks callbacks;
+	uint64_t version; /* answers taken in so far */
+	struct keep made; /* frames and frame arrays, freed with sym */
+	struct queue out_urgent, out_later; /* jobs not handed over yet */
+
+	/* Shared with the resolver, under lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t work, idle;
+	struct queue urgent, later;
+	size_t busy; /* jobs taken by the resolver, not answered yet */
+	struct result *results;
+	size_t nresults, cresults;
+	ms_module_entry *shared; /* the modules, as the owner knows them */
+	size_t nshared, cshared;
+	int stop, running;
+	pthread_t thread;
+	void (*progress)(void *ctx);
+	void *progress_ctx;
+
+	/* The resolver's. */
+	ms_elf_modules *elf;
 };
 
-ms_symbols *ms_symbols_new(void)
+/* --- small helpers ------------------------------------------------------ */
+
+static int keep(struct keep *k, void *p)
 {
-	ms_symbols *sym = calloc(1, sizeof(*sym));
+	if (k->len == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 256;
+		void **v = realloc(k->v, cap * sizeof(*v));
 
-	if (sym == NULL)
-		return NULL;
-	sym->callbacks.find_elf = dwfl_build_id_find_elf;
-	sym->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
-	sym->callbacks.section_address = dwfl_offline_section_address;
-	sym->callbacks.debuginfo_path = &sym->debuginfo_path;
-	return sym;
-}
-
-static void free_frame(ms_frame *f)
-{
-	free((char *)f->function);
-	free((char *)f->file);
-	free(f);
-}
-
-void ms_symbols_free(ms_symbols *sym)
-{
-	if (sym == NULL)
-		return;
-	for (size_t i = 0; i < sym->nmods; i++)
-		if (sym->mods[i].dwfl != NULL)
-			dwfl_end(sym->mods[i].dwfl);
-	for (size_t i = 0; i < sym->cap; i++)
-		if (sym->slots[i].frame != NULL)
-			free_frame(sym->slots[i].frame);
-	for (size_t i = 0; i < sym->nstacks; i++)
-		free(sym->stacks[i].frames);
-	free(sym->mods);
-	free(sym->slots);
-	free(sym->stacks);
-	free(sym);
-}
-
-/* Modules are only ever appended (and marked unloaded): keep what we have,
- * take the newcomers and the new unload epochs. */
-static void update_modules(ms_symbols *sym, const ms_reader *r)
-{
-	ms_module_entry *list;
-	int n = ms_reader_modules(r, &list);
-	struct module *mods;
-
-	if (n < 0)
-		return;
-	if ((size_t)n > sym->nmods) {
-		mods = realloc(sym->mods, (size_t)n * sizeof(*mods));
-		if (mods == NULL) {
-			free(list);
-			return;
-		}
-		memset(mods + sym->nmods, 0, ((size_t)n - sym->nmods) * sizeof(*mods));
-		for (size_t i = sym->nmods; i < (size_t)n; i++)
-			mods[i].e = list[i];
-		sym->mods = mods;
-		sym->nmods = (size_t)n;
+		if (v == NULL)
+			return -ENOMEM;
+		k->v = v;
+		k->cap = cap;
 	}
-	for (size_t i = 0; i < (size_t)n && i < sym->nmods; i++)
-		sym->mods[i].e.unload_epoch = list[i].unload_epoch;
-	free(list);
-}
-
-static struct module *module_of(ms_symbols *sym, uint64_t address, uint32_t epoch)
-{
-	for (size_t i = sym->nmods; i-- > 0;) {
-		const ms_module_entry *e = &sym->mods[i].e;
-
-		if (address >= e->lo && address < e->hi && e->load_epoch <= epoch &&
-		    (e->unload_epoch == 0 || e->unload_epoch > epoch))
-			return &sym->mods[i];
-	}
-	return NULL;
-}
-
-static void open_module(ms_symbols *sym, struct module *m)
-{
-	const char *base = strrchr(m->e.path, '/');
-
-	m->opened = 1;
-	if (m->e.path[0] != '/')
-		return; /* the vDSO and the like: no file to read */
-	m->dwfl = dwfl_begin(&sym->callbacks);
-	if (m->dwfl == NULL)
-		return;
-	dwfl_report_begin(m->dwfl);
-	m->mod = dwfl_report_elf(m->dwfl, base + 1, m->e.path, -1, m->e.base, false);
-	dwfl_report_end(m->dwfl, NULL, NULL);
-}
-
-static char *demangle(const char *name)
-{
-	char *nice;
-	int status = -1;
-
-	if (name == NULL)
-		return NULL;
-	if (strncmp(name, "_Z", 2) == 0) {
-		nice = __cxa_demangle(name, NULL, NULL, &status);
-		if (nice != NULL && status == 0)
-			return nice;
-		free(nice);
-	}
-	return strdup(name);
-}
-
-static int is_allocator(const char *function, const char *module)
-{
-	static const char *const names[] = {
-		"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
-		"aligned_alloc", "memalign", "valloc", "pvalloc", "__libc_malloc", "__libc_free",
-		"__libc_calloc", "__libc_realloc", "__libc_memalign", NULL,
-	};
-	const char *base = module != NULL ? strrchr(module, '/') : NULL;
-
-	if (base != NULL && strcmp(base, "/libmemscope.so") == 0)
-		return 1;
-	if (function == NULL)
-		return 0;
-	if (strncmp(function, "operator new", 12) == 0 ||
-	    strncmp(function, "operator delete", 15) == 0)
-		return 1;
-	for (size_t i = 0; names[i] != NULL; i++)
-		if (strcmp(function, names[i]) == 0)
-			return 1;
+	k->v[k->len++] = p;
 	return 0;
 }
 
-static ms_frame *resolve(ms_symbols *sym, uint64_t address, uint32_t epoch)
+static int queue_push(struct queue *q, const struct job *j)
 {
-	ms_frame *f = calloc(1, sizeof(*f));
-	struct module *m;
-	/* A return address points after the call: look up the call itself. */
-	uint64_t at = address > 0 ? address - 1 : 0;
-
-	if (f == NULL)
-		return NULL;
-	f->address = address;
-	m = module_of(sym, address, epoch);
-	if (m == NULL)
-		return f;
-	f->module = m->e.path;
-	f->offset = address - m->e.base;
-	if (!m->opened)
-		open_module(sym, m);
-	if (m->mod != NULL) {
-		Dwfl_Line *line = dwfl_module_getsrc(m->mod, at);
-
-		f->function = demangle(dwfl_module_addrname(m->mod, at));
-		if (line != NULL) {
-			const char *file = dwfl_lineinfo(line, NULL, &f->line, NULL, NULL, NULL);
-
-			f->file = file != NULL ? strdup(file) : NULL;
-		}
+	if (q->head > 0 && q->len == q->cap) {
+		memmove(q->v, q->v + q->head, (q->len - q->head) * sizeof(*q->v));
+		q->len -= q->head;
+		q->head = 0;
 	}
-	f->allocator = is_allocator(f->function, f->module);
-	return f;
+	if (q->len == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 256;
+		struct job *v = realloc(q->v, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		q->v = v;
+		q->cap = cap;
+	}
+	q->v[q->len++] = *j;
+	return 0;
+}
+
+static size_t queue_size(const struct queue *q)
+{
+	return q->len - q->head;
 }
 
 static uint64_t slot_hash(uint64_t address, uint32_t epoch)
@@ -225,64 +180,388 @@ static uint64_t slot_hash(uint64_t address, uint32_t epoch)
 	return h;
 }
 
-static int grow_slots(ms_symbols *sym)
+/* --- the resolver thread ------------------------------------------------ */
+
+static void free_result(struct result *r)
 {
-	size_t cap = sym->cap ? sym->cap * 2 : 1024;
-	struct cached_frame *slots = calloc(cap, sizeof(*slots));
+	free(r->function);
+	free(r->file);
+}
 
-	if (slots == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < sym->cap; i++) {
-		struct cached_frame *c = &sym->slots[i];
-		size_t j;
+static void *resolver_main(void *arg)
+{
+	ms_symbols *sym = arg;
+	uint64_t told = 0;
+	int answered = 0;
 
-		if (c->frame == NULL)
-			continue;
-		for (j = slot_hash(c->address, c->epoch) & (cap - 1); slots[j].frame != NULL;
-		     j = (j + 1) & (cap - 1))
-			;
-		slots[j] = *c;
+	pthread_mutex_lock(&sym->lock);
+	for (;;) {
+		struct job jobs[JOBS_PER_TURN];
+		struct result out[JOBS_PER_TURN];
+		size_t n = 0;
+
+		while (!sym->stop && queue_size(&sym->urgent) == 0 && queue_size(&sym->later) == 0) {
+			void (*cb)(void *) = sym->progress;
+			void *ctx = sym->progress_ctx;
+			uint64_t now = ms_clock_mono_ns();
+
+			pthread_cond_broadcast(&sym->idle);
+			if (answered && cb != NULL && now - told >= PROGRESS_NS) {
+				answered = 0;
+				told = now;
+				pthread_mutex_unlock(&sym->lock);
+				cb(ctx);
+				pthread_mutex_lock(&sym->lock);
+				continue;
+			}
+			pthread_cond_wait(&sym->work, &sym->lock);
+		}
+		if (sym->stop)
+			break;
+		for (struct queue *q = &sym->urgent; n < JOBS_PER_TURN; q = &sym->later) {
+			while (n < JOBS_PER_TURN && queue_size(q) > 0)
+				jobs[n++] = q->v[q->head++];
+			if (q == &sym->later)
+				break;
+		}
+		sym->busy += n;
+		pthread_mutex_unlock(&sym->lock);
+
+		for (size_t i = 0; i < n; i++) {
+			ms_module_entry e;
+
+			pthread_mutex_lock(&sym->lock); /* the list may grow meanwhile */
+			e = sym->shared[jobs[i].module - 1];
+			pthread_mutex_unlock(&sym->lock);
+			out[i] = (struct result){ .address = jobs[i].address, .epoch = jobs[i].epoch };
+			/* A return address points after the call: look up the call. */
+			ms_elf_lookup(sym->elf, jobs[i].module - 1, &e, jobs[i].address - 1,
+				      &out[i].function, &out[i].file, &out[i].line);
+		}
+
+		pthread_mutex_lock(&sym->lock);
+		if (sym->nresults + n > sym->cresults) {
+			size_t cap = sym->cresults ? sym->cresults * 2 : 256;
+			struct result *more;
+
+			while (cap < sym->nresults + n)
+				cap *= 2;
+			more = realloc(sym->results, cap * sizeof(*more));
+			if (more != NULL) {
+				sym->results = more;
+				sym->cresults = cap;
+			}
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (sym->nresults < sym->cresults)
+				sym->results[sym->nresults++] = out[i];
+			else
+				free_result(&out[i]); /* out of memory: stays module+offset */
+		}
+		sym->busy -= n;
+		answered = 1;
 	}
+	pthread_mutex_unlock(&sym->lock);
+	return NULL;
+}
+
+/* --- the owner ---------------------------------------------------------- */
+
+ms_symbols *ms_symbols_new(const char *skip)
+{
+	ms_symbols *sym = calloc(1, sizeof(*sym));
+
+	if (sym == NULL)
+		return NULL;
+	pthread_mutex_init(&sym->lock, NULL);
+	pthread_cond_init(&sym->work, NULL);
+	pthread_cond_init(&sym->idle, NULL);
+	sym->elf = ms_elf_modules_new();
+	if (sym->elf == NULL || ms_skip_new(skip, &sym->skip) != 0) {
+		ms_symbols_free(sym);
+		return NULL;
+	}
+	return sym;
+}
+
+void ms_symbols_on_progress(ms_symbols *sym, void (*cb)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&sym->lock);
+	sym->progress = cb;
+	sym->progress_ctx = ctx;
+	pthread_mutex_unlock(&sym->lock);
+}
+
+void ms_symbols_free(ms_symbols *sym)
+{
+	if (sym == NULL)
+		return;
+	pthread_mutex_lock(&sym->lock);
+	sym->stop = 1;
+	pthread_cond_broadcast(&sym->work);
+	pthread_mutex_unlock(&sym->lock);
+	if (sym->running)
+		pthread_join(sym->thread, NULL);
+	ms_elf_modules_free(sym->elf);
+	for (size_t i = 0; i < sym->nresults; i++)
+		free_result(&sym->results[i]);
+	for (size_t i = 0; i < sym->made.len; i++)
+		free(sym->made.v[i]);
+	for (size_t i = 0; i < sym->nstacks; i++)
+		free(sym->stacks[i].raw);
+	for (size_t i = 0; i < sym->nmods; i++)
+		free(sym->mods[i].path);
+	free(sym->made.v);
+	free(sym->results);
+	free(sym->shared);
+	free(sym->urgent.v);
+	free(sym->later.v);
+	free(sym->out_urgent.v);
+	free(sym->out_later.v);
+	free(sym->mods);
+	free(sym->entries);
 	free(sym->slots);
-	sym->slots = slots;
-	sym->cap = cap;
+	free(sym->stacks);
+	ms_skip_free(sym->skip);
+	pthread_cond_destroy(&sym->work);
+	pthread_cond_destroy(&sym->idle);
+	pthread_mutex_destroy(&sym->lock);
+	free(sym);
+}
+
+/* Modules are only ever appended (and marked unloaded): keep what we have,
+ * take the newcomers and the new unload epochs, and tell the resolver. */
+static void update_modules(ms_symbols *sym, const ms_reader *r)
+{
+	ms_module_entry *list;
+	int n = ms_reader_modules(r, &list);
+
+	if (n < 0)
+		return;
+	if ((size_t)n > sym->nmods) {
+		struct module *mods = realloc(sym->mods, (size_t)n * sizeof(*mods));
+
+		if (mods == NULL) {
+			free(list);
+			return;
+		}
+		sym->mods = mods;
+		pthread_mutex_lock(&sym->lock);
+		if ((size_t)n > sym->cshared) {
+			ms_module_entry *shared = realloc(sym->shared, (size_t)n * sizeof(*shared));
+
+			if (shared != NULL) {
+				sym->shared = shared;
+				sym->cshared = (size_t)n;
+			}
+		}
+		for (; sym->nmods < (size_t)n && sym->nmods < sym->cshared; sym->nmods++) {
+			struct module *m = &mods[sym->nmods];
+
+			m->e = list[sym->nmods];
+			m->e.path[sizeof(m->e.path) - 1] = '\0';
+			m->path = strdup(m->e.path);
+			if (m->path == NULL)
+				break;
+			sym->shared[sym->nmods] = m->e;
+			sym->nshared = sym->nmods + 1;
+		}
+		pthread_mutex_unlock(&sym->lock);
+	}
+	for (size_t i = 0; i < (size_t)n && i < sym->nmods; i++)
+		sym->mods[i].e.unload_epoch = list[i].unload_epoch;
+	free(list);
+}
+
+/* Index + 1 of the module that held address in epoch; 0 for none. */
+static uint32_t module_of(const ms_symbols *sym, uint64_t address, uint32_t epoch)
+{
+	for (size_t i = sym->nmods; i-- > 0;) {
+		const ms_module_entry *e = &sym->mods[i].e;
+
+		if (address >= e->lo && address < e->hi && e->load_epoch <= epoch &&
+		    (e->unload_epoch == 0 || e->unload_epoch > epoch))
+			return (uint32_t)i + 1;
+	}
 	return 0;
 }
 
-const ms_frame *ms_symbols_resolve(ms_symbols *sym, const ms_reader *r, uint64_t address,
-				   uint32_t epoch)
+static int grow_slots(ms_symbols *sym)
 {
-	size_t j;
+	size_t n = sym->nslots ? sym->nslots * 2 : 4096;
+	uint32_t *slots = calloc(n, sizeof(*slots));
 
-	if ((sym->count + 1) * 2 > sym->cap && grow_slots(sym) != 0)
-		return NULL;
-	for (j = slot_hash(address, epoch) & (sym->cap - 1); sym->slots[j].frame != NULL;
-	     j = (j + 1) & (sym->cap - 1)) {
-		if (sym->slots[j].address == address && sym->slots[j].epoch == epoch)
-			return sym->slots[j].frame;
+	if (slots == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < sym->nentries; i++) {
+		size_t j = slot_hash(sym->entries[i].address, sym->entries[i].epoch) & (n - 1);
+
+		while (slots[j] != 0)
+			j = (j + 1) & (n - 1);
+		slots[j] = (uint32_t)i + 1;
 	}
-	if (module_of(sym, address, epoch) == NULL)
-		update_modules(sym, r);
-	sym->slots[j].frame = resolve(sym, address, epoch);
-	if (sym->slots[j].frame == NULL)
-		return NULL;
-	sym->slots[j].address = address;
-	sym->slots[j].epoch = epoch;
-	sym->count++;
-	return sym->slots[j].frame;
+	free(sym->slots);
+	sym->slots = slots;
+	sym->nslots = n;
+	return 0;
 }
 
-/* The resolved frames of stack id, cached. */
-static const struct cached_stack *stack_of(ms_symbols *sym, const ms_reader *r, uint32_t id)
+/* The entry of (address, epoch), made if new (with its module+offset
+ * frame): its index, or -1 when out of memory. Entries may move when one is
+ * made: hold indexes, not pointers. */
+static long entry_of(ms_symbols *sym, const ms_reader *r, uint64_t address, uint32_t epoch)
+{
+	struct entry *e;
+	ms_frame *f;
+	size_t j;
+	uint32_t m;
+
+	if ((sym->nentries + 1) * 2 > sym->nslots && grow_slots(sym) != 0)
+		return -1;
+	for (j = slot_hash(address, epoch) & (sym->nslots - 1); sym->slots[j] != 0;
+	     j = (j + 1) & (sym->nslots - 1)) {
+		e = &sym->entries[sym->slots[j] - 1];
+		if (e->address == address && e->epoch == epoch)
+			return (long)sym->slots[j] - 1;
+	}
+	if (sym->nentries == sym->centries) {
+		size_t n = sym->centries ? sym->centries * 2 : 1024;
+		struct entry *more = realloc(sym->entries, n * sizeof(*more));
+
+		if (more == NULL)
+			return -1;
+		sym->entries = more;
+		sym->centries = n;
+	}
+	m = module_of(sym, address, epoch);
+	if (m == 0 && r != NULL) {
+		update_modules(sym, r); /* loaded since we last looked */
+		m = module_of(sym, address, epoch);
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL || keep(&sym->made, f) != 0) {
+		free(f);
+		return -1;
+	}
+	f->address = address;
+	if (m != 0) {
+		f->module = sym->mods[m - 1].path;
+		f->offset = address - sym->mods[m - 1].e.base;
+	}
+	f->allocator = ms_skip_frame(sym->skip, NULL, f->module);
+	e = &sym->entries[sym->nentries];
+	*e = (struct entry){ .address = address, .epoch = epoch, .module = m, .frame = f };
+	/* Nothing to read where no module covers it, or for the vDSO. */
+	e->state = m != 0 && address > 0 && f->module[0] == '/' ? PLACED : DONE;
+	sym->slots[j] = (uint32_t)++sym->nentries;
+	return (long)sym->nentries - 1;
+}
+
+static void ask(ms_symbols *sym, long i, int urgent)
+{
+	struct entry *e = &sym->entries[i];
+	struct job j = { e->address, e->epoch, e->module };
+
+	if (e->state == DONE || (e->state == ASKED && (e->urgent || !urgent)))
+		return;
+	/* A frame asked for later and now wanted urgently goes in the urgent
+	 * queue too: the first answer counts. */
+	if (queue_push(urgent ? &sym->out_urgent : &sym->out_later, &j) != 0)
+		return;
+	e->state = ASKED;
+	e->urgent = (uint8_t)urgent;
+}
+
+/* Hands the jobs asked for to the resolver (starting it the first time). */
+static void hand_over(ms_symbols *sym)
+{
+	struct queue *from[2] = { &sym->out_urgent, &sym->out_later };
+	struct queue *to[2] = { &sym->urgent, &sym->later };
+	int any = 0;
+
+	if (queue_size(&sym->out_urgent) == 0 && queue_size(&sym->out_later) == 0)
+		return;
+	pthread_mutex_lock(&sym->lock);
+	if (!sym->running) {
+		sigset_t all, old;
+
+		/* The resolver takes no signal: they are the main thread's. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		sym->running = pthread_create(&sym->thread, NULL, resolver_main, sym) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	for (int k = 0; k < 2; k++) {
+		for (size_t i = from[k]->head; i < from[k]->len; i++)
+			any |= queue_push(to[k], &from[k]->v[i]) == 0;
+		from[k]->head = from[k]->len = 0;
+	}
+	if (any)
+		pthread_cond_signal(&sym->work);
+	pthread_mutex_unlock(&sym->lock);
+}
+
+/* Takes in the resolver's answers: a new frame for each. Returns how
+ * many. */
+static int take_answers(ms_symbols *sym)
+{
+	struct result *list;
+	size_t n;
+	int made = 0;
+
+	pthread_mutex_lock(&sym->lock);
+	list = sym->results;
+	n = sym->nresults;
+	sym->results = NULL;
+	sym->nresults = sym->cresults = 0;
+	pthread_mutex_unlock(&sym->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct result *res = &list[i];
+		long k = entry_of(sym, NULL, res->address, res->epoch);
+		struct entry *e = k >= 0 ? &sym->entries[k] : NULL;
+		ms_frame *f;
+
+		if (e == NULL || e->state == DONE ||
+		    (res->function != NULL && keep(&sym->made, res->function) != 0)) {
+			free_result(res);
+			continue;
+		}
+		/* From here on the strings are kept (freed with sym). */
+		if (res->file != NULL && keep(&sym->made, res->file) != 0) {
+			free(res->file);
+			res->file = NULL;
+		}
+		f = malloc(sizeof(*f));
+		if (f == NULL || keep(&sym->made, f) != 0) {
+			free(f);
+			continue;
+		}
+		*f = *e->frame;
+		f->function = res->function;
+		f->file = res->file;
+		f->line = res->file != NULL ? res->line : 0;
+		f->allocator = ms_skip_frame(sym->skip, f->function, f->module);
+		e->frame = f;
+		e->state = DONE;
+		made++;
+	}
+	free(list);
+	if (made > 0)
+		sym->version++;
+	return made;
+}
+
+/* The stack of id, its raw addresses read once; NULL when not published
+ * yet or on error. */
+static struct stack *stack_of(ms_symbols *sym, const ms_reader *r, uint32_t id)
 {
 	uint64_t raw[MAX_DEPTH];
-	struct cached_stack *st;
-	uint32_t epoch = 0;
+	struct stack *st;
 	int depth;
 
 	if (id >= sym->nstacks) {
 		size_t n = id + 1 > sym->nstacks * 2 ? id + 1 : sym->nstacks * 2;
-		struct cached_stack *more = realloc(sym->stacks, n * sizeof(*more));
+		struct stack *more = realloc(sym->stacks, n * sizeof(*more));
 
 		if (more == NULL)
 			return NULL;
@@ -291,30 +570,196 @@ static const struct cached_stack *stack_of(ms_symbols *sym, const ms_reader *r, 
 		sym->nstacks = n;
 	}
 	st = &sym->stacks[id];
-	if (st->done)
+	if (st->loaded)
 		return st;
-	depth = ms_reader_stack(r, id, raw, MAX_DEPTH, &epoch);
-	if (depth < 0)
+	depth = ms_reader_stack(r, id, raw, MAX_DEPTH, &st->epoch);
+	if (depth < 0 || (depth == 0 && id != 0))
+		return NULL; /* not published yet: try again next time */
+	st->raw = malloc((depth ? (size_t)depth : 1) * sizeof(*st->raw));
+	if (st->raw == NULL)
 		return NULL;
-	if (depth == 0 && id != 0)
-		return st; /* not published yet: try again next time */
-	st->frames = calloc(depth ? (size_t)depth : 1, sizeof(*st->frames));
-	if (st->frames == NULL)
-		return NULL;
-	for (int i = 0; i < depth; i++) {
-		st->frames[i] = ms_symbols_resolve(sym, r, raw[i], epoch);
-		if (st->frames[i] == NULL) {
-			free(st->frames);
-			st->frames = NULL;
-			return NULL;
+	memcpy(st->raw, raw, (size_t)depth * sizeof(*raw));
+	st->depth = (uint32_t)depth;
+	st->version = (uint64_t)-1;
+	st->loaded = 1;
+	return st;
+}
+
+/* Asks for the frames that name the stack's call site: from the innermost,
+ * past the allocator's and wrappers' known frames, a window of unknown
+ * ones. */
+static void ask_names(ms_symbols *sym, const ms_reader *r, struct stack *st)
+{
+	unsigned asked = 0;
+
+	if (st->named)
+		return;
+	for (uint32_t i = 0; i < st->depth; i++) {
+		long k = entry_of(sym, r, st->raw[i], st->epoch);
+
+		if (k < 0)
+			return;
+		if (sym->entries[k].state != DONE) {
+			ask(sym, k, 1);
+			if (++asked == NAME_WINDOW)
+				return;
+		} else if (!sym->entries[k].frame->allocator) {
+			/* the call site, unless an unknown frame before it is */
+			st->named = asked == 0;
+			return;
 		}
 	}
-	st->depth = (uint32_t)depth;
-	for (int i = 0; i < depth && st->top == NULL; i++)
-		if (!st->frames[i]->allocator)
-			st->top = st->frames[i];
-	st->done = 1;
-	return st;
+	st->named = asked == 0; /* all known: the allocator's own, all of it */
+}
+
+/* Brings the stack's frames up to what the entries know now. */
+static void refresh(ms_symbols *sym, const ms_reader *r, struct stack *st)
+{
+	const ms_frame **now;
+	int changed = st->frames == NULL, done = 1;
+
+	if (st->done || st->version == sym->version)
+		return;
+	now = malloc((st->depth ? st->depth : 1) * sizeof(*now));
+	if (now == NULL)
+		return;
+	for (uint32_t i = 0; i < st->depth; i++) {
+		long k = entry_of(sym, r, st->raw[i], st->epoch);
+
+		if (k < 0) {
+			free(now);
+			return;
+		}
+		now[i] = sym->entries[k].frame;
+		done &= sym->entries[k].state == DONE;
+		changed |= !changed && st->frames[i] != now[i];
+	}
+	if (!changed || keep(&sym->made, now) != 0) {
+		free(now);
+	} else {
+		st->frames = now; /* the old array stays: call sites out there hold it */
+		st->top = NULL;
+		for (uint32_t i = 0; i < st->depth && st->top == NULL; i++)
+			if (!now[i]->allocator)
+				st->top = now[i];
+	}
+	st->version = sym->version;
+	st->done = done;
+}
+
+static void fill_site(ms_callsite *c, const struct stack *st)
+{
+	if (st->frames == NULL)
+		return;
+	c->depth = st->depth;
+	c->frames = st->frames;
+	c->top = st->top;
+}
+
+int ms_symbols_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot *s,
+			 ms_callsite **out)
+{
+	ms_callsite *list = calloc(s->nsites ? s->nsites : 1, sizeof(*list));
+
+	*out = NULL;
+	if (list == NULL)
+		return -ENOMEM;
+	take_answers(sym);
+	for (size_t i = 0; i < s->nsites; i++) {
+		struct stack *st = stack_of(sym, r, s->sites[i].stack);
+
+		list[i].site = s->sites[i];
+		if (st == NULL)
+			continue;
+		ask_names(sym, r, st);
+		refresh(sym, r, st);
+		fill_site(&list[i], st);
+	}
+	hand_over(sym);
+	*out = list;
+	return (int)s->nsites;
+}
+
+void ms_symbols_fill(ms_symbols *sym, const ms_reader *r, ms_callsite *sites, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct stack *st = stack_of(sym, r, sites[i].site.stack);
+
+		if (st == NULL)
+			continue;
+		if (!st->whole) {
+			st->whole = 1;
+			for (uint32_t k = 0; k < st->depth; k++) {
+				long e = entry_of(sym, r, st->raw[k], st->epoch);
+
+				if (e >= 0)
+					ask(sym, e, 0);
+			}
+		}
+		refresh(sym, r, st);
+		fill_site(&sites[i], st);
+	}
+	hand_over(sym);
+}
+
+int ms_symbols_settle(ms_symbols *sym, uint64_t timeout_ns)
+{
+	uint64_t deadline = ms_clock_mono_ns() + timeout_ns;
+	int late = 0;
+
+	hand_over(sym);
+	pthread_mutex_lock(&sym->lock);
+	while (sym->running && !late &&
+	       queue_size(&sym->urgent) + queue_size(&sym->later) + sym->busy > 0) {
+		uint64_t now = ms_clock_mono_ns();
+		struct timespec until;
+
+		if (now >= deadline) {
+			late = 1;
+			break;
+		}
+		/* The condition variable waits on the realtime clock: wait in
+		 * short steps against the monotonic deadline. */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)((deadline - now < 50000000u ? deadline - now : 50000000u));
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sym->idle, &sym->lock, &until);
+	}
+	pthread_mutex_unlock(&sym->lock);
+	{
+		int made = take_answers(sym);
+
+		return late && made == 0 ? -ETIMEDOUT : made;
+	}
+}
+
+static int by_live_then_total(const void *a, const void *b);
+
+int ms_symbols_sorted_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot *s,
+				size_t whole, uint64_t timeout_ns, ms_callsite **out)
+{
+	uint64_t deadline = ms_clock_mono_ns() + timeout_ns;
+	int n;
+
+	for (;;) {
+		uint64_t now;
+
+		n = ms_symbols_callsites(sym, r, s, out);
+		if (n < 0)
+			return n;
+		ms_callsites_sort(*out, (size_t)n);
+		ms_symbols_fill(sym, r, *out, whole < (size_t)n ? whole : (size_t)n);
+		now = ms_clock_mono_ns();
+		/* Names that came in make more of the call sites known: ask
+		 * again, until nothing more comes. */
+		if (timeout_ns == 0 || now >= deadline || ms_symbols_settle(sym, deadline - now) <= 0)
+			break;
+		free(*out);
+	}
+	return n;
 }
 
 static int by_live_then_total(const void *a, const void *b)
@@ -328,30 +773,8 @@ static int by_live_then_total(const void *a, const void *b)
 	return x->site.stack < y->site.stack ? -1 : x->site.stack > y->site.stack;
 }
 
-int ms_symbols_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot *s,
-			 ms_callsite **out)
-{
-	ms_callsite *list = calloc(s->nsites ? s->nsites : 1, sizeof(*list));
-
-	*out = NULL;
-	if (list == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->nsites; i++) {
-		const struct cached_stack *st = stack_of(sym, r, s->sites[i].stack);
-		ms_callsite *c = &list[i];
-
-		c->site = s->sites[i];
-		if (st == NULL || !st->done)
-			continue;
-		c->depth = st->depth;
-		c->frames = st->frames;
-		c->top = st->top;
-	}
-	*out = list;
-	return (int)s->nsites;
-}
-
 void ms_callsites_sort(ms_callsite *sites, size_t n)
 {
-	qsort(sites, n, sizeof(*sites), by_live_then_total);
+	if (n > 1)
+		qsort(sites, n, sizeof(*sites), by_live_then_total);
 }

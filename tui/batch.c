@@ -5,6 +5,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 
 /* How often the target is checked for exit between frames. */
 #define POLL_NS (20 * 1000 * 1000ULL)
+/* How long the last frame may wait for the names of its call sites. */
+#define MS_LAST_FRAME_NAMES_NS (30 * 1000 * 1000 * 1000ULL)
 /* How long a launched program may run before we say no session appeared. */
 #define NO_SESSION_WARN_NS (3 * 1000 * 1000 * 1000ULL)
 
@@ -32,6 +35,7 @@ struct watch {
 	int exit_status;    /* shell convention: code, or 128 + signal */
 	ms_reader reader;   /* base NULL while no session is open */
 	ms_symbols *symbols; /* for reader's session; NULL while none */
+	const char *skip;    /* the user's frames that are not call sites */
 	ms_recorder *recorder; /* -w */
 	struct ms_event_tap *events; /* --events */
 	ms_symbols **old_symbols; /* of earlier images: recorded frames point there */
@@ -75,7 +79,7 @@ static void follow(struct watch *w)
 	if (ms_reader_open(&w->reader, path) != 0)
 		w->reader.base = NULL;
 	else
-		w->symbols = ms_symbols_new();
+		w->symbols = ms_symbols_new(w->skip);
 }
 
 static void reap(struct watch *w, int block)
@@ -124,7 +128,10 @@ static void record_events(const struct ms_top_options *opt, struct watch *w, ms_
 	}
 }
 
-static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch *w, int final)
+/* final: the program is gone, this is its final frame; last: no frame
+ * follows (final, or the last of -n), so it waits for its names. */
+static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch *w, int final,
+		       int last)
 {
 	ms_frame_extra x = { .exit_status = -1 };
 	ms_event_batch events = { 0 };
@@ -157,10 +164,15 @@ static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch
 	x.exit_status = final && w->reaped ? w->exit_status : -1;
 	x.max_sites = (size_t)opt->sites;
 	if (w->symbols != NULL) {
-		int n = ms_symbols_callsites(w->symbols, &w->reader, &s, &sites);
+		/* Whole stacks where they are written: all of them in a
+		 * recording, the frame's share in JSON; text shows call sites
+		 * only. Frames never wait for names; the last one does. */
+		size_t whole = w->recorder != NULL || (opt->json && opt->sites == 0) ? SIZE_MAX :
+			       opt->json ? (size_t)opt->sites : 0;
+		int n = ms_symbols_sorted_callsites(w->symbols, &w->reader, &s, whole,
+						    last ? MS_LAST_FRAME_NAMES_NS : 0, &sites);
 
 		if (n > 0) {
-			ms_callsites_sort(sites, (size_t)n);
 			x.sites = sites;
 			x.nsites = (size_t)n;
 		}
@@ -194,7 +206,8 @@ static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch
 int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int launched,
 		 struct ms_event_tap *events)
 {
-	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0, .events = events };
+	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0, .events = events,
+			   .skip = opt->skip };
 	int err;
 	uint64_t interval = (uint64_t)(opt->interval_s * 1e9);
 	uint64_t start = ms_clock_mono_ns(), next = start + interval;
@@ -224,7 +237,7 @@ int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int lau
 			break;
 		now = ms_clock_mono_ns();
 		if (now >= next) {
-			int r = print_frame(opt, out, &w, 0);
+			int r = print_frame(opt, out, &w, 0, opt->frames > 0 && printed + 1 >= opt->frames);
 
 			if (r == ENDED) {
 				/* Its exit path ran; wait for the process to be gone. */
@@ -250,7 +263,7 @@ int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int lau
 	}
 	if (gone) {
 		follow(&w); /* an exec just before the exit made a new generation */
-		if (print_frame(opt, out, &w, 1) != 0 && launched && w.reader.base == NULL &&
+		if (print_frame(opt, out, &w, 1, 1) != 0 && launched && w.reader.base == NULL &&
 		    w.exit_status != 127)
 			fprintf(stderr, "memscope-top: pid %d exited without a memscope session "
 				"(statically linked, or LD_PRELOAD was cleared)\n", (int)pid);

@@ -30,6 +30,11 @@ static void set_error(ms_feed *f, const char *msg)
 	pthread_mutex_unlock(&f->lock);
 }
 
+static void poke(void *f)
+{
+	ms_feed_poke(f);
+}
+
 /* Opens the newest session of the pid; follows it across exec. */
 static void follow(ms_feed *f, struct source *src, ms_symbols ***old, size_t *nold)
 {
@@ -57,7 +62,10 @@ static void follow(ms_feed *f, struct source *src, ms_symbols ***old, size_t *no
 		set_error(f, ms_reader_strerror(err));
 		return;
 	}
-	src->symbols = ms_symbols_new();
+	src->symbols = ms_symbols_new(f->skip);
+	/* Names found between two ticks are shown at once. */
+	if (src->symbols != NULL)
+		ms_symbols_on_progress(src->symbols, poke, f);
 }
 
 void ms_feed_publish(ms_feed *f, ms_model *m)
@@ -160,7 +168,7 @@ static void *feed_main(void *arg)
 		 * name. */
 		if (f->events != NULL && f->recorder != NULL)
 			events = ms_event_tap_take(f->events, gone);
-		m = ms_model_build(&src.reader, src.symbols, &src.history, &err);
+		m = ms_model_build(&src.reader, src.symbols, &src.history, gone, &err);
 		if (m == NULL) {
 			ms_event_tap_return(f->events, &events);
 			set_error(f, ms_reader_strerror(err));
@@ -221,10 +229,11 @@ static void *feed_main(void *arg)
 	return NULL;
 }
 
-int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s,
+int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s, const char *skip,
 		  ms_recorder *recorder, struct ms_event_tap *events)
 {
 	memset(f, 0, sizeof(*f));
+	f->skip = skip;
 	f->recorder = recorder;
 	f->events = events;
 	f->pid = pid;

@@ -21,6 +21,7 @@ typedef struct ms_feed {
 	pid_t pid;
 	int launched;            /* pid is our child: the feed reaps it */
 	double interval_s;
+	const char *skip;        /* for the sessions' symbols */
 	pthread_t thread;
 	pthread_mutex_t lock;    /* guards the fields below */
 	pthread_cond_t wake;
@@ -41,7 +42,8 @@ typedef struct ms_feed {
 	long step;               /* frames to move; 0: none */
 } ms_feed;
 
-int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s,
+/* skip: the user's frames that are not call sites (memscope/skip.h). */
+int ms_feed_start(ms_feed *f, pid_t pid, int launched, double interval_s, const char *skip,
 		  ms_recorder *recorder, struct ms_event_tap *events);
 
 /* Feeds the frames of a recording instead of a live session, from the

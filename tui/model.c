@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,7 +89,11 @@ static int fill_threads(ms_model *m, ms_model_history *h)
 	return 0;
 }
 
-ms_model *ms_model_build(const ms_reader *r, ms_symbols *sym, ms_model_history *h, int *err)
+/* How long the last model may wait for the names of its call sites. */
+#define LAST_MODEL_NAMES_NS (30 * 1000 * 1000 * 1000ULL)
+
+ms_model *ms_model_build(const ms_reader *r, ms_symbols *sym, ms_model_history *h, int last,
+			 int *err)
 {
 	ms_model *m = calloc(1, sizeof(*m));
 	int n;
@@ -103,7 +108,9 @@ ms_model *ms_model_build(const ms_reader *r, ms_symbols *sym, ms_model_history *
 		free(m);
 		return NULL;
 	}
-	n = ms_symbols_callsites(sym, r, &m->snap, &m->sites);
+	/* Every stack whole: the screen may open any, a recording keeps all. */
+	n = ms_symbols_sorted_callsites(sym, r, &m->snap, SIZE_MAX, last ? LAST_MODEL_NAMES_NS : 0,
+					&m->sites);
 	if (n < 0 || (*err = fill_threads(m, h)) != 0) {
 		*err = n < 0 ? n : *err;
 		ms_model_free(m);

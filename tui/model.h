@@ -44,9 +44,11 @@ typedef struct ms_model_history {
 ms_thread_view *ms_thread_views(const ms_snapshot *s, ms_model_history *h, double *alloc_rate,
 				double *free_rate);
 
-/* Builds a model from reader r. Returns NULL on failure (the error is in
- * *err). */
-ms_model *ms_model_build(const ms_reader *r, ms_symbols *sym, ms_model_history *h, int *err);
+/* Builds a model from reader r, its call sites with what sym knows of
+ * their frames now; last: the program is gone, wait for the names. Returns
+ * NULL on failure (the error is in *err). */
+ms_model *ms_model_build(const ms_reader *r, ms_symbols *sym, ms_model_history *h, int last,
+			 int *err);
 void ms_model_free(ms_model *m);
 void ms_model_history_free(ms_model_history *h);
 

@@ -1,8 +1,11 @@
+#define _GNU_SOURCE
 #include "options.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <memscope/skip.h>
 
 void ms_top_usage(FILE *out)
 {
@@ -21,6 +24,9 @@ void ms_top_usage(FILE *out)
 	      "  -d SECONDS    refresh interval (default 1; fractions allowed)\n"
 	      "  -n N          stop after N frames\n"
 	      "  --sites N     call sites per batch frame, by live bytes (default 100; 0: all)\n"
+	      "  --skip F,...  functions that only wrap the allocator: a call site is named\n"
+	      "                for the first frame that is none of these (nor a built-in\n"
+	      "                wrapper: xmalloc, g_malloc, ...); F* matches a prefix\n"
 	      "  -w FILE       also record the session to FILE (-r replays it, memscope-report\n"
 	      "                summarises it)\n"
 	      "  --events      with -w and a launched COMMAND: record every allocation and\n"
@@ -28,8 +34,8 @@ void ms_top_usage(FILE *out)
 	      "                --events); the program waits for the recorder if it falls behind\n"
 	      "  -h, --help    this text;  -V, --version  the version\n"
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
-	      "live, default /dev/shm), MEMSCOPE_BACKEND (capture backend:\n"
-	      "unified, the default, async or core)\n",
+	      "live, default /dev/shm), MEMSCOPE_SKIP (as --skip, before it),\n"
+	      "MEMSCOPE_BACKEND (capture backend: unified, the default, async or core)\n",
 	      out);
 }
 
@@ -66,8 +72,32 @@ static int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* Appends names to opt->skip, checked as memscope/skip.h reads them. */
+static int add_skip(struct ms_top_options *opt, const char *names)
+{
+	ms_skip *check;
+	char *joined;
+
+	if (ms_skip_new(names, &check) != 0)
+		return -1;
+	ms_skip_free(check);
+	if (asprintf(&joined, "%s%s%s", opt->skip ? opt->skip : "", opt->skip ? "," : "",
+		     names) < 0)
+		return -1;
+	free(opt->skip);
+	opt->skip = joined;
+	return 0;
+}
+
+void ms_top_options_free(struct ms_top_options *opt)
+{
+	free(opt->skip);
+	opt->skip = NULL;
+}
+
 int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 {
+	const char *env_skip = getenv("MEMSCOPE_SKIP");
 	int modes = 0;
 	long v;
 
@@ -75,6 +105,8 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 	opt->interval_s = 1.0;
 	opt->sites = 100;
 	opt->mode = MS_TOP_HELP;
+	if (env_skip != NULL && env_skip[0] != '\0' && add_skip(opt, env_skip) != 0)
+		return fail("MEMSCOPE_SKIP needs function names separated by commas", env_skip);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -129,6 +161,10 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 			if (next == NULL)
 				return fail("-w needs a file name", NULL);
 			opt->record = next;
+			i++;
+		} else if (strcmp(a, "--skip") == 0) {
+			if (next == NULL || add_skip(opt, next) != 0)
+				return fail("--skip needs function names separated by commas", next);
 			i++;
 		} else if (strcmp(a, "-o") == 0) {
 			if (next == NULL)

@@ -26,13 +26,16 @@ struct ms_top_options {
 	pid_t pid;          /* -p */
 	const char *record; /* -w */
 	const char *output; /* -o: batch frames to this file, not stdout */
+	char *skip;         /* MEMSCOPE_SKIP and --skip: frames that are not call sites */
 	int events;         /* --events: the event stream too */
 	const char *replay; /* -r */
 	char **command;     /* after --, NULL-terminated */
 };
 
-/* Parses argv. On a usage error prints one line to stderr and returns -1. */
+/* Parses argv. On a usage error prints one line to stderr and returns -1.
+ * Free what it made with ms_top_options_free, either way. */
 int ms_top_parse(int argc, char **argv, struct ms_top_options *opt);
+void ms_top_options_free(struct ms_top_options *opt);
 
 void ms_top_usage(FILE *out);
 

@@ -71,7 +71,7 @@ static int launch(const struct ms_top_options *opt, FILE *frames, char *const ar
 	if (opt->batch)
 		status = ms_batch_run(opt, frames, pid, 1, events);
 	else
-		status = ms_ui_run(pid, 1, opt->interval_s, output, is_demo, opt->record, events);
+		status = ms_ui_run(opt, pid, 1, output, is_demo, events);
 	if (events != NULL) {
 		uint64_t refused;
 		size_t lost = ms_event_tap_close(events, &refused);
@@ -112,7 +112,7 @@ static int attach(const struct ms_top_options *opt, FILE *frames)
 	ms_reader_close(&r);
 	if (opt->batch)
 		return ms_batch_run(opt, frames, opt->pid, 0, NULL);
-	return ms_ui_run(opt->pid, 0, opt->interval_s, NULL, 0, opt->record, NULL);
+	return ms_ui_run(opt, opt->pid, 0, NULL, 0, NULL);
 }
 
 static int demo(const struct ms_top_options *opt, FILE *frames)
@@ -128,10 +128,59 @@ static int demo(const struct ms_top_options *opt, FILE *frames)
 	return launch(opt, frames, argv, 1);
 }
 
+/* Runs what opt asks for; returns memscope-top's exit status. */
+static int run(struct ms_top_options *opt)
+{
+	FILE *frames = stdout;
+	int status;
+
+	switch (opt->mode) {
+	case MS_TOP_HELP:
+		ms_top_usage(stdout);
+		return 0;
+	case MS_TOP_VERSION:
+		printf("memscope-top %s\n", MS_VERSION);
+		return 0;
+	case MS_TOP_LIST:
+		return ms_list_sessions(opt->clean);
+	case MS_TOP_REPLAY:
+		if (opt->batch || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+			fprintf(stderr, "memscope-top: -r replays on the screen (a terminal); for "
+				"frames on stdout use memscope-report FILE --json --at SECONDS\n");
+			return 2;
+		}
+		return ms_ui_replay(opt->replay);
+	default:
+		break;
+	}
+	if (!opt->batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "memscope-top: not a terminal; printing frames as with -b\n");
+		opt->batch = 1;
+	}
+	if (opt->batch && opt->output != NULL) {
+		frames = fopen(opt->output, "w");
+		if (frames == NULL) {
+			fprintf(stderr, "memscope-top: cannot write frames to %s: %s\n", opt->output,
+				strerror(errno));
+			return 1;
+		}
+	}
+	if (opt->mode == MS_TOP_ATTACH)
+		status = attach(opt, frames);
+	else if (opt->mode == MS_TOP_DEMO)
+		status = demo(opt, frames);
+	else
+		status = launch(opt, frames, opt->command, 0);
+	if (frames != stdout && fclose(frames) != 0) {
+		fprintf(stderr, "memscope-top: cannot finish %s: %s\n", opt->output, strerror(errno));
+		return status != 0 ? status : 1;
+	}
+	return status;
+}
+
 int ms_top_run(int argc, char **argv)
 {
 	struct ms_top_options opt;
-	FILE *frames = stdout;
 	int status;
 
 	/* Every refresh allocates and frees a few large arrays (a snapshot, its
@@ -141,48 +190,7 @@ int ms_top_run(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 
-	if (ms_top_parse(argc, argv, &opt) != 0)
-		return 2;
-	switch (opt.mode) {
-	case MS_TOP_HELP:
-		ms_top_usage(stdout);
-		return 0;
-	case MS_TOP_VERSION:
-		printf("memscope-top %s\n", MS_VERSION);
-		return 0;
-	case MS_TOP_LIST:
-		return ms_list_sessions(opt.clean);
-	case MS_TOP_REPLAY:
-		if (opt.batch || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-			fprintf(stderr, "memscope-top: -r replays on the screen (a terminal); for "
-				"frames on stdout use memscope-report FILE --json --at SECONDS\n");
-			return 2;
-		}
-		return ms_ui_replay(opt.replay);
-	default:
-		break;
-	}
-	if (!opt.batch && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
-		fprintf(stderr, "memscope-top: not a terminal; printing frames as with -b\n");
-		opt.batch = 1;
-	}
-	if (opt.batch && opt.output != NULL) {
-		frames = fopen(opt.output, "w");
-		if (frames == NULL) {
-			fprintf(stderr, "memscope-top: cannot write frames to %s: %s\n", opt.output,
-				strerror(errno));
-			return 1;
-		}
-	}
-	if (opt.mode == MS_TOP_ATTACH)
-		status = attach(&opt, frames);
-	else if (opt.mode == MS_TOP_DEMO)
-		status = demo(&opt, frames);
-	else
-		status = launch(&opt, frames, opt.command, 0);
-	if (frames != stdout && fclose(frames) != 0) {
-		fprintf(stderr, "memscope-top: cannot finish %s: %s\n", opt.output, strerror(errno));
-		return status != 0 ? status : 1;
-	}
+	status = ms_top_parse(argc, argv, &opt) != 0 ? 2 : run(&opt);
+	ms_top_options_free(&opt);
 	return status;
 }

@@ -534,9 +534,10 @@ int ms_ui_replay(const char *path)
 	return 0;
 }
 
-int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo,
-	      const char *record, struct ms_event_tap *events)
+int ms_ui_run(const struct ms_top_options *opt, pid_t pid, int launched, const char *output_path,
+	      int is_demo, struct ms_event_tap *events)
 {
+	const char *record = opt->record;
 	struct ms_ui ui = { .output_path = output_path };
 	ms_recorder *recorder = NULL;
 	ms_feed feed;
@@ -548,7 +549,7 @@ int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_pat
 		fprintf(stderr, "memscope-top: cannot create %s: %s\n", record, strerror(-err));
 		return 1;
 	}
-	err = ms_feed_start(&feed, pid, launched, interval_s, recorder, events);
+	err = ms_feed_start(&feed, pid, launched, opt->interval_s, opt->skip, recorder, events);
 	if (err != 0) {
 		fprintf(stderr, "memscope-top: cannot start: %s\n", strerror(-err));
 		return 1;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "feed.h"
+#include "options.h"
 #include "model.h"
 
 enum ms_view_id { MS_VIEW_SITES, MS_VIEW_THREADS, MS_VIEW_LEAKS, MS_VIEW_NOTES, MS_VIEW_COUNT };
@@ -89,11 +90,11 @@ static inline void ms_view_activate(const ms_view_ops *v, struct ms_ui *ui, cons
 		v->activate(ui, m);
 }
 
-/* Runs the screen until q. launched: pid is our child; is_demo: it is the
- * bundled demo, which q ends too (any other program runs on). Returns the
- * exit status for memscope-top. */
-int ms_ui_run(pid_t pid, int launched, double interval_s, const char *output_path, int is_demo,
-	      const char *record, struct ms_event_tap *events);
+/* Runs the screen until q, as opt says (-d, -w, --skip). launched: pid is
+ * our child; is_demo: it is the bundled demo, which q ends too (any other
+ * program runs on). Returns the exit status for memscope-top. */
+int ms_ui_run(const struct ms_top_options *opt, pid_t pid, int launched, const char *output_path,
+	      int is_demo, struct ms_event_tap *events);
 
 /* Replays a recording on the screen (-r). Returns the exit status. */
 int ms_ui_replay(const char *path);

@@ -44,7 +44,7 @@ Site site(const Json &f, const std::string &name)
 
 struct Watched {
 	Json last;
-	std::string out;
+	std::string out; // the program's stdout (memscope-top's stderr with -b)
 	int status;
 };
 
@@ -54,7 +54,7 @@ Watched watch(const std::vector<std::string> &args, double timeout_s = 120)
 					  "0.5", "--", mstest::workload("stress") };
 	argv.insert(argv.end(), args.begin(), args.end());
 	mstest::Result r = mstest::run(argv, {}, "", timeout_s);
-	Watched out{ Json(), r.out, r.status };
+	Watched out{ Json(), r.err, r.status };
 	EXPECT_EQ(r.status, 0) << r.err;
 	out.last = mstest::last_json_line(r.out);
 	EXPECT_TRUE(out.last["exited"].boolean);

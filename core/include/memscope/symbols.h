@@ -7,10 +7,20 @@
  * Debian keeps it current. Where a module has no symbols, a frame reads
  * module+offset.
  *
- * Call sites: the snapshot's per-stack figures, each with its frames
- * resolved, the allocator's own frames (malloc family, operator new and
- * delete) marked, and the innermost frame that is not the allocator's named
- * as the call site.
+ * Nothing here waits for symbols unless asked to (ms_symbols_settle): an
+ * address seen for the first time gets a frame at once, with its module and
+ * offset only, and a thread of its own reads the module's files meanwhile;
+ * the name is there from the next call on, in a new frame (frames never
+ * change once made). A caller shows module+offset for a moment rather than
+ * hold a frame back: on a big binary, reading its symbols takes seconds.
+ *
+ * Call sites: the snapshot's per-stack figures, each with its frames, the
+ * frames of the allocator and of its wrappers marked (memscope/skip.h), and
+ * the innermost frame that is none of those named as the call site.
+ *
+ * Threads: one owner thread calls everything here (for memscope-top, its
+ * feed or its batch loop); frames and call-site arrays it hands out may be
+ * read from any thread while sym lives.
  */
 #ifndef MEMSCOPE_SYMBOLS_H
 #define MEMSCOPE_SYMBOLS_H
@@ -26,12 +36,12 @@ extern "C" {
 
 typedef struct ms_frame {
 	uint64_t address;     /* the return address as recorded */
-	const char *function; /* demangled; NULL when no symbol covers it */
+	const char *function; /* demangled; NULL when no symbol covers it (yet) */
 	const char *file;     /* source file; NULL without debug info */
 	int line;             /* 0 when unknown */
 	const char *module;   /* the object's path; NULL when none covers it */
 	uint64_t offset;      /* address within the object's file */
-	int allocator;        /* a frame of the allocator itself */
+	int allocator;        /* the allocator's or a wrapper's: not a call site */
 } ms_frame;
 
 typedef struct ms_callsite {
@@ -43,19 +53,42 @@ typedef struct ms_callsite {
 
 typedef struct ms_symbols ms_symbols;
 
-ms_symbols *ms_symbols_new(void);
+/* skip: the user's frames to skip (memscope/skip.h), NULL for none. NULL
+ * when out of memory or the list is not one (see ms_skip_new). */
+ms_symbols *ms_symbols_new(const char *skip);
 void ms_symbols_free(ms_symbols *sym);
 
-/* Resolves a return address recorded in module epoch `epoch`, against the
- * modules of reader r. The result lives as long as sym. */
-const ms_frame *ms_symbols_resolve(ms_symbols *sym, const ms_reader *r, uint64_t address,
-				   uint32_t epoch);
+/* Called on the resolver's thread after it answered what was asked and
+ * has nothing more to do (at most four times a second): the owner may
+ * then want to show the names sooner than its next refresh. */
+void ms_symbols_on_progress(ms_symbols *sym, void (*cb)(void *ctx), void *ctx);
 
-/* The call sites of snapshot s (read through r), in stack id order. *out
- * is malloc'ed (free it); its frames live as long as sym. Returns the count
- * or a negative error. */
+/* The call sites of snapshot s (read through r), in stack id order, with
+ * what is known of their frames now; asks first for the frames that name
+ * each call site. *out is malloc'ed (free it); its frames live as long as
+ * sym. Returns the count or a negative error. */
 int ms_symbols_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot *s,
 			 ms_callsite **out);
+
+/* Asks for every frame of the stacks of sites[0, n) (after what names call
+ * sites), and brings their frames and call-site frame up to date: for the
+ * call sites a caller shows or writes whole. */
+void ms_symbols_fill(ms_symbols *sym, const ms_reader *r, ms_callsite *sites, size_t n);
+
+/* Waits until everything asked so far is answered, at most timeout_ns,
+ * and takes the answers in. Returns how many frames got their names (then
+ * call sites asked for again are more complete: ask until 0), or
+ * -ETIMEDOUT. */
+int ms_symbols_settle(ms_symbols *sym, uint64_t timeout_ns);
+
+/* The call sites of s sorted (ms_callsites_sort), the first `whole` of
+ * them filled (ms_symbols_fill; SIZE_MAX for all). With timeout_ns, waits
+ * until every name they need is in, asking again as names come (the
+ * allocator's frames known make the next ones wanted), at most that long:
+ * for a last frame. Returns the count or a negative error; *out as with
+ * ms_symbols_callsites. */
+int ms_symbols_sorted_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot *s,
+				size_t whole, uint64_t timeout_ns, ms_callsite **out);
 
 /* Sorts call sites by live bytes, then total bytes, then stack id (the
  * order of the frame contract). */

@@ -1,0 +1,230 @@
+/*
+ * Reading the modules' symbols and lines with libdw: see symbols_elf.h.
+ *
+ * Each module gets its own libdwfl session, reported at the module's load
+ * bias, so a runtime address is looked up as it is (one session per module,
+ * not one per process, because modules of different epochs may have used
+ * the same addresses).
+ *
+ * Function names come from an index of the module's function symbols,
+ * sorted by address once, then searched in O(log n). libdwfl's own
+ * dwfl_module_addrinfo walks the whole symbol table on each call (global
+ * symbols first, elfutils' dwfl_module_addrsym.c): on a big binary, node's
+ * or a JVM's, a screenful of stacks took seconds. Lines still come from
+ * libdw (dwfl_module_getsrc), which indexes them itself.
+ */
+#define _GNU_SOURCE
+#include "symbols_elf.h"
+
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <gelf.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* From the C++ runtime (libstdc++), to show C++ names as people write them. */
+extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
+
+struct symbol {
+	uint64_t addr, size;
+	const char *name; /* in the module's ELF data: lives as long as its Dwfl */
+	int rank;         /* among symbols at one address, the lowest is shown */
+};
+
+struct module {
+	int opened;
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	struct symbol *syms;
+	size_t nsyms;
+};
+
+struct ms_elf_modules {
+	struct module *mods; /* by the session's module index */
+	size_t nmods;
+	char *debuginfo_path;
+	Dwfl_Callbacks callbacks;
+};
+
+ms_elf_modules *ms_elf_modules_new(void)
+{
+	ms_elf_modules *em = calloc(1, sizeof(*em));
+
+	if (em == NULL)
+		return NULL;
+	em->callbacks.find_elf = dwfl_build_id_find_elf;
+	em->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	em->callbacks.section_address = dwfl_offline_section_address;
+	em->callbacks.debuginfo_path = &em->debuginfo_path;
+	return em;
+}
+
+void ms_elf_modules_free(ms_elf_modules *em)
+{
+	if (em == NULL)
+		return;
+	for (size_t i = 0; i < em->nmods; i++) {
+		if (em->mods[i].dwfl != NULL)
+			dwfl_end(em->mods[i].dwfl);
+		free(em->mods[i].syms);
+	}
+	free(em->mods);
+	free(em);
+}
+
+/* A global symbol before a weak one before a local one; a sized one before
+ * one without a size. */
+static int rank_of(const GElf_Sym *s)
+{
+	int bind = GELF_ST_BIND(s->st_info);
+
+	return (bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2) * 2 + (s->st_size == 0);
+}
+
+static int by_address(const void *a, const void *b)
+{
+	const struct symbol *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->rank - y->rank;
+}
+
+/* The module's function symbols (of every table libdwfl found for it: the
+ * symbol table, a separate debug file's, MiniDebugInfo's), by address. */
+static void build_index(struct module *m)
+{
+	int n = dwfl_module_getsymtab(m->mod);
+	size_t cap = 0;
+
+	for (int i = 1; i < n; i++) {
+		GElf_Sym s;
+		GElf_Addr addr;
+		GElf_Word shndx;
+		Elf *elf;
+		Dwarf_Addr bias;
+		const char *name = dwfl_module_getsym_info(m->mod, i, &s, &addr, &shndx, &elf, &bias);
+		int type = GELF_ST_TYPE(s.st_info);
+
+		if (name == NULL || name[0] == '\0' || shndx == SHN_UNDEF ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC))
+			continue;
+		if (m->nsyms == cap) {
+			size_t more = cap ? cap * 2 : 1024;
+			struct symbol *syms = realloc(m->syms, more * sizeof(*syms));
+
+			if (syms == NULL)
+				break; /* what we have still names most frames */
+			m->syms = syms;
+			cap = more;
+		}
+		m->syms[m->nsyms++] = (struct symbol){ addr, s.st_size, name, rank_of(&s) };
+	}
+	qsort(m->syms, m->nsyms, sizeof(*m->syms), by_address);
+}
+
+static void open_module(ms_elf_modules *em, struct module *m, const ms_module_entry *e)
+{
+	const char *base = strrchr(e->path, '/');
+
+	m->opened = 1;
+	if (e->path[0] != '/')
+		return; /* the vDSO and the like: no file to read */
+	m->dwfl = dwfl_begin(&em->callbacks);
+	if (m->dwfl == NULL)
+		return;
+	dwfl_report_begin(m->dwfl);
+	m->mod = dwfl_report_elf(m->dwfl, base + 1, e->path, -1, e->base, false);
+	dwfl_report_end(m->dwfl, NULL, NULL);
+	if (m->mod != NULL)
+		build_index(m);
+}
+
+/* The symbol covering at: the last one starting at or before it that
+ * contains it (a symbol without a size contains what follows it, up to
+ * the next symbol), preferred by rank among those at one address. */
+static const char *symbol_at(const struct module *m, uint64_t at)
+{
+	size_t lo = 0, hi = m->nsyms;
+
+	while (lo < hi) { /* the first symbol after at */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->syms[mid].addr <= at)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	/* The nearest address's symbols, best ranked first; failing those, an
+	 * earlier symbol around at (a function holding a nested one). */
+	for (size_t i = lo, tries = 0; i > 0 && tries < 64; tries++) {
+		size_t run = i - 1;
+
+		while (run > 0 && m->syms[run - 1].addr == m->syms[i - 1].addr)
+			run--;
+		for (size_t k = run; k < i; k++) {
+			const struct symbol *s = &m->syms[k];
+
+			if (s->size == 0 ? tries == 0 : at < s->addr + s->size)
+				return s->name;
+		}
+		i = run;
+	}
+	return NULL;
+}
+
+/* The name as people read it: no symbol version ("@@GLIBC_2.2.5"), C++
+ * demangled. */
+static char *clean_name(const char *name)
+{
+	size_t len = strcspn(name, "@");
+	char *plain = strndup(name, len), *nice;
+	int status = -1;
+
+	if (plain == NULL || strncmp(plain, "_Z", 2) != 0)
+		return plain;
+	nice = __cxa_demangle(plain, NULL, NULL, &status);
+	if (nice != NULL && status == 0) {
+		free(plain);
+		return nice;
+	}
+	free(nice);
+	return plain;
+}
+
+void ms_elf_lookup(ms_elf_modules *em, uint32_t index, const ms_module_entry *e, uint64_t at,
+		   char **function, char **file, int *line)
+{
+	struct module *m;
+	const char *name, *src;
+	Dwfl_Line *l;
+
+	*function = *file = NULL;
+	*line = 0;
+	if (index >= em->nmods) {
+		size_t n = index + 1 > em->nmods * 2 ? index + 1 : em->nmods * 2;
+		struct module *more = realloc(em->mods, n * sizeof(*more));
+
+		if (more == NULL)
+			return;
+		memset(more + em->nmods, 0, (n - em->nmods) * sizeof(*more));
+		em->mods = more;
+		em->nmods = n;
+	}
+	m = &em->mods[index];
+	if (!m->opened)
+		open_module(em, m, e);
+	if (m->mod == NULL)
+		return;
+	name = symbol_at(m, at);
+	if (name != NULL)
+		*function = clean_name(name);
+	l = dwfl_module_getsrc(m->mod, at);
+	src = l != NULL ? dwfl_lineinfo(l, NULL, line, NULL, NULL, NULL) : NULL;
+	if (src != NULL)
+		*file = strdup(src);
+	else
+		*line = 0;
+}
