@@ -25,6 +25,7 @@ struct options {
 	const char *file;
 	enum mode mode;
 	long top;
+	int has_top;
 	struct ms_report_at at;
 };
 
@@ -34,11 +35,11 @@ static void usage(FILE *out)
 	      "                      [--at [GEN:]SECONDS]\n"
 	      "  (none)     peak and when, top call sites at the peak, leaks at the end, totals\n"
 	      "  --json     the frame at the end (or --at) in memscope-top's JSON frame format\n"
-	      "  --folded   live bytes by stack, folded (flamegraph.pl, speedscope)\n"
+	      "  --folded   live bytes of every stack, folded (flamegraph.pl, speedscope)\n"
 	      "  --leaks    call sites still holding memory at the end (or --at)\n"
 	      "  --events   from the event stream (-w FILE --events): each allocation paired\n"
 	      "             with its free; per call site lifetimes and temporary allocations\n"
-	      "  --top N    at most N call sites (default 10; 0: all)\n"
+	      "  --top N    at most N call sites (default 10, --folded all; 0: all)\n"
 	      "  --at S     the last frame at or before S seconds of the program's time\n"
 	      "             (time_s of memscope-top's frames: since the program image\n"
 	      "             started); in the last image the recording holds\n"
@@ -73,6 +74,7 @@ static int parse(int argc, char **argv, struct options *o)
 			o->top = next ? strtol(next, &end, 10) : -1;
 			if (next == NULL || errno != 0 || *end != '\0' || o->top < 0)
 				return fail("--top needs a number of call sites (0: all)", next);
+			o->has_top = 1;
 			i++;
 		} else if (strcmp(a, "--at") == 0) {
 			if (ms_report_parse_at(next, &o->at) != 0)
@@ -203,12 +205,15 @@ static void summary(const struct options *o, ms_recording *r, const struct ms_re
 	}
 }
 
-/* "outermost;...;innermost live_bytes", one line per stack with live bytes. */
+/* "outermost;...;innermost live_bytes", one line per stack with live bytes.
+ * Every stack unless --top says otherwise: a flame graph of some of them
+ * would misstate every share. */
 static void folded(const struct options *o, const ms_replay *f)
 {
 	char name[512];
+	size_t n = o->has_top ? shown(o, f->nsites) : f->nsites;
 
-	for (size_t i = 0; i < shown(o, f->nsites); i++) {
+	for (size_t i = 0; i < n; i++) {
 		const ms_callsite *c = &f->sites[i];
 
 		if (c->site.live_bytes == 0)

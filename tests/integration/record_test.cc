@@ -226,6 +226,54 @@ TEST(Record, AtNamesAFrameOfOneImage)
 		    frames[top]["time_s"].num(), kPrintedTime);
 }
 
+// "stack bytes" lines: their count and the sum of their bytes.
+std::pair<size_t, uint64_t> folded_sum(const std::string &out)
+{
+	std::istringstream in(out);
+	std::string line;
+	size_t lines = 0;
+	uint64_t sum = 0;
+	while (std::getline(in, line)) {
+		size_t sp = line.rfind(' ');
+		EXPECT_NE(sp, std::string::npos) << line;
+		if (sp == std::string::npos)
+			continue;
+		sum += std::stoull(line.substr(sp + 1));
+		lines++;
+	}
+	return { lines, sum };
+}
+
+// --folded holds every live byte of its frame, in every stack: a flame
+// graph of some of them would misstate every share.
+TEST(Record, FoldedSumsToTheLiveBytes)
+{
+	std::string dir = mstest::fresh_session_dir("record-folded");
+	std::string file = dir + "/phases.rec";
+	std::vector<Json> frames = record_frames(file, { mstest::workload("phases") });
+	ASSERT_GE(frames.size(), 2u);
+	// phases ends with 11,200 B live from 13 stacks.
+	ASSERT_EQ(frames.back()["live_bytes"].u64(), 11200u);
+	mstest::Result rep = mstest::run({ mstest::report_path(), file, "--folded" });
+	ASSERT_EQ(rep.status, 0) << rep.err;
+	auto got = folded_sum(rep.out);
+	EXPECT_EQ(got.first, 13u) << rep.out;
+	EXPECT_EQ(got.second, 11200u) << rep.out;
+	// At every frame, the bytes of that frame.
+	for (const Json &f : frames) {
+		rep = mstest::run({ mstest::report_path(), file, "--folded", "--at",
+				    f["time_s"].text });
+		ASSERT_EQ(rep.status, 0) << rep.err;
+		EXPECT_EQ(folded_sum(rep.out).second, f["live_bytes"].u64()) << f["time_s"].text;
+	}
+	// --top still limits it when asked: the largest stacks.
+	rep = mstest::run({ mstest::report_path(), file, "--folded", "--top", "3" });
+	ASSERT_EQ(rep.status, 0) << rep.err;
+	got = folded_sum(rep.out);
+	EXPECT_EQ(got.first, 3u) << rep.out;
+	EXPECT_EQ(got.second, 10000u + 2 * 100u) << rep.out;
+}
+
 TEST(Record, KilledRecorderLeavesAReadableFile)
 {
 	std::string dir = mstest::fresh_session_dir("record-kill");
