@@ -857,6 +857,20 @@ size_t ms_recording_frame_at(const ms_recording *r, double seconds)
 	return lo;
 }
 
+int ms_recording_frame_info(const ms_recording *r, size_t i, ms_rec_frame_info *out)
+{
+	const struct frame_ref *f;
+
+	if (i >= r->nrefs)
+		return -EINVAL;
+	f = &r->refs[i];
+	out->image = (size_t)f->session;
+	out->generation = r->sessions[f->session].generation;
+	out->time_s = (double)f->time_us / 1e6;
+	out->live_bytes = f->live_bytes;
+	return 0;
+}
+
 size_t ms_recording_peak_frame(const ms_recording *r)
 {
 	size_t best = 0;

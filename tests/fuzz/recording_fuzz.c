@@ -30,7 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if (ms_recording_open(path, &r) == 0) {
 		size_t n = ms_recording_count(r);
+		ms_rec_frame_info info;
 
+		for (size_t i = 0; i < n; i++)
+			if (ms_recording_frame_info(r, i, &info) != 0)
+				__builtin_trap(); /* every frame counted has its head */
 		for (size_t i = 0; i < n; i += 1 + n / 8) {
 			ms_replay f;
 

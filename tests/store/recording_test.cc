@@ -4,6 +4,7 @@
 // runs under ASan in CI too).
 #include <gtest/gtest.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -182,6 +183,12 @@ TEST(Recording, EveryFrameComesBackExactly)
 		ms_replay f;
 		ASSERT_EQ(ms_recording_load(r, k - 1, &f), 0) << k;
 		EXPECT_NEAR(ms_recording_time(r, k - 1), (k - 1) * 0.1, 1e-6);
+		ms_rec_frame_info info;
+		ASSERT_EQ(ms_recording_frame_info(r, k - 1, &info), 0);
+		EXPECT_EQ(info.image, 0u);
+		EXPECT_EQ(info.generation, 0u);
+		EXPECT_NEAR(info.time_s, k * 0.1, 1e-6); // the program's time
+		EXPECT_EQ(info.live_bytes, want.snap.live_bytes);
 		EXPECT_EQ(f.snap.pid, 100);
 		EXPECT_STREQ(f.snap.command, "app --flag");
 		EXPECT_EQ(f.snap.live_bytes, want.snap.live_bytes);
@@ -244,6 +251,43 @@ TEST(Recording, EveryFrameComesBackExactly)
 	EXPECT_EQ(ms_recording_frame_at(r, 0), 0u);
 	EXPECT_EQ(ms_recording_frame_at(r, 0.55), 5u);
 	EXPECT_EQ(ms_recording_frame_at(r, 1e9), (size_t)kFrames - 1);
+	ms_recording_close(r);
+}
+
+// After an exec the recording holds a second image, whose time starts
+// again: each frame keeps its image's own time, while ms_recording_time
+// runs on across images by their start times.
+TEST(Recording, ImagesKeepTheirOwnTimes)
+{
+	std::string path = mstest::temp_dir("rec-exec") + "/rec";
+	ms_recorder *rec;
+	Scene sc, want;
+	ASSERT_EQ(ms_recorder_create(path.c_str(), &rec), 0);
+	for (int k = 1; k <= 7; k++) {
+		if (k == 5) { // the exec, a second after the first image started
+			sc.snap.generation = 1;
+			sc.snap.start_real_ns += 1000000000ull;
+		}
+		sc.step(k <= 4 ? k : k - 4);
+		ASSERT_EQ(ms_recorder_frame(rec, &sc.snap, sc.views, sc.sites, 3, -1), 0);
+	}
+	ASSERT_EQ(ms_recorder_close(rec), 0);
+	ms_recording *r;
+	ASSERT_EQ(ms_recording_open(path.c_str(), &r), 0);
+	ASSERT_EQ(ms_recording_count(r), 7u);
+	for (size_t i = 0; i < 7; i++) {
+		int k = i < 4 ? (int)i + 1 : (int)i - 3;
+		ms_rec_frame_info info;
+		want.step(k);
+		ASSERT_EQ(ms_recording_frame_info(r, i, &info), 0);
+		EXPECT_EQ(info.image, i < 4 ? 0u : 1u) << i;
+		EXPECT_EQ(info.generation, i < 4 ? 0u : 1u) << i;
+		EXPECT_NEAR(info.time_s, k * 0.1, 1e-6) << i;
+		EXPECT_EQ(info.live_bytes, want.snap.live_bytes) << i;
+	}
+	EXPECT_NEAR(ms_recording_time(r, 4), 1.0, 1e-6); // 1 s + 0.1 s - the first's 0.1 s
+	ms_rec_frame_info info;
+	EXPECT_EQ(ms_recording_frame_info(r, 7, &info), -EINVAL);
 	ms_recording_close(r);
 }
 

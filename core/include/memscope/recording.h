@@ -77,12 +77,27 @@ const char *ms_recording_strerror(int err);
 const char *ms_recording_problem(const ms_recording *r);
 
 size_t ms_recording_count(const ms_recording *r);
-/* Seconds since the first frame. */
+/* Seconds since the first frame, continuous across execs (by the images'
+ * start times): the replay's time bar. Not the program's time: see
+ * ms_recording_frame_info. */
 double ms_recording_time(const ms_recording *r, size_t i);
 
 /* The last frame at or before `seconds` from the first (the first frame
- * for earlier times). */
+ * for earlier times), in ms_recording_time's terms. */
 size_t ms_recording_frame_at(const ms_recording *r, double seconds);
+
+/* Frame i in the program's own terms, as memscope-top printed it, without
+ * rebuilding the frame. */
+typedef struct ms_rec_frame_info {
+	size_t image;        /* its program image: the index of its session among the
+				recording's (a new one at each exec) */
+	unsigned generation; /* that image's, as in the frame */
+	double time_s;       /* seconds since that image started: the frame's time_s */
+	uint64_t live_bytes;
+} ms_rec_frame_info;
+
+/* Fills *out for frame i. Returns 0, or -EINVAL for i out of range. */
+int ms_recording_frame_info(const ms_recording *r, size_t i, ms_rec_frame_info *out);
 
 /* The first frame with the highest live heap of the recording. */
 size_t ms_recording_peak_frame(const ms_recording *r);
