@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #define MS_REC_MAGIC "MSREC\r\n\x1a"
-#define MS_REC_VERSION 3u
+#define MS_REC_VERSION 4u
 #define MS_REC_HEADER 16u
 #define MS_REC_CHUNK_HEADER 12u
 #define MS_REC_MAX_CHUNK (64u << 20)

@@ -249,7 +249,7 @@ static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 }
 
 /* The varints that open a frame (RECORDING.md). */
-#define FRAME_HEAD 20
+#define FRAME_HEAD 21
 
 /* What the index says of a frame (in this order), or what is read from
  * the frame itself. */
@@ -1047,6 +1047,7 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 	s->threads_overflowed = v[17];
 	s->ages_scanned = v[18] != 0;
 	s->thread_count = v[19];
+	s->memscope_cpu_percent = (double)v[20] / 10.0;
 
 	n = ms_cur_count(&c, 14);
 	for (uint64_t i = 0; i < n && !c.bad; i++) {
