@@ -208,11 +208,12 @@ void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		",\"peak_bytes\":%" PRIu64 ",\"peak_time_s\":%.3f"
 		",\"total_allocs\":%" PRIu64 ",\"total_frees\":%" PRIu64
 		",\"total_reallocs\":%" PRIu64 ",\"total_bytes\":%" PRIu64
-		",\"rss_bytes\":%" PRIu64 ",\"cpu_percent\":%.1f,\"thread_count\":%" PRIu64
+		",\"rss_bytes\":%" PRIu64 ",\"cpu_percent\":%.1f,\"memscope_cpu_percent\":%.1f"
+		",\"thread_count\":%" PRIu64
 		",\"dropped_events\":%" PRIu64 ",\"untracked_frees\":%" PRIu64,
 		s->live_bytes, s->live_allocs, s->peak_bytes, s->peak_time_s, s->total_allocs,
 		s->total_frees, s->total_reallocs, s->total_bytes, s->rss_bytes, s->cpu_percent,
-		s->thread_count, s->dropped_events, s->untracked_frees);
+		s->memscope_cpu_percent, s->thread_count, s->dropped_events, s->untracked_frees);
 	fputs(",\"threads\":[", out);
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const ms_thread_info *t = &s->threads[i];
@@ -346,10 +347,11 @@ void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 	if (exit_status >= 0)
 		fprintf(out, " (exit status %d)", exit_status);
 	fprintf(out, "\nHeap: %s live in %" PRIu64 " blocks, peak %s at %.1fs | RSS %s | CPU %.1f%%"
-		" | %" PRIu64 " threads\n",
+		" (memscope %.1f%%) | %" PRIu64 " threads\n",
 		ms_format_bytes(live, sizeof(live), s->live_bytes), s->live_allocs,
 		ms_format_bytes(peak, sizeof(peak), s->peak_bytes), s->peak_time_s,
-		ms_format_bytes(rss, sizeof(rss), s->rss_bytes), s->cpu_percent, s->thread_count);
+		ms_format_bytes(rss, sizeof(rss), s->rss_bytes), s->cpu_percent,
+		s->memscope_cpu_percent, s->thread_count);
 	fprintf(out,
 		"Ops: %" PRIu64 " allocs, %" PRIu64 " frees, %" PRIu64 " reallocs, %s allocated"
 		" | dropped %" PRIu64 "\n",

@@ -54,7 +54,6 @@ struct stack {
 
 struct ms_recording {
 	int fd;
-	uint32_t version; /* of the file: 3 or 4 */
 	ZSTD_DCtx *zstd;
 	/* The events columns' zstd streams (record_write.c), read from the
 	 * first events chunk on; streams_at: the events chunks they have
@@ -159,8 +158,8 @@ static int read_frames(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 		ms_frame f = { 0 };
 		uint64_t line, id = ms_cur_varint(c);
 
-		/* A new frame, or (version 4) one known better now. */
-		if (id > r->nframes || (id < r->nframes && r->version < 4))
+		/* A new frame, or one known better now (RECORDING.md). */
+		if (id > r->nframes)
 			return -1;
 		f.address = ms_cur_varint(c);
 		f.function = string_ref(r, c);
@@ -191,9 +190,8 @@ static int read_stacks(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 		struct stack st = { 0 };
 		uint64_t depth, top, id = ms_cur_varint(c);
 
-		/* A new stack, or (version 4) one whose frames are known better
-		 * now. */
-		if (id > r->nstacks || (id < r->nstacks && r->version < 4))
+		/* A new stack, or one whose frames are known better now. */
+		if (id > r->nstacks)
 			return -1;
 		depth = ms_cur_count(c, 1);
 		if (c->bad || depth > 4096)
@@ -263,7 +261,7 @@ static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 }
 
 /* The varints that open a frame (RECORDING.md). */
-#define FRAME_HEAD 20
+#define FRAME_HEAD 21
 
 /* What the index says of a frame (in this order), or what is read from
  * the frame itself. */
@@ -690,8 +688,7 @@ int ms_recording_open(const char *path, ms_recording **out)
 		return MS_REC_ERR_NOT_RECORDING;
 	}
 	memcpy(&version, header + 8, 4);
-	r->version = version;
-	if (version != MS_REC_VERSION && version != 3) {
+	if (version != MS_REC_VERSION) {
 		ms_recording_close(r);
 		return MS_REC_ERR_VERSION;
 	}
@@ -1076,6 +1073,7 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 	s->threads_overflowed = v[17];
 	s->ages_scanned = v[18] != 0;
 	s->thread_count = v[19];
+	s->memscope_cpu_percent = (double)v[20] / 10.0;
 
 	n = ms_cur_count(&c, 14);
 	for (uint64_t i = 0; i < n && !c.bad; i++) {

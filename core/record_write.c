@@ -598,6 +598,8 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 	ms_buf_put_varint(&b, s->threads_overflowed);
 	ms_buf_put_varint(&b, s->ages_scanned ? 1 : 0);
 	ms_buf_put_varint(&b, s->thread_count);
+	ms_buf_put_varint(&b, s->memscope_cpu_percent > 0 ?
+				      (uint64_t)(s->memscope_cpu_percent * 10 + 0.5) : 0);
 
 	/* Threads. */
 	coded = malloc((s->nthreads ? s->nthreads : 1) * sizeof(*coded));

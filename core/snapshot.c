@@ -245,6 +245,7 @@ static int copy_timeline(const struct ms_seg_timeline *tl, const struct ms_seg_s
 		d->rss_bytes = raw[i].rss_bytes;
 		d->cpu_ns = raw[i].cpu_ns;
 		d->threads = raw[i].threads;
+		d->own_cpu_ns = raw[i].own_cpu_ns;
 	}
 	s->nsamples = count;
 	free(raw);
@@ -446,6 +447,23 @@ static int copy_notes(const struct ms_seg_header *h, const struct ms_seg_globals
 	return 0;
 }
 
+/* The process's CPU time between two samples, split into the program's
+ * and memscope's threads', in percent of one core. The segment is
+ * untrusted: figures that went backwards count as no time. */
+static void cpu_split(const ms_sample *prev, const ms_sample *last, ms_snapshot *s)
+{
+	double dt = last->time_s - prev->time_s;
+	uint64_t all = last->cpu_ns >= prev->cpu_ns ? last->cpu_ns - prev->cpu_ns : 0;
+	uint64_t own = last->own_cpu_ns >= prev->own_cpu_ns ?
+		last->own_cpu_ns - prev->own_cpu_ns : 0;
+
+	/* Read a moment apart, our threads' time may run a little ahead. */
+	if (own > all)
+		own = all;
+	s->cpu_percent = (double)(all - own) / 1e9 / dt * 100.0;
+	s->memscope_cpu_percent = (double)own / 1e9 / dt * 100.0;
+}
+
 static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 {
 	const struct ms_seg_header *live = r->base;
@@ -553,9 +571,8 @@ static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 				break;
 			}
 		}
-		if (last->time_s - prev->time_s >= 0.01 && last->cpu_ns >= prev->cpu_ns)
-			s->cpu_percent = (double)(last->cpu_ns - prev->cpu_ns) / 1e9 /
-					 (last->time_s - prev->time_s) * 100.0;
+		if (last->time_s - prev->time_s >= 0.01)
+			cpu_split(prev, last, s);
 	}
 	/* A process that is gone has no running threads, whatever their slots
 	 * said when it stopped. */

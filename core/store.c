@@ -1011,6 +1011,15 @@ static void calibrate(ms_store *st, uint64_t mono_ns)
 					(uint64_t)((unsigned __int128)units * 1000000000u / ns));
 }
 
+/* The clocks first, together, so CPU% is not skewed by our own work
+ * below; our threads' time right after, microseconds later, which is all
+ * the program's and our share can be off by in an interval. */
+static void read_clocks(struct ms_seg_sample *now)
+{
+	ms_clock_process_cpu_fresh(&now->cpu_ns, &now->mono_ns);
+	now->own_cpu_ns = ms_own_threads_cpu_ns();
+}
+
 void ms_store_sample(ms_store *st)
 {
 	struct ms_seg_header *h = header(st);
@@ -1020,11 +1029,8 @@ void ms_store_sample(ms_store *st)
 	static unsigned calls; /* one sampler thread */
 	struct ms_seg_totals tot;
 
-	/* The two clocks first, together, so CPU% is not skewed by our own
-	 * work below. */
-	now.mono_ns = ms_clock_mono_ns();
+	read_clocks(&now);
 	calibrate(st, now.mono_ns);
-	now.cpu_ns = ms_clock_process_cpu_ns();
 	ms_seg_sum_cells(cell_at(st, 0), MS_SEG_CELLS, &tot);
 	now.live_bytes = tot.alloc_bytes - tot.free_bytes;
 	now.live_allocs = tot.allocs - tot.frees;

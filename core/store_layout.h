@@ -21,7 +21,7 @@
 #endif
 
 #define MS_MAGIC "MEMSCOPE"
-#define MS_LAYOUT_VERSION 4u
+#define MS_LAYOUT_VERSION 5u
 
 #define MS_CMDLINE_MAX 2048u
 #define MS_THREAD_NAME_MAX 16u
@@ -170,8 +170,9 @@ struct ms_seg_sample {
 	uint64_t total_frees;
 	uint64_t total_bytes;
 	uint64_t rss_bytes;
-	uint64_t cpu_ns;
+	uint64_t cpu_ns;  /* the whole process's, memscope's threads included */
 	uint64_t threads; /* the process's, as the kernel counts them */
+	uint64_t own_cpu_ns; /* memscope's own threads' (memscope/own_threads.h) */
 };
 
 /*

@@ -108,15 +108,24 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 	}
 	(*row)++;
 
-	/* Heap against its peak; RSS and CPU beside it. */
+	/* Heap against its peak; RSS and threads beside it. */
 	snprintf(line, sizeof(line), "%s/%s",
 		 ms_format_bytes(a, sizeof(a), s->live_bytes),
 		 ms_format_bytes(b, sizeof(b), s->peak_bytes));
 	meter(ui, *row, 0, half - 1, "Heap", s->peak_bytes ? (double)s->live_bytes / s->peak_bytes : 0,
 	      line);
 	ms_ui_textf(ui, *row, half, ui->cols - half, 0, 0,
-		    "peak at %.1fs  RSS %s  CPU %.1f%%  Threads %" PRIu64, s->peak_time_s,
-		    ms_format_bytes(c, sizeof(c), s->rss_bytes), s->cpu_percent, s->thread_count);
+		    "peak at %.1fs  RSS %s  Threads %" PRIu64, s->peak_time_s,
+		    ms_format_bytes(c, sizeof(c), s->rss_bytes), s->thread_count);
+	(*row)++;
+
+	/* The program's CPU and, beside it, what watching it costs: memscope's
+	 * own threads in it. Each against one core, as in top: a program of
+	 * several threads may go past the end of its bar. */
+	snprintf(a, sizeof(a), "%.1f%%", s->cpu_percent);
+	meter(ui, *row, 0, half - 1, "CPU", s->cpu_percent / 100.0, a);
+	snprintf(b, sizeof(b), "%.1f%%", s->memscope_cpu_percent);
+	meter(ui, *row, half, ui->cols - half, "memscope", s->memscope_cpu_percent / 100.0, b);
 	(*row)++;
 
 	ms_ui_textf(ui, *row, 0, ui->cols, 0, 0,
@@ -273,10 +282,10 @@ void ms_ui_help(struct ms_ui *ui)
 		"  Left Right   back / on 1 s    [ ]   back / on 10 s",
 		"  n N          next / previous frame   P  the peak   :  go to a second",
 		"",
-		"Meters: live heap against its peak, RSS and CPU of the program, allocation",
-		"and free rates. Graph: live heap (bars) and RSS (dots) since the start,",
-		"the peak marked on the time axis. Leaks: live blocks older than the age,",
-		"by call site (the program counts them once a second).",
+		"Meters: heap against its peak, RSS, rates; CPU of the program (the hook's",
+		"work in its threads included) and of memscope's threads (sampler, drain).",
+		"Graph: live heap (bars), RSS (dots), the peak marked on the time axis.",
+		"Leaks: live blocks older than the age, by call site (counted every second).",
 	};
 	int n = (int)(sizeof(lines) / sizeof(lines[0]));
 

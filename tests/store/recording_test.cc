@@ -114,6 +114,7 @@ struct Scene {
 		snap.peak_time_s = snap.time_s;
 		snap.rss_bytes = 1 << 20;
 		snap.cpu_percent = 12.5;
+		snap.memscope_cpu_percent = 0.1 * (k % 40); // per mille steps, 0 included
 		snap.ages_scanned = 1;
 		threads[0].allocs = k;
 		threads[1].allocs = k % 7 == 0 ? threads[1].allocs : k; // sometimes unchanged
@@ -195,6 +196,7 @@ TEST(Recording, EveryFrameComesBackExactly)
 		EXPECT_EQ(f.snap.total_allocs, want.snap.total_allocs);
 		EXPECT_EQ(f.snap.peak_bytes, want.snap.peak_bytes);
 		EXPECT_DOUBLE_EQ(f.snap.cpu_percent, 12.5);
+		EXPECT_NEAR(f.snap.memscope_cpu_percent, 0.1 * (k % 40), 1e-9) << k;
 		EXPECT_EQ(f.exit_status, k == kFrames ? 0 : -1);
 		ASSERT_EQ(f.snap.nthreads, 2u);
 		EXPECT_EQ(f.snap.threads[1].tid, 101);

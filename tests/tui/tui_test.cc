@@ -142,8 +142,12 @@ TEST_F(Screen, HeaderGraphTableAndKeyBar)
 	EXPECT_EQ(ls[0].rfind("memscope-top tui_target", 0), 0u) << ls[0];
 	EXPECT_NE(ls[1].find("Heap["), std::string::npos) << ls[1];
 	EXPECT_NE(ls[1].find("RSS"), std::string::npos);
-	EXPECT_NE(ls[2].find("Allocs"), std::string::npos);
-	EXPECT_NE(ls[3].find("Program output: "), std::string::npos);
+	// The program's CPU and memscope's own, each a meter with its figure.
+	EXPECT_TRUE(std::regex_search(
+		ls[2], std::regex(R"(^CPU\[[| ]*\d+\.\d%\] +memscope\[[| ]*\d+\.\d%\])")))
+		<< ls[2];
+	EXPECT_NE(ls[3].find("Allocs"), std::string::npos);
+	EXPECT_NE(ls[4].find("Program output: "), std::string::npos);
 	EXPECT_NE(screen().find("^peak"), std::string::npos);
 	EXPECT_NE(screen().find("█"), std::string::npos); // Unicode blocks in a UTF-8 terminal
 	EXPECT_NE(row_of("LIVE_BYTES"), -1);

@@ -84,6 +84,7 @@ protected:
 		s.total_bytes = 5000006700ull;
 		s.rss_bytes = 123456789;
 		s.cpu_percent = 37.5;
+		s.memscope_cpu_percent = 6.5;
 		s.dropped_events = 9;
 		s.untracked_frees = 1;
 		s.nthreads = 3;
@@ -151,6 +152,7 @@ TEST_F(Frame, JsonFields)
 		expect_u64(v, "total_bytes", 5000006700ull);
 		expect_u64(v, "rss_bytes", 123456789);
 		expect_num(v, "cpu_percent", 37.5);
+		expect_num(v, "memscope_cpu_percent", 6.5);
 		expect_u64(v, "dropped_events", 9);
 
 		const Json &ts = v["threads"];
@@ -303,6 +305,7 @@ TEST_F(Frame, Text)
 	for (const auto &t : threads)
 		EXPECT_NE(out.find(t.name), std::string::npos) << t.name << "\n" << out;
 	EXPECT_NE(out.find("./app --flag x"), std::string::npos) << out;
+	EXPECT_NE(out.find("CPU 37.5% (memscope 6.5%)"), std::string::npos) << out;
 }
 
 } // namespace

@@ -89,6 +89,7 @@ typedef struct ms_sample {
 	uint64_t live_bytes, live_allocs, total_allocs, total_frees, total_bytes;
 	uint64_t rss_bytes, cpu_ns;
 	uint64_t threads; /* the process's thread count */
+	uint64_t own_cpu_ns; /* of memscope's threads in it, in cpu_ns too */
 } ms_sample;
 
 typedef struct ms_snapshot {
@@ -108,7 +109,11 @@ typedef struct ms_snapshot {
 	uint64_t moves, borrows, returns;
 	uint64_t threads_overflowed;
 	uint64_t rss_bytes;
-	double cpu_percent; /* over the last sample interval */
+	/* Over the last sample interval: the program's (the hook's work on
+	 * its threads included), and that of memscope's own threads in it
+	 * (sampler, drain). Together, the whole process's. */
+	double cpu_percent;
+	double memscope_cpu_percent;
 	uint64_t thread_count; /* the process's threads at the last sample */
 	int torn;           /* some figures were read while a dead writer held them */
 

@@ -31,6 +31,21 @@ uint64_t ms_clock_mono_ns(void);
 uint64_t ms_clock_real_ns(void);
 /* CPU time consumed by the whole calling process. */
 uint64_t ms_clock_process_cpu_ns(void);
+/* The same, up to date, and the monotonic time it was read at, within
+ * microseconds of each other. The kernel's process clock counts a thread
+ * that is running on another CPU only up to its last scheduler tick (4 ms
+ * at 250 Hz: a busy thread would seem to use 96% of one interval and 104%
+ * of the next); reading that thread's own clock first brings it up to
+ * date, so the first MS_CLOCK_FRESH_THREADS threads of /proc/self/task are
+ * read first (threads beyond them may lag by a tick). Lists the threads
+ * with getdents. */
+#define MS_CLOCK_FRESH_THREADS 256
+void ms_clock_process_cpu_fresh(uint64_t *cpu_ns, uint64_t *mono_ns);
+/* CPU time consumed by thread tid of the calling process (0: the calling
+ * thread), from its thread CPU clock. -EINVAL once that thread has ended;
+ * a tid the kernel reused for a new thread of the process reads that
+ * thread's time. */
+int ms_clock_thread_cpu_ns(pid_t tid, uint64_t *ns);
 
 /* Kernel thread id of the calling thread (not pthread_t). */
 pid_t ms_thread_id(void);
