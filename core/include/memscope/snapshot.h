@@ -30,7 +30,7 @@ extern "C" {
 
 typedef enum ms_session_state {
 	MS_SESSION_RUNNING,
-	MS_SESSION_EXITED, /* the program ran its exit path */
+	MS_SESSION_EXITED, /* the program exited (exit, _exit, _Exit, main returned) */
 	MS_SESSION_EXECED, /* the program image was replaced by exec */
 	MS_SESSION_GONE,   /* the process died without an exit path (killed) */
 } ms_session_state;
