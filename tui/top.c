@@ -91,11 +91,13 @@ static int attach(const struct ms_top_options *opt)
 	ms_reader r;
 	int err;
 
-	if (kill(opt->pid, 0) != 0 && errno == ESRCH) {
-		fprintf(stderr, "memscope-top: no process %d\n", (int)opt->pid);
-		return 1;
-	}
+	/* A program that died without an exit leaves its session for a while
+	 * (see store.c, "Retention"): its last state can still be shown. */
 	if (ms_session_find(ms_shm_dir(), opt->pid, path, sizeof(path)) != 0) {
+		if (kill(opt->pid, 0) != 0 && errno == ESRCH) {
+			fprintf(stderr, "memscope-top: no process %d\n", (int)opt->pid);
+			return 1;
+		}
 		fprintf(stderr, "memscope-top: process %d is not running under memscope; start it "
 			"with LD_PRELOAD=libmemscope.so, or launch it: memscope-top -- COMMAND\n",
 			(int)opt->pid);

@@ -145,4 +145,95 @@ TEST(Exits, AnExitTheHookCannotSeeIsTakenFromTheStatus)
 	EXPECT_EQ(mstest::last_json_line(r.out)["state"].str(), "gone");
 }
 
+// A program killed outright (no exit of any kind ran) leaves its session:
+// it can still be listed and read, until the next program started under
+// the hook finds it has been dead for longer than MEMSCOPE_KEEP_DEAD.
+class Retention : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		// One directory per test: each counts what is left in it.
+		dir = mstest::fresh_session_dir(
+			::testing::UnitTest::GetInstance()->current_test_info()->name());
+	}
+	pid_t killed(const std::vector<std::string> &env = { preload() })
+	{
+		mstest::Child c = mstest::start({ mstest::workload("exits"), "wait" }, env);
+		EXPECT_EQ(c.read_line(), "ready");
+		kill(c.pid, SIGKILL);
+		EXPECT_EQ(c.wait(), 128 + SIGKILL);
+		return c.pid;
+	}
+	// Starts a program under the hook: the moment the rule is applied.
+	void another_start(const std::string &keep)
+	{
+		std::vector<std::string> env = { preload() };
+		if (!keep.empty())
+			env.push_back("MEMSCOPE_KEEP_DEAD=" + keep);
+		EXPECT_EQ(mstest::run({ mstest::workload("exits"), "_exit" }, env).status, 7);
+	}
+	std::string dir;
+};
+
+TEST_F(Retention, ADeadProgramsSessionCanStillBeListedAndRead)
+{
+	pid_t dead = killed();
+	ASSERT_TRUE(has_session(dir, dead));
+	mstest::Result l = mstest::run({ mstest::top_path(), "-l" });
+	EXPECT_NE(l.out.find(std::to_string(dead)), std::string::npos) << l.out;
+	EXPECT_NE(l.out.find("stale"), std::string::npos) << l.out;
+
+	// Its last state, as a frame: the process is gone, its session is not.
+	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "-p",
+					 std::to_string(dead) });
+	EXPECT_EQ(r.status, 0) << r.err;
+	Json f = mstest::last_json_line(r.out);
+	EXPECT_EQ(f["pid"].i64(), dead);
+	EXPECT_EQ(f["state"].str(), "gone");
+	EXPECT_GE(f["live_bytes"].u64(), 1000u);
+
+	// Within the default ten minutes, other programs leave it alone.
+	another_start("");
+	EXPECT_TRUE(has_session(dir, dead));
+}
+
+TEST_F(Retention, TheNextProgramRemovesItOnceItHasBeenDeadLongEnough)
+{
+	pid_t dead = killed();
+	another_start("2");
+	EXPECT_TRUE(has_session(dir, dead)); // dead for less than 2 s
+	sleep(2);
+	another_start("2");
+	EXPECT_FALSE(has_session(dir, dead));
+	EXPECT_EQ(count_sessions(dir), 0);
+}
+
+TEST_F(Retention, RunningProgramsAndKeptSessionsStay)
+{
+	mstest::Child running = mstest::start({ mstest::workload("exits"), "wait" }, { preload() });
+	ASSERT_EQ(running.read_line(), "ready");
+	// A launcher (this test) that is still there removes it itself.
+	pid_t kept = killed({ preload(), keeper() });
+	another_start("0");
+	EXPECT_TRUE(has_session(dir, running.pid));
+	EXPECT_TRUE(has_session(dir, kept));
+	kill(running.pid, SIGKILL);
+	running.wait();
+	another_start("0");
+	EXPECT_FALSE(has_session(dir, running.pid));
+	EXPECT_TRUE(has_session(dir, kept));
+	char path[512];
+	ASSERT_EQ(ms_session_find(dir.c_str(), kept, path, sizeof(path)), 0);
+	unlink(path);
+}
+
+TEST_F(Retention, ManyDeadSessionsGoAtOnce)
+{
+	for (int i = 0; i < 10; i++)
+		killed();
+	EXPECT_EQ(count_sessions(dir), 10);
+	another_start("0");
+	EXPECT_EQ(count_sessions(dir), 0);
+}
+
 } // namespace
