@@ -26,7 +26,9 @@ void ms_top_usage(FILE *out)
 	      "  -h, --help    this text;  -V, --version  the version\n"
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
 	      "live, default /dev/shm), MEMSCOPE_BACKEND (capture backend:\n"
-	      "unified, the default, async or core)\n",
+	      "unified, the default, async, core or lockfree), MEMSCOPE_DEPTH (frames\n"
+	      "per stack, default 32), MEMSCOPE_KEEP_DEAD (seconds a killed program's\n"
+	      "session stays for -l and -p, default 600)\n",
 	      out);
 }
 
