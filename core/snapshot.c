@@ -161,19 +161,17 @@ const char *ms_session_state_name(ms_session_state st)
 	return "?";
 }
 
-/* Joins NUL-separated arguments with spaces; anything unprintable becomes
- * '?'. Reads at most len bytes of src. */
-static void sanitize_command(char *dst, size_t cap, const char *src, uint32_t len)
+/* Joins NUL-separated arguments with spaces; every other byte stays as
+ * the program had it (JSON keeps a newline a newline; ms_format_command
+ * makes it visible for people). Reads at most len bytes of src. */
+static void copy_command(char *dst, size_t cap, const char *src, uint32_t len)
 {
 	size_t n = 0;
 
 	if (len > MS_CMDLINE_MAX)
 		len = MS_CMDLINE_MAX;
-	for (uint32_t i = 0; i < len && n + 1 < cap; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[n++] = c == '\0' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
+	for (uint32_t i = 0; i < len && n + 1 < cap; i++)
+		dst[n++] = src[i] == '\0' ? ' ' : src[i];
 	dst[n] = '\0';
 }
 
@@ -470,7 +468,7 @@ static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 	s->ppid = h->ppid;
 	s->keeper_pid = h->keeper_pid <= 0x7fffffff ? (pid_t)h->keeper_pid : 0;
 	s->generation = h->generation;
-	sanitize_command(s->command, sizeof(s->command), h->cmdline, h->cmdline_len);
+	copy_command(s->command, sizeof(s->command), h->cmdline, h->cmdline_len);
 	s->start_real_ns = h->start_real_ns;
 	start = h->start_mono_ns;
 	start_ticks = h->proc_start_ticks;

@@ -24,7 +24,7 @@ int ms_list_sessions(int clean)
 	for (int i = 0; i < n; i++) {
 		ms_reader r;
 		ms_snapshot s;
-		char live[32];
+		char live[32], command[MS_COMMAND_MAX * 4];
 		int err = ms_reader_open(&r, list[i].path);
 
 		if (err != 0) {
@@ -41,7 +41,8 @@ int ms_list_sessions(int clean)
 		}
 		printf("%8d %4u %-8s %9.1fs %12s  %s\n", (int)s.pid, s.generation,
 		       s.state == MS_SESSION_GONE ? "stale" : ms_session_state_name(s.state),
-		       s.time_s, ms_format_bytes(live, sizeof(live), s.live_bytes), s.command);
+		       s.time_s, ms_format_bytes(live, sizeof(live), s.live_bytes),
+		       ms_format_command(command, sizeof(command), s.command));
 		if (clean && s.state != MS_SESSION_RUNNING && unlink(list[i].path) == 0)
 			removed++;
 		ms_snapshot_release(&s);

@@ -99,11 +99,12 @@ static size_t shown(const struct options *o, size_t n)
 
 static void summary(const struct options *o, ms_recording *r, ms_replay *end)
 {
-	char a[32], b[32];
+	char a[32], b[32], command[MS_COMMAND_MAX * 4];
 	size_t n = ms_recording_count(r), at_peak = ms_recording_peak_frame(r);
 	ms_replay peak;
 
-	printf("memscope recording of %s (pid %d): %zu frames over %.1fs\n", end->snap.command,
+	printf("memscope recording of %s (pid %d): %zu frames over %.1fs\n",
+	       ms_format_command(command, sizeof(command), end->snap.command),
 	       (int)end->snap.pid, n, ms_recording_time(r, n - 1));
 	printf("Peak: %s at %.1fs\n", ms_format_bytes(a, sizeof(a), end->snap.peak_bytes),
 	       end->snap.peak_time_s);

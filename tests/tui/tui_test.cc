@@ -427,4 +427,23 @@ TEST_F(Screen, AsciiWithoutUnicodeLocale)
 	EXPECT_NE(s.find("#"), std::string::npos) << s;
 }
 
+TEST_F(Screen, TheTitleShowsANewlineAsBackslashN)
+{
+	start({ "-d", "0.2", "--", "/bin/sh", "-c", "sleep 30\ntrue" });
+	ASSERT_TRUE(wait_for("sh -c sleep 30\\ntrue")) << screen();
+	target = target_pid();
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
+TEST_F(Screen, AnExitTheHookDidNotSeeIsShownAsAnExit)
+{
+	// The bare exit_group system call: only the reaped status tells.
+	start({ "-d", "0.2", "--", mstest::workload("exits"), "syscall" });
+	ASSERT_TRUE(wait_for("exited after")) << screen();
+	EXPECT_NE(screen().find("status 7"), std::string::npos) << screen();
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
 } // namespace

@@ -95,7 +95,9 @@ typedef struct ms_snapshot {
 	pid_t pid, ppid;
 	pid_t keeper_pid;  /* a launcher that removes the session; 0: none */
 	unsigned generation;
-	char command[MS_COMMAND_MAX]; /* printable, arguments joined by spaces */
+	/* The arguments joined by spaces, each as the program had it: control
+	 * characters included (ms_format_command shows them to people). */
+	char command[MS_COMMAND_MAX];
 	ms_session_state state;
 	uint64_t start_real_ns;
 	double time_s;      /* seconds since the start: now, or at the end */
