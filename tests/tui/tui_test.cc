@@ -446,4 +446,32 @@ TEST_F(Screen, AnExitTheHookDidNotSeeIsShownAsAnExit)
 	EXPECT_TRUE(wait_exit());
 }
 
+TEST_F(Screen, ListCutsLongCommandLinesToTheTerminal)
+{
+	const std::string arg(3000, 'x');
+	mstest::Child c = mstest::start({ mstest::workload("exits"), "wait", arg },
+					{ "LD_PRELOAD=" + mstest::hook_path() });
+	ASSERT_EQ(c.read_line(), "ready");
+	// Into a pipe, for scripts: whole (as far as the session keeps it).
+	mstest::Result piped = mstest::run({ mstest::top_path(), "-l" });
+	EXPECT_NE(piped.out.find("exits wait " + std::string(1500, 'x')), std::string::npos);
+
+	std::string cmd = "env LANG=C.UTF-8 MEMSCOPE_DIR=" + dir + " " + mstest::top_path() +
+			  " -l; sleep 60";
+	ASSERT_EQ(tmux({ "new-session", "-d", "-x", "70", "-y", "20", cmd }).status, 0);
+	ASSERT_TRUE(wait_for(" running ")) << screen();
+	// -J joins the lines the terminal wrapped: none may be wider than it.
+	std::istringstream joined(tmux({ "capture-pane", "-p", "-J" }).out);
+	std::string line, row;
+	while (std::getline(joined, line)) {
+		EXPECT_LE(line.size(), 70u) << line;
+		if (line.find(" running ") != std::string::npos)
+			row = line;
+	}
+	EXPECT_EQ(row.size(), 70u) << row; // cut, not dropped
+	EXPECT_EQ(row.find(std::to_string(c.pid)), 8 - std::to_string(c.pid).size()) << row;
+	kill(c.pid, SIGKILL);
+	c.wait();
+}
+
 } // namespace
