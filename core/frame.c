@@ -213,6 +213,7 @@ void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		s->live_bytes, s->live_allocs, s->peak_bytes, s->peak_time_s, s->total_allocs,
 		s->total_frees, s->total_reallocs, s->total_bytes, s->rss_bytes, s->cpu_percent,
 		s->thread_count, s->dropped_events, s->untracked_frees);
+	fprintf(out, ",\"python_pymalloc\":%s", s->python_pymalloc ? "true" : "false");
 	fputs(",\"threads\":[", out);
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const ms_thread_info *t = &s->threads[i];
@@ -394,6 +395,8 @@ void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		" | dropped %" PRIu64 "\n",
 		s->total_allocs, s->total_frees, s->total_reallocs,
 		ms_format_bytes(total, sizeof(total), s->total_bytes), s->dropped_events);
+	if (s->python_pymalloc)
+		fprintf(out, "%s\n", MS_PYTHON_HINT);
 	fprintf(out, "%8s %-16s %-8s %10s %10s %12s %12s\n", "TID", "NAME", "STATE", "ALLOCS",
 		"FREES", "ALLOC_BYTES", "LIVE_BYTES");
 	order = malloc(s->nthreads * sizeof(*order) + 1);

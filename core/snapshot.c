@@ -17,6 +17,7 @@
 
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
+#include <memscope/python.h>
 
 #include "store_layout.h"
 
@@ -95,6 +96,20 @@ static int load_header(const ms_reader *r, struct ms_seg_header *copy)
 
 static int guarded_load_header(const ms_reader *r, struct ms_seg_header *copy);
 
+/* Once per reader: the environment it depends on is the process's at
+ * exec, and gone with it. */
+static int python_own_allocator(const ms_reader *r, const struct ms_seg_header *h)
+{
+	ms_module_entry *mods;
+	int n = ms_reader_modules(r, &mods), own;
+
+	if (n < 0)
+		return 0;
+	own = ms_python_own_allocator(h->pid, h->proc_start_ticks, mods, (size_t)n);
+	free(mods);
+	return own;
+}
+
 int ms_reader_open(ms_reader *r, const char *path)
 {
 	int err;
@@ -113,6 +128,7 @@ int ms_reader_open(ms_reader *r, const char *path)
 		return err;
 	}
 	strcpy(r->path, path);
+	r->python_pymalloc = python_own_allocator(r, &copy);
 	return 0;
 }
 
@@ -491,6 +507,7 @@ static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 
 	ms_seg_sum_cells((const void *)(base + h->cells_off), h->cell_count, &tot);
 	s->torn = tot.torn;
+	s->python_pymalloc = r->python_pymalloc;
 	s->total_allocs = tot.allocs;
 	s->total_frees = tot.frees;
 	s->total_reallocs = tot.reallocs;

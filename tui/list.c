@@ -63,7 +63,7 @@ static void print_row(char *line, int cols)
 int ms_list_sessions(int clean)
 {
 	ms_session_entry *list;
-	int n = ms_session_list(ms_shm_dir(), &list), removed = 0;
+	int n = ms_session_list(ms_shm_dir(), &list), removed = 0, python = 0;
 	int cols = terminal_width();
 
 	if (n < 0) {
@@ -90,16 +90,21 @@ int ms_list_sessions(int clean)
 			print_row(line, cols);
 			continue;
 		}
-		snprintf(line, sizeof(line), "%8d %4u %-8s %9.1fs %12s  %s", (int)s.pid,
+		/* '*': the footnote on CPython's allocator applies. */
+		snprintf(line, sizeof(line), "%8d %4u %-8s %9.1fs %12s%c %s", (int)s.pid,
 			 s.generation,
 			 s.state == MS_SESSION_GONE ? "stale" : ms_session_state_name(s.state),
 			 s.time_s, ms_format_bytes(live, sizeof(live), s.live_bytes),
+			 s.python_pymalloc ? '*' : ' ',
 			 ms_format_command(command, sizeof(command), s.command));
+		python += s.python_pymalloc;
 		print_row(line, cols);
 		if (clean && s.state != MS_SESSION_RUNNING && unlink(list[i].path) == 0)
 			removed++;
 		ms_snapshot_release(&s);
 	}
+	if (python > 0)
+		printf("* %s\n", MS_PYTHON_HINT);
 	if (clean)
 		printf("removed %d session%s\n", removed, removed == 1 ? "" : "s");
 	free(list);

@@ -27,6 +27,7 @@ struct ms_top_options {
 	const char *record; /* -w */
 	int events;         /* --events: the event stream too */
 	const char *replay; /* -r */
+	int python_malloc;  /* --python-malloc: PYTHONMALLOC=malloc for COMMAND */
 	char **command;     /* after --, NULL-terminated */
 };
 

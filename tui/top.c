@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +52,9 @@ static int launch(const struct ms_top_options *opt, char *const argv[], int is_d
 		}
 		events = &tap;
 	}
+	/* Ours to set: the program inherits it, and nothing here is Python. */
+	if (opt->python_malloc)
+		setenv("PYTHONMALLOC", "malloc", 1);
 	fflush(stdout);
 	pid = ms_launch(argv, hook, opt->batch ? NULL : output, events ? tap.child_fd : -1);
 	if (pid < 0) {

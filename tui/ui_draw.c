@@ -129,6 +129,10 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 		    ms_ui_count(line, sizeof(line), m->free_rate), s->live_allocs, s->nthreads,
 		    s->dropped_events);
 	(*row)++;
+	if (s->python_pymalloc) {
+		ms_ui_text(ui, *row, 0, ui->cols, MS_COLOR_ALERT, A_BOLD, MS_PYTHON_HINT);
+		(*row)++;
+	}
 	if (ui->output_path != NULL && ui->rows >= 20) {
 		ms_ui_textf(ui, *row, 0, ui->cols, MS_COLOR_DIM, 0, "Program output: %s",
 			    ui->output_path);

@@ -474,4 +474,25 @@ TEST_F(Screen, ListCutsLongCommandLinesToTheTerminal)
 	c.wait();
 }
 
+TEST_F(Screen, TheHeaderSaysWhenPymallocHidesTheHeap)
+{
+	const char *script = "import time\ntime.sleep(30)\n";
+	start({ "-d", "0.2", "--", "/usr/bin/python3", "-c", script }, 140);
+	ASSERT_TRUE(wait_for("Python: pymalloc keeps most of this heap out of sight; run it with "
+			     "PYTHONMALLOC=malloc")) << screen();
+	EXPECT_LT(row_of("pymalloc"), row_of("LIVE_BYTES")); // in the header
+	target = target_pid();
+	keys({ "q" });
+	ASSERT_TRUE(wait_exit());
+	kill(target, SIGKILL);
+
+	start({ "-d", "0.2", "--python-malloc", "--", "/usr/bin/python3", "-c", script }, 140);
+	ASSERT_TRUE(wait_for("python3")) << screen();
+	target = target_pid();
+	std::this_thread::sleep_for(std::chrono::milliseconds(500));
+	EXPECT_EQ(screen().find("pymalloc"), std::string::npos) << screen();
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
 } // namespace

@@ -15,6 +15,12 @@
 extern "C" {
 #endif
 
+/* What frames, the screen and memscope-top -l say of a program whose heap
+ * CPython's own allocator hides (ms_snapshot.python_pymalloc). */
+#define MS_PYTHON_HINT                                                                  \
+	"Python: pymalloc keeps most of this heap out of sight; run it with "           \
+	"PYTHONMALLOC=malloc (memscope-top --python-malloc -- ...)"
+
 /* What a frame shows besides the snapshot. */
 typedef struct ms_frame_extra {
 	int exit_status;            /* the target's, when known; else -1 */

@@ -39,6 +39,9 @@ typedef struct ms_reader {
 	const void *base;
 	size_t size;
 	char path[512];
+	/* The program is CPython with its own allocator (memscope/python.h),
+	 * as found when the reader opened: it needs the live process. */
+	int python_pymalloc;
 } ms_reader;
 
 typedef struct ms_thread_info {
@@ -113,6 +116,9 @@ typedef struct ms_snapshot {
 	double cpu_percent; /* over the last sample interval */
 	uint64_t thread_count; /* the process's threads at the last sample */
 	int torn;           /* some figures were read while a dead writer held them */
+	/* CPython with its own allocator on (pymalloc): most of its heap is
+	 * out of sight (memscope/python.h). */
+	int python_pymalloc;
 
 	size_t nthreads;
 	ms_thread_info *threads;
@@ -146,8 +152,9 @@ const char *ms_note_key_name(ms_note_key by);
  * *out is malloc'ed (free it). Returns the count, or -ENOMEM. */
 int ms_note_groups(const ms_snapshot *s, ms_note_key by, ms_note_group **out);
 
-/* Maps and checks the segment at path. Returns 0 or a negative error: -errno
- * or one of MS_ERR_*. */
+/* Maps and checks the segment at path, and finds out whether its program
+ * is CPython with its own allocator (reads /proc while the process lives).
+ * Returns 0 or a negative error: -errno or one of MS_ERR_*. */
 int ms_reader_open(ms_reader *r, const char *path);
 void ms_reader_close(ms_reader *r);
 
