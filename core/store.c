@@ -387,19 +387,26 @@ static int reserve_start(ms_store *st)
 #define KEEP_DEAD_DEFAULT_S 600u
 #define KEEP_DEAD_MAX_S 1000000000u
 
+/* Read once, at the start: a forked child (which creates a session of its
+ * own) reuses it rather than read the environment again. */
 static uint64_t keep_dead_ns(void)
 {
-	const char *s = getenv("MEMSCOPE_KEEP_DEAD");
+	static uint64_t keep_s = UINT64_MAX; /* not read yet */
+	const char *s;
 	uint64_t v = 0;
 
+	if (keep_s != UINT64_MAX)
+		return keep_s * 1000000000u;
+	s = getenv("MEMSCOPE_KEEP_DEAD");
+	keep_s = KEEP_DEAD_DEFAULT_S;
 	if (s == NULL || *s == '\0')
-		return (uint64_t)KEEP_DEAD_DEFAULT_S * 1000000000u;
+		return keep_s * 1000000000u;
 	for (; *s >= '0' && *s <= '9'; s++)
 		if ((v = v * 10 + (uint64_t)(*s - '0')) > KEEP_DEAD_MAX_S)
 			v = KEEP_DEAD_MAX_S;
-	if (*s != '\0')
-		return (uint64_t)KEEP_DEAD_DEFAULT_S * 1000000000u;
-	return v * 1000000000u;
+	if (*s == '\0')
+		keep_s = v;
+	return keep_s * 1000000000u;
 }
 
 /* Removes the session at path of pid if pid is gone, no live keeper will
