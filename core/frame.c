@@ -214,6 +214,7 @@ void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		s->live_bytes, s->live_allocs, s->peak_bytes, s->peak_time_s, s->total_allocs,
 		s->total_frees, s->total_reallocs, s->total_bytes, s->rss_bytes, s->cpu_percent,
 		s->memscope_cpu_percent, s->thread_count, s->dropped_events, s->untracked_frees);
+	fprintf(out, ",\"python_pymalloc\":%s", s->python_pymalloc ? "true" : "false");
 	fputs(",\"threads\":[", out);
 	for (size_t i = 0; i < s->nthreads; i++) {
 		const ms_thread_info *t = &s->threads[i];
@@ -252,6 +253,43 @@ const char *ms_format_bytes(char *buf, size_t len, uint64_t bytes)
 		snprintf(buf, len, "%" PRIu64 " B", bytes);
 	else
 		snprintf(buf, len, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+const char *ms_format_command(char *buf, size_t len, const char *command)
+{
+	const unsigned char *s = (const unsigned char *)command;
+	size_t n = strlen(command), at = 0;
+
+	if (len == 0)
+		return buf;
+	while (n > 0) {
+		size_t take = utf8_len(s, n);
+		char esc[8];
+		const char *piece = esc;
+		size_t plen;
+
+		if (take == 0) {
+			take = 1;
+			snprintf(esc, sizeof(esc), "\\x%02x", s[0]);
+		} else if (s[0] == '\n' || s[0] == '\t' || s[0] == '\r') {
+			snprintf(esc, sizeof(esc), "\\%c", s[0] == '\n' ? 'n' : s[0] == '\t' ? 't' : 'r');
+		} else if (s[0] < 0x20 || s[0] == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\x%02x", s[0]);
+		} else if (take == 2 && s[0] == 0xc2 && s[1] < 0xa0) {
+			snprintf(esc, sizeof(esc), "\\u%04x", s[1]); /* C1: U+0080..U+009F */
+		} else {
+			piece = (const char *)s;
+		}
+		plen = piece == esc ? strlen(esc) : take;
+		if (at + plen >= len)
+			break;
+		memcpy(buf + at, piece, plen);
+		at += plen;
+		s += take;
+		n -= take;
+	}
+	buf[at] = '\0';
 	return buf;
 }
 
@@ -339,10 +377,12 @@ static void text_annotations(FILE *out, const ms_snapshot *s)
 void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *x)
 {
 	char live[32], peak[32], rss[32], total[32], b1[32], b2[32];
+	char command[MS_COMMAND_MAX * 4]; /* room for every byte escaped */
 	const ms_thread_info **order;
 	int exit_status = x != NULL ? x->exit_status : -1;
 
-	fprintf(out, "memscope - pid %d - %s - %s %.1fs", (int)s->pid, s->command,
+	fprintf(out, "memscope - pid %d - %s - %s %.1fs", (int)s->pid,
+		ms_format_command(command, sizeof(command), s->command),
 		ms_session_state_name(s->state), s->time_s);
 	if (exit_status >= 0)
 		fprintf(out, " (exit status %d)", exit_status);
@@ -357,6 +397,8 @@ void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		" | dropped %" PRIu64 "\n",
 		s->total_allocs, s->total_frees, s->total_reallocs,
 		ms_format_bytes(total, sizeof(total), s->total_bytes), s->dropped_events);
+	if (s->python_pymalloc)
+		fprintf(out, "%s\n", MS_PYTHON_HINT);
 	fprintf(out, "%8s %-16s %-8s %10s %10s %12s %12s\n", "TID", "NAME", "STATE", "ALLOCS",
 		"FREES", "ALLOC_BYTES", "LIVE_BYTES");
 	order = malloc(s->nthreads * sizeof(*order) + 1);

@@ -48,6 +48,9 @@ enum {
 	MS_REC_INDEX = 8,
 };
 
+/* Flags of a session chunk (RECORDING.md). */
+#define MS_REC_SESSION_PYMALLOC 1u /* CPython with its own allocator */
+
 uint32_t ms_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* A growing output buffer. On allocation failure it stays marked failed

@@ -25,6 +25,7 @@ struct session {
 	unsigned generation;
 	uint64_t start_real_ns;
 	char command[MS_COMMAND_MAX];
+	uint64_t flags; /* MS_REC_SESSION_* */
 };
 
 struct frame_ref {
@@ -250,6 +251,8 @@ static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 
 	s.start_real_ns = ms_cur_varint(c);
 	ms_cur_string(c, s.command, sizeof(s.command));
+	if (c->p < c->end) /* not in files written before the flags were */
+		s.flags = ms_cur_varint(c);
 	if (c->bad || pid > 0x7fffffff || gen > 0xffffffffu)
 		return -1;
 	s.pid = (pid_t)pid;
@@ -1202,6 +1205,7 @@ int ms_recording_load(ms_recording *r, size_t i, ms_replay *out)
 	s->generation = sess->generation;
 	s->start_real_ns = sess->start_real_ns;
 	memcpy(s->command, sess->command, sizeof(s->command));
+	s->python_pymalloc = (sess->flags & MS_REC_SESSION_PYMALLOC) != 0;
 	for (unsigned a = 0; a < MS_STORE_AGES; a++)
 		s->age_s[a] = a == 0 ? 1 : a == 1 ? 10 : 60;
 

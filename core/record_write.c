@@ -417,6 +417,7 @@ static int start_session(ms_recorder *rec, const ms_snapshot *s)
 	ms_buf_put_varint(&b, s->generation);
 	ms_buf_put_varint(&b, s->start_real_ns);
 	ms_buf_put_string(&b, s->command);
+	ms_buf_put_varint(&b, s->python_pymalloc ? MS_REC_SESSION_PYMALLOC : 0);
 	err = write_chunk(rec, MS_REC_SESSION, &b);
 	ms_buf_free(&b);
 	if (err != 0)

@@ -17,6 +17,7 @@
 
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
+#include <memscope/python.h>
 
 #include "store_layout.h"
 
@@ -95,6 +96,20 @@ static int load_header(const ms_reader *r, struct ms_seg_header *copy)
 
 static int guarded_load_header(const ms_reader *r, struct ms_seg_header *copy);
 
+/* Once per reader: the environment it depends on is the process's at
+ * exec, and gone with it. */
+static int python_own_allocator(const ms_reader *r, const struct ms_seg_header *h)
+{
+	ms_module_entry *mods;
+	int n = ms_reader_modules(r, &mods), own;
+
+	if (n < 0)
+		return 0;
+	own = ms_python_own_allocator(h->pid, h->proc_start_ticks, mods, (size_t)n);
+	free(mods);
+	return own;
+}
+
 int ms_reader_open(ms_reader *r, const char *path)
 {
 	int err;
@@ -113,6 +128,7 @@ int ms_reader_open(ms_reader *r, const char *path)
 		return err;
 	}
 	strcpy(r->path, path);
+	r->python_pymalloc = python_own_allocator(r, &copy);
 	return 0;
 }
 
@@ -161,19 +177,17 @@ const char *ms_session_state_name(ms_session_state st)
 	return "?";
 }
 
-/* Joins NUL-separated arguments with spaces; anything unprintable becomes
- * '?'. Reads at most len bytes of src. */
-static void sanitize_command(char *dst, size_t cap, const char *src, uint32_t len)
+/* Joins NUL-separated arguments with spaces; every other byte stays as
+ * the program had it (JSON keeps a newline a newline; ms_format_command
+ * makes it visible for people). Reads at most len bytes of src. */
+static void copy_command(char *dst, size_t cap, const char *src, uint32_t len)
 {
 	size_t n = 0;
 
 	if (len > MS_CMDLINE_MAX)
 		len = MS_CMDLINE_MAX;
-	for (uint32_t i = 0; i < len && n + 1 < cap; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[n++] = c == '\0' ? ' ' : (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
+	for (uint32_t i = 0; i < len && n + 1 < cap; i++)
+		dst[n++] = src[i] == '\0' ? ' ' : src[i];
 	dst[n] = '\0';
 }
 
@@ -488,7 +502,7 @@ static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 	s->ppid = h->ppid;
 	s->keeper_pid = h->keeper_pid <= 0x7fffffff ? (pid_t)h->keeper_pid : 0;
 	s->generation = h->generation;
-	sanitize_command(s->command, sizeof(s->command), h->cmdline, h->cmdline_len);
+	copy_command(s->command, sizeof(s->command), h->cmdline, h->cmdline_len);
 	s->start_real_ns = h->start_real_ns;
 	start = h->start_mono_ns;
 	start_ticks = h->proc_start_ticks;
@@ -511,6 +525,7 @@ static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 
 	ms_seg_sum_cells((const void *)(base + h->cells_off), h->cell_count, &tot);
 	s->torn = tot.torn;
+	s->python_pymalloc = r->python_pymalloc;
 	s->total_allocs = tot.allocs;
 	s->total_frees = tot.frees;
 	s->total_reallocs = tot.reallocs;

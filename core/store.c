@@ -59,7 +59,10 @@
 #include <memscope/store.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -372,11 +375,83 @@ static int reserve_start(ms_store *st)
 	return 0;
 }
 
+/*
+ * Retention. A program that ends by an exit of any kind removes its own
+ * session (ms_store_finish), unless a keeper that is still alive will. One
+ * that dies without one (killed, crashed) leaves it, for a look afterwards:
+ * memscope-top -l lists it, -p PID shows its last state. The next program
+ * that starts under the hook with the same directory removes it once it
+ * has been silent (no heartbeat) for keep_ns, MEMSCOPE_KEEP_DEAD seconds:
+ * without that, a shell script run with the hook preloaded could fill the
+ * tmpfs with the sessions of its killed children.
+ */
+#define KEEP_DEAD_DEFAULT_S 600u
+#define KEEP_DEAD_MAX_S 1000000000u
+
+/* Read once, at the start: a forked child (which creates a session of its
+ * own) reuses it rather than read the environment again. */
+static uint64_t keep_dead_ns(void)
+{
+	static uint64_t keep_s = UINT64_MAX; /* not read yet */
+	const char *s;
+	uint64_t v = 0;
+
+	if (keep_s != UINT64_MAX)
+		return keep_s * 1000000000u;
+	s = getenv("MEMSCOPE_KEEP_DEAD");
+	keep_s = KEEP_DEAD_DEFAULT_S;
+	if (s == NULL || *s == '\0')
+		return keep_s * 1000000000u;
+	for (; *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (uint64_t)(*s - '0')) > KEEP_DEAD_MAX_S)
+			v = KEEP_DEAD_MAX_S;
+	if (*s == '\0')
+		keep_s = v;
+	return keep_s * 1000000000u;
+}
+
+/* Removes the session at path of pid if pid is gone, no live keeper will
+ * remove it, and its last sign of life is keep_ns old. Only the header's
+ * first words are read (pread: no mapping of a segment we may remove). */
+static void sweep_dead(const char *path, pid_t pid, uint64_t keep_ns)
+{
+	struct ms_seg_header h;
+	const size_t head = offsetof(struct ms_seg_header, globals_off);
+	uint64_t now, last;
+	ssize_t n;
+	int fd;
+
+	/* A process that is there (or is not ours to signal) is left alone,
+	 * even if it is another that reused the pid: its own start will settle
+	 * the session, or memscope-top -l --clean. */
+	if (kill(pid, 0) == 0 || errno != ESRCH)
+		return;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	do {
+		n = pread(fd, &h, head, 0);
+	} while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n != (ssize_t)head || memcmp(h.magic, MS_MAGIC, 8) != 0 || h.pid != pid ||
+	    keeper_alive(h.keeper_pid))
+		return;
+	last = h.heartbeat_mono_ns > h.end_mono_ns ? h.heartbeat_mono_ns : h.end_mono_ns;
+	if (last < h.start_mono_ns)
+		last = h.start_mono_ns;
+	now = ms_clock_mono_ns();
+	/* A time past now is from before a reboot (a directory on disk). */
+	if (last <= now && now - last < keep_ns)
+		return;
+	unlink(path);
+}
+
 struct settle {
 	const char *dir;
 	uid_t uid;
 	pid_t pid;
 	uint64_t start_ticks;
+	uint64_t keep_ns; /* of dead processes' sessions (sweep_dead) */
 	unsigned next; /* the lowest generation after all that count */
 };
 
@@ -388,10 +463,14 @@ static int settle_one(void *ctx, const char *name)
 	pid_t pid;
 	unsigned gen;
 
-	if (ms_session_parse_name(name, &uid, &pid, &gen) != 0 || uid != s->uid || pid != s->pid)
+	if (ms_session_parse_name(name, &uid, &pid, &gen) != 0 || uid != s->uid)
 		return 0;
 	if (ms_session_path(path, sizeof(path), s->dir, uid, pid, gen) != 0)
 		return 0;
+	if (pid != s->pid) {
+		sweep_dead(path, pid, s->keep_ns);
+		return 0;
+	}
 	if (settle_existing(path, pid, s->start_ticks) && gen + 1 > s->next)
 		s->next = gen + 1;
 	return 0;
@@ -415,11 +494,14 @@ int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid)
 	/* Settle every segment our pid already has (the earlier images of a
 	 * chain of execs, or a dead process's), then take the generation after
 	 * the last one of this process, so that generations only grow along
-	 * one process's life and the newest is the current image. */
+	 * one process's life and the newest is the current image. On the way,
+	 * remove the sessions of other processes that are gone for good
+	 * (sweep_dead). */
 	scan.dir = dir;
 	scan.uid = uid;
 	scan.pid = pid;
 	scan.start_ticks = start_ticks;
+	scan.keep_ns = keep_dead_ns();
 	ms_dir_scan(dir, settle_one, &scan);
 	err = -EEXIST;
 	for (gen = scan.next; gen < MAX_GENERATIONS && err == -EEXIST; gen++) {

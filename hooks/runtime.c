@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +37,9 @@ ms_capture ms_hook_capture;
  * timeline has a single writer at any time. */
 static pthread_mutex_t sample_lock = PTHREAD_MUTEX_INITIALIZER;
 static int finished;
+/* The process the open session is of (ms_runtime_exit tells a vfork child
+ * from its parent by it). */
+static pid_t session_pid;
 
 /* A thread of memscope's own (the sampler, a backend's drain): what it
  * allocates is not the program's, and it is not counted among its threads. */
@@ -183,6 +187,7 @@ static void fork_child(void)
 		/* No session for the child: it runs on untracked. */
 		ms_hook_ready = 0;
 	} else {
+		session_pid = getpid();
 		start_sampler();
 	}
 	ms_hook_busy = 0;
@@ -231,6 +236,7 @@ void ms_runtime_start(void)
 		if (events_fd > 0 && keeper > 0)
 			ms_capture_stream(&ms_hook_capture, events_fd, keeper);
 		pthread_atfork(fork_prepare, fork_parent, fork_child);
+		session_pid = getpid();
 		start_sampler();
 		__atomic_store_n(&ms_hook_ready, 1, __ATOMIC_RELEASE);
 	}
@@ -242,6 +248,11 @@ __attribute__((destructor)) static void runtime_stop(void)
 	if (!ms_hook_ready)
 		return;
 	pthread_mutex_lock(&sample_lock);
+	if (finished) {
+		/* _exit came first (ms_runtime_exit) */
+		pthread_mutex_unlock(&sample_lock);
+		return;
+	}
 	finished = 1;
 	/* The last word on what is left live, and how old. */
 	ms_capture_flush(&ms_hook_capture);
@@ -251,4 +262,20 @@ __attribute__((destructor)) static void runtime_stop(void)
 	 * run later may still free, and readers keep seeing it. */
 	ms_capture_finish(&ms_hook_capture);
 	pthread_mutex_unlock(&sample_lock);
+}
+
+void ms_runtime_exit(void)
+{
+	/* Only the session's own process: a vfork child (or a clone sharing
+	 * our memory) sees our variables, even our thread's TLS, but its exit
+	 * is not ours. The system call, as the pid is not cached. */
+	if (!__atomic_load_n(&ms_hook_ready, __ATOMIC_ACQUIRE) ||
+	    (pid_t)syscall(SYS_getpid) != session_pid)
+		return;
+	/* Inside our own code (a signal handler interrupted the hook, or
+	 * fork holds our locks): ending the session could wait on a lock this
+	 * thread holds. The session then reads "gone" instead. */
+	if (ms_hook_busy)
+		return;
+	runtime_stop();
 }

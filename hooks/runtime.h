@@ -20,4 +20,10 @@ extern ms_capture ms_hook_capture;
  * constructor, after the real allocator functions are resolved. */
 void ms_runtime_start(void);
 
+/* Ends the session as the library's destructor does, for the exits that
+ * run no destructors (_exit, _Exit). Does nothing in a process that is not
+ * the session's (a vfork child) or when called from inside the hook. Once:
+ * the destructor does nothing after it. */
+void ms_runtime_exit(void);
+
 #endif

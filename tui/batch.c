@@ -33,6 +33,7 @@ struct watch {
 	int launched;
 	int reaped;
 	int exit_status;    /* shell convention: code, or 128 + signal */
+	int exited;         /* reaped, and it exited (was not killed) */
 	ms_reader reader;   /* base NULL while no session is open */
 	ms_symbols *symbols; /* for reader's session; NULL while none */
 	const char *skip;    /* the user's frames that are not call sites */
@@ -96,6 +97,7 @@ static void reap(struct watch *w, int block)
 		return;
 	w->reaped = 1;
 	w->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	w->exited = WIFEXITED(status);
 }
 
 static int target_gone(struct watch *w)
@@ -151,8 +153,11 @@ static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch
 			ms_reader_strerror(err));
 		return err;
 	}
-	/* Our child is reaped: whatever the segment says, it is gone. */
-	if (final && s.state == MS_SESSION_RUNNING)
+	/* Our child is reaped: its status says how it ended, whatever the
+	 * segment says (an exit the hook did not see leaves it "running"). */
+	if (final && w->reaped && (s.state == MS_SESSION_RUNNING || s.state == MS_SESSION_GONE))
+		s.state = w->exited ? MS_SESSION_EXITED : MS_SESSION_GONE;
+	else if (final && s.state == MS_SESSION_RUNNING)
 		s.state = MS_SESSION_GONE;
 	/* The program ended between two frames: the final frame says so, once,
 	 * when the process is gone. */

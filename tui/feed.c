@@ -90,6 +90,7 @@ static int target_gone(ms_feed *f)
 		return 0;
 	pthread_mutex_lock(&f->lock);
 	f->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	f->exited = WIFEXITED(status);
 	pthread_mutex_unlock(&f->lock);
 	return 1;
 }
@@ -174,8 +175,11 @@ static void *feed_main(void *arg)
 			set_error(f, ms_reader_strerror(err));
 			continue;
 		}
-		if (gone && m->snap.state == MS_SESSION_RUNNING)
-			m->snap.state = MS_SESSION_GONE; /* reaped, whatever it says */
+		/* Reaped: its status says how it ended, whatever the segment
+		 * says (an exit the hook did not see leaves it "running"). */
+		if (gone && f->launched && (m->snap.state == MS_SESSION_RUNNING ||
+					    m->snap.state == MS_SESSION_GONE))
+			m->snap.state = f->exited ? MS_SESSION_EXITED : MS_SESSION_GONE;
 		/* Attached: the session says when the process is gone (an exec'd
 		 * image is followed to the next one instead). */
 		if (!f->launched && (m->snap.state == MS_SESSION_EXITED ||

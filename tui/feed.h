@@ -28,6 +28,7 @@ typedef struct ms_feed {
 	int stop, paused, refresh;
 	int gone;                /* the target is gone and the last model out */
 	int exit_status;         /* a launched target's, once reaped; else -1 */
+	int exited;              /* ... and it exited (was not killed) */
 	char error[256];         /* the last problem reading the session */
 	ms_model *current;       /* RCU-protected; read with ms_feed_model */
 	ms_recorder *recorder;   /* -w: every model is recorded, paused or not */

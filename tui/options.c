@@ -32,10 +32,15 @@ void ms_top_usage(FILE *out)
 	      "  --events      with -w and a launched COMMAND: record every allocation and\n"
 	      "                free too, for exact per-allocation analysis (memscope-report\n"
 	      "                --events); the program waits for the recorder if it falls behind\n"
+	      "  --python-malloc  run COMMAND with PYTHONMALLOC=malloc: CPython then\n"
+	      "                calls malloc for every object, which pymalloc hides\n"
 	      "  -h, --help    this text;  -V, --version  the version\n"
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
 	      "live, default /dev/shm), MEMSCOPE_SKIP (as --skip, before it),\n"
-	      "MEMSCOPE_BACKEND (capture backend: unified, the default, async or core)\n",
+	      "MEMSCOPE_BACKEND (capture backend: unified, the default, async, core or\n"
+	      "lockfree), MEMSCOPE_DEPTH (frames per stack, default 32),\n"
+	      "MEMSCOPE_KEEP_DEAD (seconds a killed program's session stays for -l and\n"
+	      "-p, default 600)\n",
 	      out);
 }
 
@@ -124,6 +129,8 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 			opt->json = 1;
 		} else if (strcmp(a, "--events") == 0) {
 			opt->events = 1;
+		} else if (strcmp(a, "--python-malloc") == 0) {
+			opt->python_malloc = 1;
 		} else if (strcmp(a, "--clean") == 0) {
 			opt->clean = 1;
 		} else if (strcmp(a, "-l") == 0) {
@@ -192,6 +199,8 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 			    (opt->mode != MS_TOP_LAUNCH && opt->mode != MS_TOP_DEMO)))
 		return fail("--events needs -w FILE and a program to launch (-- COMMAND): the "
 			    "stream starts with the program", NULL);
+	if (opt->python_malloc && opt->mode != MS_TOP_LAUNCH)
+		return fail("--python-malloc goes with a program to launch (-- COMMAND)", NULL);
 	if (opt->clean && opt->mode != MS_TOP_LIST)
 		return fail("--clean goes with -l", NULL);
 	return 0;

@@ -29,6 +29,7 @@ struct ms_top_options {
 	char *skip;         /* MEMSCOPE_SKIP and --skip: frames that are not call sites */
 	int events;         /* --events: the event stream too */
 	const char *replay; /* -r */
+	int python_malloc;  /* --python-malloc: PYTHONMALLOC=malloc for COMMAND */
 	char **command;     /* after --, NULL-terminated */
 };
 

@@ -134,10 +134,11 @@ static const struct ms_report_image *frames_and_peak(ms_recording *r,
 	const struct ms_report_image *best = NULL;
 	uint64_t peak_bytes = 0;
 	double peak_s = 0;
-	char a[32], w[64];
+	char a[32], w[64], command[MS_COMMAND_MAX * 4];
 
 	printf("memscope recording of %s (pid %d): %zu frames", im->n > 1 ? "a program" :
-	       at->snap.command, (int)at->snap.pid, ms_recording_count(r));
+	       ms_format_command(command, sizeof(command), at->snap.command), (int)at->snap.pid,
+	       ms_recording_count(r));
 	if (im->n > 1)
 		printf(" of %zu program images (one per exec), each timed from its own start:\n",
 		       im->n);
@@ -159,7 +160,8 @@ static const struct ms_report_image *frames_and_peak(ms_recording *r,
 			printf("  generation %u: %zu frames, %.3fs to %.3fs, peak %s at %.3fs: %s\n",
 			       g->generation, g->nframes, time_of(r, g->first), time_of(r, g->last),
 			       ms_format_bytes(a, sizeof(a), last.snap.peak_bytes),
-			       last.snap.peak_time_s, last.snap.command);
+			       last.snap.peak_time_s,
+			       ms_format_command(command, sizeof(command), last.snap.command));
 		ms_replay_release(&last);
 	}
 	if (best != NULL)

@@ -6,6 +6,7 @@
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -51,6 +52,9 @@ static int launch(const struct ms_top_options *opt, FILE *frames, char *const ar
 		}
 		events = &tap;
 	}
+	/* Ours to set: the program inherits it, and nothing here is Python. */
+	if (opt->python_malloc)
+		setenv("PYTHONMALLOC", "malloc", 1);
 	fflush(stdout);
 	/* In batch mode, frames alone go to stdout: the program's output to
 	 * stdout would cut into them (a line without its newline yet). */
@@ -94,11 +98,13 @@ static int attach(const struct ms_top_options *opt, FILE *frames)
 	ms_reader r;
 	int err;
 
-	if (kill(opt->pid, 0) != 0 && errno == ESRCH) {
-		fprintf(stderr, "memscope-top: no process %d\n", (int)opt->pid);
-		return 1;
-	}
+	/* A program that died without an exit leaves its session for a while
+	 * (see store.c, "Retention"): its last state can still be shown. */
 	if (ms_session_find(ms_shm_dir(), opt->pid, path, sizeof(path)) != 0) {
+		if (kill(opt->pid, 0) != 0 && errno == ESRCH) {
+			fprintf(stderr, "memscope-top: no process %d\n", (int)opt->pid);
+			return 1;
+		}
 		fprintf(stderr, "memscope-top: process %d is not running under memscope; start it "
 			"with LD_PRELOAD=libmemscope.so, or launch it: memscope-top -- COMMAND\n",
 			(int)opt->pid);

@@ -78,15 +78,16 @@ static void meter(struct ms_ui *ui, int row, int col, int width, const char *lab
 void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 {
 	const ms_snapshot *s = &m->snap;
-	char a[32], b[32], c[32], line[512];
+	char a[32], b[32], c[32], line[512], command[MS_COMMAND_MAX * 4];
 	int half = ui->cols / 2;
 
-	/* Title: what runs (the program's name without its directory), and
-	 * whether it still does. */
-	const char *args = strchr(s->command, ' ');
-	const char *start = s->command;
+	/* Title: what runs (the program's name without its directory, control
+	 * characters made visible), and whether it still does. */
+	const char *shown = ms_format_command(command, sizeof(command), s->command);
+	const char *args = strchr(shown, ' ');
+	const char *start = shown;
 
-	for (const char *p = s->command; *p != '\0' && (args == NULL || p < args); p++)
+	for (const char *p = shown; *p != '\0' && (args == NULL || p < args); p++)
 		if (*p == '/')
 			start = p + 1;
 	ms_ui_textf(ui, *row, 0, ui->cols, MS_COLOR_LABEL, A_BOLD, "memscope-top");
@@ -137,6 +138,10 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 		    ms_ui_count(line, sizeof(line), m->free_rate), s->live_allocs, s->nthreads,
 		    s->dropped_events);
 	(*row)++;
+	if (s->python_pymalloc) {
+		ms_ui_text(ui, *row, 0, ui->cols, MS_COLOR_ALERT, A_BOLD, MS_PYTHON_HINT);
+		(*row)++;
+	}
 	if (ui->output_path != NULL && ui->rows >= 20) {
 		ms_ui_textf(ui, *row, 0, ui->cols, MS_COLOR_DIM, 0, "Program output: %s",
 			    ui->output_path);

@@ -7,6 +7,7 @@
 #include <memscope/frame.h>
 #include <memscope/platform.h>
 #include <memscope/ptr_map.h>
+#include <memscope/python.h>
 #include <memscope/session.h>
 #include <memscope/snapshot.h>
 #include <memscope/store.h>

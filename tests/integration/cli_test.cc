@@ -193,6 +193,9 @@ TEST(Cli, HelpAndVersion)
 	mstest::Result r = mstest::run({ mstest::top_path(), "--help" });
 	EXPECT_EQ(r.status, 0);
 	EXPECT_NE(r.out.find("--batch"), std::string::npos);
+	// Every capture backend MEMSCOPE_BACKEND accepts.
+	for (const char *backend : { "unified", "async", "core", "lockfree" })
+		EXPECT_NE(r.out.find(backend), std::string::npos) << backend;
 	r = mstest::run({ mstest::top_path(), "--version" });
 	EXPECT_EQ(r.status, 0);
 	EXPECT_EQ(r.out.rfind("memscope-top ", 0), 0u);

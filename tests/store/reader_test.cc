@@ -15,6 +15,7 @@
 
 #include <memscope/backends.h>
 #include <memscope/capture.h>
+#include <memscope/frame.h>
 #include <memscope/snapshot.h>
 
 #include "core/store_layout.h"
@@ -240,9 +241,14 @@ TEST_F(Damaged, AdversarialContentsGiveSaneSnapshots)
 	ASSERT_EQ(ms_reader_open(&r, path.c_str()), 0);
 	ASSERT_EQ(ms_snapshot_take(&r, &s), 0);
 	EXPECT_TRUE(s.torn);
+	// The command as it is (bounded), and fit for a terminal once
+	// formatted: every control byte made visible.
 	EXPECT_LT(strlen(s.command), sizeof(s.command));
-	for (size_t i = 0; s.command[i]; i++)
-		EXPECT_GE((unsigned char)s.command[i], 0x20);
+	char shown[sizeof(s.command) * 4];
+	ms_format_command(shown, sizeof(shown), s.command);
+	EXPECT_EQ(strlen(shown), 4 * strlen(s.command)); // "\x01" each
+	for (size_t i = 0; shown[i]; i++)
+		EXPECT_GE((unsigned char)shown[i], 0x20);
 	EXPECT_LE(s.nthreads, (size_t)h->thread_count);
 	EXPECT_LE(s.nsamples, (size_t)h->sample_count);
 	EXPECT_EQ(strlen(s.threads[0].name), 15u);

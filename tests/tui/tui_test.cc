@@ -431,4 +431,72 @@ TEST_F(Screen, AsciiWithoutUnicodeLocale)
 	EXPECT_NE(s.find("#"), std::string::npos) << s;
 }
 
+TEST_F(Screen, TheTitleShowsANewlineAsBackslashN)
+{
+	start({ "-d", "0.2", "--", "/bin/sh", "-c", "sleep 30\ntrue" });
+	ASSERT_TRUE(wait_for("sh -c sleep 30\\ntrue")) << screen();
+	target = target_pid();
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
+TEST_F(Screen, AnExitTheHookDidNotSeeIsShownAsAnExit)
+{
+	// The bare exit_group system call: only the reaped status tells.
+	start({ "-d", "0.2", "--", mstest::workload("exits"), "syscall" });
+	ASSERT_TRUE(wait_for("exited after")) << screen();
+	EXPECT_NE(screen().find("status 7"), std::string::npos) << screen();
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
+TEST_F(Screen, ListCutsLongCommandLinesToTheTerminal)
+{
+	const std::string arg(3000, 'x');
+	mstest::Child c = mstest::start({ mstest::workload("exits"), "wait", arg },
+					{ "LD_PRELOAD=" + mstest::hook_path() });
+	ASSERT_EQ(c.read_line(), "ready");
+	// Into a pipe, for scripts: whole (as far as the session keeps it).
+	mstest::Result piped = mstest::run({ mstest::top_path(), "-l" });
+	EXPECT_NE(piped.out.find("exits wait " + std::string(1500, 'x')), std::string::npos);
+
+	std::string cmd = "env LANG=C.UTF-8 MEMSCOPE_DIR=" + dir + " " + mstest::top_path() +
+			  " -l; sleep 60";
+	ASSERT_EQ(tmux({ "new-session", "-d", "-x", "70", "-y", "20", cmd }).status, 0);
+	ASSERT_TRUE(wait_for(" running ")) << screen();
+	// -J joins the lines the terminal wrapped: none may be wider than it.
+	std::istringstream joined(tmux({ "capture-pane", "-p", "-J" }).out);
+	std::string line, row;
+	while (std::getline(joined, line)) {
+		EXPECT_LE(line.size(), 70u) << line;
+		if (line.find(" running ") != std::string::npos)
+			row = line;
+	}
+	EXPECT_EQ(row.size(), 70u) << row; // cut, not dropped
+	EXPECT_EQ(row.find(std::to_string(c.pid)), 8 - std::to_string(c.pid).size()) << row;
+	kill(c.pid, SIGKILL);
+	c.wait();
+}
+
+TEST_F(Screen, TheHeaderSaysWhenPymallocHidesTheHeap)
+{
+	const char *script = "import time\ntime.sleep(30)\n";
+	start({ "-d", "0.2", "--", "/usr/bin/python3", "-c", script }, 140);
+	ASSERT_TRUE(wait_for("Python: pymalloc keeps most of this heap out of sight; run it with "
+			     "PYTHONMALLOC=malloc")) << screen();
+	EXPECT_LT(row_of("pymalloc"), row_of("LIVE_BYTES")); // in the header
+	target = target_pid();
+	keys({ "q" });
+	ASSERT_TRUE(wait_exit());
+	kill(target, SIGKILL);
+
+	start({ "-d", "0.2", "--python-malloc", "--", "/usr/bin/python3", "-c", script }, 140);
+	ASSERT_TRUE(wait_for("python3")) << screen();
+	target = target_pid();
+	std::this_thread::sleep_for(std::chrono::milliseconds(500));
+	EXPECT_EQ(screen().find("pymalloc"), std::string::npos) << screen();
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
 } // namespace

@@ -1,5 +1,6 @@
 // frame: a hand-built snapshot printed as JSON (read back with the strict
-// mstest::Json parser, field by field) and as text; ms_format_bytes.
+// mstest::Json parser, field by field) and as text; ms_format_bytes and
+// ms_format_command.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -306,6 +307,31 @@ TEST_F(Frame, Text)
 		EXPECT_NE(out.find(t.name), std::string::npos) << t.name << "\n" << out;
 	EXPECT_NE(out.find("./app --flag x"), std::string::npos) << out;
 	EXPECT_NE(out.find("CPU 37.5% (memscope 6.5%)"), std::string::npos) << out;
+}
+
+TEST(FormatCommand, ControlCharactersAreMadeVisible)
+{
+	char buf[256];
+
+	EXPECT_STREQ(ms_format_command(buf, sizeof(buf), "sh -c echo hi"), "sh -c echo hi");
+	EXPECT_STREQ(ms_format_command(buf, sizeof(buf), "a\nb\tc\rd"), "a\\nb\\tc\\rd");
+	EXPECT_STREQ(ms_format_command(buf, sizeof(buf), "\x1b[2J\x7f\x01"), "\\x1b[2J\\x7f\\x01");
+	// UTF-8 stays; C1 controls and bytes that are not UTF-8 do not.
+	EXPECT_STREQ(ms_format_command(buf, sizeof(buf), "caf\xc3\xa9 \xe2\x82\xac"),
+		     "caf\xc3\xa9 \xe2\x82\xac");
+	EXPECT_STREQ(ms_format_command(buf, sizeof(buf), "x\xc2\x9b" "1m"), "x\\u009b1m");
+	EXPECT_STREQ(ms_format_command(buf, sizeof(buf), "x\xff\xc3"), "x\\xff\\xc3");
+	EXPECT_EQ(ms_format_command(buf, sizeof(buf), "x"), buf);
+}
+
+TEST(FormatCommand, CutWholeCharactersAndEscapes)
+{
+	char buf[6];
+
+	EXPECT_STREQ(ms_format_command(buf, sizeof(buf), "abcdefgh"), "abcde");
+	EXPECT_STREQ(ms_format_command(buf, sizeof(buf), "abcd\n"), "abcd"); // not "abcd\\"
+	EXPECT_STREQ(ms_format_command(buf, sizeof(buf), "abc\xe2\x82\xac"), "abc");
+	EXPECT_STREQ(ms_format_command(buf, 1, "abc"), "");
 }
 
 } // namespace

@@ -15,6 +15,12 @@
 extern "C" {
 #endif
 
+/* What frames, the screen and memscope-top -l say of a program whose heap
+ * CPython's own allocator hides (ms_snapshot.python_pymalloc). */
+#define MS_PYTHON_HINT                                                                  \
+	"Python: pymalloc keeps most of this heap out of sight; run it with "           \
+	"PYTHONMALLOC=malloc (memscope-top --python-malloc -- ...)"
+
 /* What a frame shows besides the snapshot. */
 typedef struct ms_frame_extra {
 	int exit_status;            /* the target's, when known; else -1 */
@@ -39,6 +45,12 @@ const char *ms_frame_name(const ms_frame *f, char *buf, size_t len);
 
 /* "12.3 MiB" etc. into buf; returns buf. */
 const char *ms_format_bytes(char *buf, size_t len, uint64_t bytes);
+
+/* A command line (ms_snapshot.command) for a terminal: newline, tab and
+ * carriage return as \n, \t and \r, other control characters and bytes
+ * that are not UTF-8 as \xHH (C1 controls as \u0080 to \u009f), the rest
+ * as it is. Cut at a character boundary to fit len; returns buf. */
+const char *ms_format_command(char *buf, size_t len, const char *command);
 
 #ifdef __cplusplus
 }

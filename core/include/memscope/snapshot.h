@@ -30,7 +30,7 @@ extern "C" {
 
 typedef enum ms_session_state {
 	MS_SESSION_RUNNING,
-	MS_SESSION_EXITED, /* the program ran its exit path */
+	MS_SESSION_EXITED, /* the program exited (exit, _exit, _Exit, main returned) */
 	MS_SESSION_EXECED, /* the program image was replaced by exec */
 	MS_SESSION_GONE,   /* the process died without an exit path (killed) */
 } ms_session_state;
@@ -39,6 +39,9 @@ typedef struct ms_reader {
 	const void *base;
 	size_t size;
 	char path[512];
+	/* The program is CPython with its own allocator (memscope/python.h),
+	 * as found when the reader opened: it needs the live process. */
+	int python_pymalloc;
 } ms_reader;
 
 typedef struct ms_thread_info {
@@ -96,7 +99,9 @@ typedef struct ms_snapshot {
 	pid_t pid, ppid;
 	pid_t keeper_pid;  /* a launcher that removes the session; 0: none */
 	unsigned generation;
-	char command[MS_COMMAND_MAX]; /* printable, arguments joined by spaces */
+	/* The arguments joined by spaces, each as the program had it: control
+	 * characters included (ms_format_command shows them to people). */
+	char command[MS_COMMAND_MAX];
 	ms_session_state state;
 	uint64_t start_real_ns;
 	double time_s;      /* seconds since the start: now, or at the end */
@@ -116,6 +121,9 @@ typedef struct ms_snapshot {
 	double memscope_cpu_percent;
 	uint64_t thread_count; /* the process's threads at the last sample */
 	int torn;           /* some figures were read while a dead writer held them */
+	/* CPython with its own allocator on (pymalloc): most of its heap is
+	 * out of sight (memscope/python.h). */
+	int python_pymalloc;
 
 	size_t nthreads;
 	ms_thread_info *threads;
@@ -149,8 +157,9 @@ const char *ms_note_key_name(ms_note_key by);
  * *out is malloc'ed (free it). Returns the count, or -ENOMEM. */
 int ms_note_groups(const ms_snapshot *s, ms_note_key by, ms_note_group **out);
 
-/* Maps and checks the segment at path. Returns 0 or a negative error: -errno
- * or one of MS_ERR_*. */
+/* Maps and checks the segment at path, and finds out whether its program
+ * is CPython with its own allocator (reads /proc while the process lives).
+ * Returns 0 or a negative error: -errno or one of MS_ERR_*. */
 int ms_reader_open(ms_reader *r, const char *path);
 void ms_reader_close(ms_reader *r);
 

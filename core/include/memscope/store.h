@@ -75,8 +75,11 @@ typedef struct ms_store {
  * left by a dead process whose pid was reused is removed. keeper_pid, if not
  * 0, is a launcher that will remove the segment itself after the exit; while
  * it lives ms_store_finish() leaves the name, otherwise it removes it (an
- * attached reader keeps its mapping and sees the final state). Not hook-safe only in that it reads
- * /proc; it does not allocate. Returns 0 or -errno. */
+ * attached reader keeps its mapping and sees the final state). Removes the
+ * sessions in dir of the caller's processes that died without an exit at
+ * least MEMSCOPE_KEEP_DEAD seconds (default 600) ago, unless a live keeper
+ * will. Not hook-safe only in that it reads /proc and the environment; it
+ * does not allocate. Returns 0 or -errno. */
 int ms_store_create(ms_store *st, const char *dir, pid_t keeper_pid);
 
 /* Marks the image as exited and stamps the time; removes the segment's name
