@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <memscope/platform.h>
@@ -41,6 +42,8 @@
 #define NAME_WINDOW 8
 /* The resolver takes this many jobs per turn of its lock. */
 #define JOBS_PER_TURN 64
+/* The resolver's nice value (a thread's own, on Linux). */
+#define RESOLVER_NICE 10
 /* The owner hears of progress at most this often. */
 #define PROGRESS_NS (250 * 1000 * 1000ull)
 
@@ -193,6 +196,10 @@ static void *resolver_main(void *arg)
 	ms_symbols *sym = arg;
 	uint64_t told = 0;
 	int answered = 0;
+
+	/* Background work: reading symbols yields the processor to the
+	 * program being watched and to our own frames. */
+	setpriority(PRIO_PROCESS, (id_t)ms_thread_id(), RESOLVER_NICE);
 
 	pthread_mutex_lock(&sym->lock);
 	for (;;) {

@@ -83,7 +83,7 @@ static void key_bar(struct ms_ui *ui)
 	int col = 0, y = ui->rows - 1;
 
 	if (ui->going) {
-		ms_ui_textf(ui, y, 0, ui->cols, MS_COLOR_KEY, A_BOLD, "Go to second: %s_", ui->goto_text);
+		ms_ui_textf(ui, y, 0, ui->cols, MS_COLOR_KEY, A_BOLD, "Go to second of the program: %s_", ui->goto_text);
 		return;
 	}
 	if (ui->replay && !ui->filtering) {
@@ -143,14 +143,40 @@ static void tab_line(struct ms_ui *ui, const ms_model *m, int y)
 		    ui->filter[0] ? "  filter: " : "", ui->filter);
 }
 
-/* Replay: where the cursor is in the recording, and how it moves. */
+/* The last frame of frame `near`'s program image at or before `seconds` of
+ * the program's time (the frames' time_s, as batch frames and
+ * memscope-report give it), or the image's first frame for an earlier
+ * time. */
+static size_t frame_at_program_time(const ms_recording *r, size_t near, double seconds)
+{
+	size_t n = ms_recording_count(r), found = n;
+	ms_rec_frame_info here, f;
+
+	if (ms_recording_frame_info(r, near, &here) != 0)
+		return near;
+	for (size_t i = 0; i < n; i++) {
+		if (ms_recording_frame_info(r, i, &f) != 0 || f.image != here.image)
+			continue;
+		/* times print to the millisecond: a printed time names its frame */
+		if (found == n || f.time_s <= seconds + 0.0005)
+			found = i;
+		if (f.time_s > seconds + 0.0005)
+			break;
+	}
+	return found == n ? near : found;
+}
+
+/* Replay: where the cursor is, in the program's time (of its image, when
+ * the recording holds several), and how it moves. The bar is the whole
+ * recording. */
 static void time_bar(struct ms_ui *ui, ms_feed *feed, int y)
 {
 	ms_recording *r = feed->recording;
 	size_t n = ms_recording_count(r), cursor;
 	double total = ms_recording_time(r, n - 1), at, speed;
+	ms_rec_frame_info here = { 0 }, last = { 0 };
 	int playing, width, fill, left;
-	char head[96];
+	char head[128], gen[24] = "";
 
 	pthread_mutex_lock(&feed->lock);
 	cursor = feed->cursor;
@@ -158,8 +184,12 @@ static void time_bar(struct ms_ui *ui, ms_feed *feed, int y)
 	speed = feed->speed;
 	pthread_mutex_unlock(&feed->lock);
 	at = ms_recording_time(r, cursor);
-	snprintf(head, sizeof(head), "%s %6.1fs / %.1fs  x%g  frame %zu/%zu ",
-		 playing ? "PLAY " : "PAUSE", at, total, speed, cursor + 1, n);
+	ms_recording_frame_info(r, cursor, &here);
+	ms_recording_frame_info(r, n - 1, &last);
+	if (last.image > 0)
+		snprintf(gen, sizeof(gen), "  generation %u", here.generation);
+	snprintf(head, sizeof(head), "%s %7.3fs%s  x%g  frame %zu/%zu ", playing ? "PLAY " : "PAUSE",
+		 here.time_s, gen, speed, cursor + 1, n);
 	left = (int)strlen(head);
 	ms_ui_text(ui, y, 0, ui->cols, MS_COLOR_LABEL, A_BOLD, head);
 	if (ms_recording_problem(r) != NULL)
@@ -276,7 +306,14 @@ static void goto_key(struct ms_ui *ui, ms_feed *feed, int key)
 	size_t len = strlen(ui->goto_text);
 
 	if (key == '\n' || key == '\r' || key == KEY_ENTER) {
-		ms_feed_replay_seek(feed, atof(ui->goto_text));
+		ms_recording *r = feed->recording;
+		size_t cursor;
+
+		pthread_mutex_lock(&feed->lock);
+		cursor = feed->cursor;
+		pthread_mutex_unlock(&feed->lock);
+		ms_feed_replay_seek(feed, ms_recording_time(r, frame_at_program_time(r, cursor,
+										       atof(ui->goto_text))));
 		ui->going = 0;
 	} else if (key == 27) {
 		ui->going = 0;

@@ -285,7 +285,7 @@ void ms_ui_help(struct ms_ui *ui)
 		"Replay (-r FILE)",
 		"  Space p      play / pause     ( )   slower / faster (x0.25 to x16)",
 		"  Left Right   back / on 1 s    [ ]   back / on 10 s",
-		"  n N          next / previous frame   P  the peak   :  go to a second",
+		"  n N          next / previous frame   P  the peak   :  go to a program second",
 		"",
 		"Meters: heap against its peak, RSS, rates; CPU of the program (the hook's",
 		"work in its threads included) and of memscope's threads (sampler, drain).",

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/json.h"
 #include "tests/support/run.h"
 
 namespace {
@@ -332,18 +333,27 @@ TEST_F(Screen, ReplayMovesThroughARecording)
 	ASSERT_TRUE(wait_for("PAUSE")) << screen();
 	EXPECT_TRUE(wait_for("frame 1/")) << screen();
 	EXPECT_NE(screen().find("memscope-top tui_target"), std::string::npos);
-	// Go to a second, by typing it: the last frame at or before it.
-	keys({ ":", "1", "Enter" });
-	EXPECT_TRUE(wait_gone("  0.0s /")) << screen();
+	// The program's time, as batch frames print it: "PAUSE   0.101s  x1".
 	auto cursor = [&] {
 		std::vector<std::string> ls = lines();
 		std::string bar = ls.size() >= 2 ? ls[ls.size() - 2] : "";
-		return bar.substr(0, bar.find(" / "));
+		return bar.substr(0, bar.find("s  x") + 1);
 	};
+	std::string first = cursor();
+	EXPECT_LT(std::stod(first.substr(5)), 0.3) << first;
+	// Go to a second of the program, by typing it: the last frame at or
+	// before it.
+	keys({ ":", "1", "Enter" });
+	EXPECT_TRUE(wait_gone(first)) << screen();
 	std::string at = cursor();
 	double t = std::stod(at.substr(5));
 	EXPECT_GT(t, 0.7) << at;
 	EXPECT_LE(t, 1.0) << at;
+	// The same frame as memscope-report names for that time.
+	mstest::Result report = mstest::run({ mstest::report_path(), file, "--json", "--at",
+					      std::to_string(t) });
+	ASSERT_EQ(report.status, 0) << report.err;
+	EXPECT_NEAR(mstest::last_json_line(report.out)["time_s"].num(), t, 0.0005);
 	EXPECT_NE(row_of("alpha_site"), -1) << screen();
 	// The threads as the screen showed them then: a state from /proc and
 	// beta's allocation rate, not blanks.
