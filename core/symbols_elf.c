@@ -120,7 +120,8 @@ static void build_index(struct module *m)
 		}
 		m->syms[m->nsyms++] = (struct symbol){ addr, s.st_size, name, rank_of(&s) };
 	}
-	qsort(m->syms, m->nsyms, sizeof(*m->syms), by_address);
+	if (m->nsyms > 1) /* none at all: syms is NULL */
+		qsort(m->syms, m->nsyms, sizeof(*m->syms), by_address);
 }
 
 static void open_module(ms_elf_modules *em, struct module *m, const ms_module_entry *e)

@@ -48,27 +48,6 @@ static void internal_thread(void)
 	ms_hook_busy = 1;
 }
 
-/* The task ids of /proc/self/task that are neither the main thread nor
- * ours: the program's threads still running. */
-struct task_scan {
-	pid_t main;
-	int program;
-};
-
-static int note_task(void *arg, const char *name)
-{
-	struct task_scan *scan = arg;
-	pid_t tid = 0;
-
-	if (*name < '1' || *name > '9')
-		return 0; /* "." and ".." */
-	for (; *name >= '0' && *name <= '9' && tid < 0x7fffffff / 10; name++)
-		tid = tid * 10 + (*name - '0');
-	if (tid != scan->main && !ms_own_thread_is(tid))
-		scan->program++;
-	return scan->program > 0;
-}
-
 /*
  * Whether every thread of the program has ended and only ours run on. The
  * main thread ends this way with pthread_exit (it stays a zombie while any
@@ -81,16 +60,21 @@ static int note_task(void *arg, const char *name)
  */
 static int program_ended(void)
 {
-	struct task_scan scan = { getpid(), 0 };
+	pid_t tids[MS_OWN_THREADS_MAX + 1], main = getpid();
 	uint64_t threads;
 	char state;
+	int n;
 
 	if (ms_proc_state(0, &state, &threads) != 0 || state != 'Z' ||
 	    threads > 1 + ms_own_thread_count())
 		return 0;
-	if (ms_dir_scan("/proc/self/task", note_task, &scan) != 0)
+	n = ms_proc_threads(0, tids, MS_OWN_THREADS_MAX + 1);
+	if (n < 0 || n > MS_OWN_THREADS_MAX + 1)
 		return 0;
-	return scan.program == 0;
+	for (int i = 0; i < n; i++)
+		if (tids[i] != main && !ms_own_thread_is(tids[i]))
+			return 0; /* a thread of the program's runs on */
+	return 1;
 }
 
 /* Does for the program what glibc would have done when its last thread

@@ -54,25 +54,6 @@ int ms_clock_thread_cpu_ns(pid_t tid, uint64_t *ns)
 	return 0;
 }
 
-struct tid_list {
-	pid_t tid[MS_CLOCK_FRESH_THREADS];
-	int n;
-};
-
-static int note_tid(void *arg, const char *name)
-{
-	struct tid_list *list = arg;
-	pid_t tid = 0;
-
-	if (*name < '1' || *name > '9')
-		return 0; /* "." and ".." */
-	for (; *name >= '0' && *name <= '9' && tid < 0x7fffffff / 10; name++)
-		tid = tid * 10 + (*name - '0');
-	if (*name == '\0')
-		list->tid[list->n++] = tid;
-	return list->n == MS_CLOCK_FRESH_THREADS;
-}
-
 /* The reads are taken again when they lasted longer than this (the caller
  * was preempted among them), a few times at most. */
 #define FRESH_WINDOW_NS 20000u
@@ -80,19 +61,19 @@ static int note_tid(void *arg, const char *name)
 
 void ms_clock_process_cpu_fresh(uint64_t *cpu_ns, uint64_t *mono_ns)
 {
-	struct tid_list list;
+	pid_t tids[MS_CLOCK_FRESH_THREADS];
+	int n = ms_proc_threads(0, tids, MS_CLOCK_FRESH_THREADS);
 
-	list.n = 0;
-	if (ms_dir_scan("/proc/self/task", note_tid, &list) != 0)
-		list.n = 0;
+	if (n > MS_CLOCK_FRESH_THREADS)
+		n = MS_CLOCK_FRESH_THREADS;
 	for (int tries = 0; tries < 8; tries++) {
 		uint64_t start = ms_clock_mono_ns(), ns;
 
-		for (int i = 0; i < list.n; i++)
-			ms_clock_thread_cpu_ns(list.tid[i], &ns);
+		for (int i = 0; i < n; i++)
+			ms_clock_thread_cpu_ns(tids[i], &ns);
 		*cpu_ns = ms_clock_process_cpu_ns();
 		*mono_ns = ms_clock_mono_ns();
-		if (*mono_ns - start <= FRESH_WINDOW_NS + (uint64_t)list.n * FRESH_THREAD_NS)
+		if (*mono_ns - start <= FRESH_WINDOW_NS + (uint64_t)(n > 0 ? n : 0) * FRESH_THREAD_NS)
 			break;
 	}
 }

@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include <memscope/platform.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -284,29 +283,34 @@ int ms_thread_name(pid_t pid, pid_t tid, char *buf, size_t len)
 	return 0;
 }
 
+struct tid_scan {
+	pid_t *tids;
+	int max, count;
+};
+
+static int note_tid(void *arg, const char *name)
+{
+	struct tid_scan *scan = arg;
+	const char *p = name, *end = name + strlen(name);
+	uint64_t tid;
+
+	if (parse_u64(&p, end, &tid) != 0 || p != end || tid == 0 || tid > INT32_MAX)
+		return 0; /* "." and ".." */
+	if (scan->count < scan->max)
+		scan->tids[scan->count] = (pid_t)tid;
+	scan->count++;
+	return 0;
+}
+
 int ms_proc_threads(pid_t pid, pid_t *tids, int max)
 {
 	char path[64];
-	struct dirent *de;
-	DIR *dir;
-	int count = 0;
+	struct tid_scan scan = { tids, max, 0 };
+	int err;
 
 	proc_path(path, sizeof(path), pid, "task");
-	dir = opendir(path);
-	if (dir == NULL)
-		return -errno;
-	while ((de = readdir(dir)) != NULL) {
-		const char *p = de->d_name, *end = p + strlen(p);
-		uint64_t tid;
-
-		if (parse_u64(&p, end, &tid) != 0 || p != end || tid > INT32_MAX)
-			continue;
-		if (count < max)
-			tids[count] = (pid_t)tid;
-		count++;
-	}
-	closedir(dir);
-	return count;
+	err = ms_dir_scan(path, note_tid, &scan);
+	return err != 0 ? err : scan.count;
 }
 
 ssize_t ms_proc_cmdline_self(char *buf, size_t len)

@@ -23,13 +23,6 @@ namespace {
 
 using mstest::Json;
 
-double seconds_now()
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
 // Runs thread_exit MODE... under the hook and returns its status; the
 // elapsed time goes to *took. A program that hangs is killed after 10 s
 // (status -1).
@@ -37,11 +30,11 @@ int run_thread_exit(const std::vector<std::string> &args, double *took)
 {
 	std::vector<std::string> argv = { mstest::workload("thread_exit") };
 	argv.insert(argv.end(), args.begin(), args.end());
-	double start = seconds_now();
+	double start = mstest::now_s();
 	mstest::Result r = mstest::run(argv, { "LD_PRELOAD=" + mstest::hook_path(),
 					       "MEMSCOPE_KEEPER=" + std::to_string(getpid()) },
 				       "", 10);
-	*took = seconds_now() - start;
+	*took = mstest::now_s() - start;
 	return r.status;
 }
 
@@ -101,9 +94,9 @@ TEST(Process, ChildForkedFromAThreadEndsWhenItsThreadReturns)
 // Waits up to timeout_s for pid; its status (128 + signal) or -1.
 int wait_for(pid_t pid, double timeout_s)
 {
-	double deadline = seconds_now() + timeout_s;
+	double deadline = mstest::now_s() + timeout_s;
 	int status;
-	while (seconds_now() < deadline) {
+	while (mstest::now_s() < deadline) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

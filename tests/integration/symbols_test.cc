@@ -19,13 +19,6 @@ namespace {
 
 using mstest::Json;
 
-double now_s()
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + t.tv_nsec / 1e9;
-}
-
 // The call sites of frame f by function name: live bytes and blocks.
 struct Site {
 	uint64_t live_bytes = 0, live_allocs = 0;
@@ -51,14 +44,14 @@ Site site(const Json &f, const std::string &function)
 TEST(Symbols, FirstFrameOnTimeBesideAHugeSymbolTable)
 {
 	mstest::fresh_session_dir("big-symbols");
-	double start = now_s();
+	double start = mstest::now_s();
 	mstest::Child top = mstest::start({ mstest::top_path(), "-b", "--json", "-d", "0.25", "--",
 					    mstest::workload("big_symbols") });
 	// When the first frame starts to come (a frame is 100 KB or so: its
 	// whole line takes a while to read).
 	struct pollfd p = { top.out_fd, POLLIN, 0 };
 	ASSERT_EQ(poll(&p, 1, 30000), 1);
-	double first_at = now_s() - start;
+	double first_at = mstest::now_s() - start;
 	EXPECT_LT(first_at, 1.0) << "the first frame, due at 0.25 s";
 
 	std::string out;

@@ -68,7 +68,7 @@ std::string fresh_session_dir(const std::string &name)
 	return dir;
 }
 
-static double now_s()
+double now_s()
 {
 	struct timespec ts;
 

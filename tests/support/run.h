@@ -50,6 +50,9 @@ Child start(const std::vector<std::string> &argv, const std::vector<std::string>
 
 std::string read_file(const std::string &path);
 
+// The monotonic clock, in seconds.
+double now_s();
+
 } // namespace mstest
 
 #endif

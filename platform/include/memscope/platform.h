@@ -90,9 +90,9 @@ int ms_proc_start_ticks(pid_t pid, uint64_t *ticks);
  * does not). */
 int ms_proc_alive(pid_t pid, uint64_t start_ticks);
 
-/* Thread ids of pid from /proc/PID/task: fills at most max entries and
- * returns how many threads there are (may exceed max), or -errno. Reader
- * side: not hook-safe (opendir allocates). */
+/* Thread ids of pid (0 = the caller) from /proc/PID/task: fills at most
+ * max entries and returns how many threads there are (may exceed max), or
+ * -errno. */
 int ms_proc_threads(pid_t pid, pid_t *tids, int max);
 
 /* The command line of the calling process, arguments separated by NULs.
