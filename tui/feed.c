@@ -15,6 +15,10 @@
 #include <memscope/platform.h>
 #include <memscope/session.h>
 
+/* How often the feed looks for a launched program's session until it has
+ * one, and for its end once its exit path ran. */
+#define POLL_S 0.05
+
 /* Per session image: its reader and symbols. Symbols of an earlier image
  * (before an exec) are kept: older models may still point into them. */
 struct source {
@@ -139,7 +143,7 @@ static void *feed_main(void *arg)
 	ms_symbols **old = NULL;
 	ms_model *last;
 	size_t nold = 0;
-	int gone = 0;
+	int gone = 0, ending = 0;
 
 	do {
 		ms_event_batch events = { 0 };
@@ -185,6 +189,9 @@ static void *feed_main(void *arg)
 		if (!f->launched && (m->snap.state == MS_SESSION_EXITED ||
 				     m->snap.state == MS_SESSION_GONE))
 			gone = 1;
+		/* Launched: its exit path ran; the status comes when we reap it,
+		 * in a moment. */
+		ending = f->launched && m->snap.state != MS_SESSION_RUNNING;
 		pthread_mutex_lock(&f->lock);
 		m->exit_status = f->exit_status;
 		pthread_mutex_unlock(&f->lock);
@@ -216,7 +223,12 @@ static void *feed_main(void *arg)
 				;
 			break;
 		}
-	} while (!wait_tick(f, gone ? 0 : f->interval_s));
+		/* Until the session appears, and from its exit path to the
+		 * exit, look often: the first screen should not wait a whole
+		 * interval for a program that started a moment after we first
+		 * looked, nor the last one for its status. */
+	} while (!wait_tick(f, gone ? 0 :
+			       src.reader.base == NULL || ending ? POLL_S : f->interval_s));
 
 	if (src.reader.base != NULL)
 		ms_reader_close(&src.reader);

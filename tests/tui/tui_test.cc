@@ -262,7 +262,7 @@ TEST_F(Screen, ExitOfTheTargetIsShownAndTheLastStateKept)
 {
 	start({ "-d", "0.2", "--", mstest::workload("tui_target"), "1.5" });
 	ASSERT_TRUE(wait_for("exited after")) << screen();
-	EXPECT_NE(screen().find("status 0"), std::string::npos);
+	EXPECT_TRUE(wait_for("status 0", 2)) << screen(); // once reaped, a moment later
 	EXPECT_NE(row_of("alpha_site"), -1) << screen();
 	keys({ "q" });
 	EXPECT_TRUE(wait_exit());
