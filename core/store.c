@@ -60,6 +60,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -681,6 +682,9 @@ static uint64_t shared_add(const ms_store *st, uint64_t *p, uint64_t v)
 	return ms_atomic_add_relaxed(p, v);
 }
 
+/* Spins on the peak's lock before a thread yields its processor. */
+#define PEAK_SPINS 64
+
 static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t live)
 {
 	if (st->shared_cells) {
@@ -699,8 +703,20 @@ static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t li
 		}
 		return;
 	}
-	while (!st->single_writer && !ms_atomic_cas_acquire_u32(&g->peak_lock, 0, 1))
-		ms_cpu_relax();
+	/* Below the peak, the common case, there is nothing to take: the peak
+	 * only grows. */
+	if (live <= ms_atomic_load_relaxed(&g->peak_bytes))
+		return;
+	/* A holder preempted in its few instructions would leave the others
+	 * spinning through their time slices (threads outnumbering cores
+	 * took minutes under TSan): spin a little, then yield. */
+	for (unsigned spins = 0;
+	     !st->single_writer && !ms_atomic_cas_acquire_u32(&g->peak_lock, 0, 1); spins++) {
+		if (spins < PEAK_SPINS)
+			ms_cpu_relax();
+		else
+			sched_yield();
+	}
 	if (live > g->peak_bytes) {
 		ms_atomic_store_relaxed_u32(&g->peak_seq, g->peak_seq + 1);
 		ms_atomic_fence_release();

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <cstring>
 #include <string>
@@ -368,6 +369,26 @@ TEST_P(Engine, AnAddressAllocatedAgainWithoutItsFree)
 	ms_snapshot_release(&s);
 }
 
+// A count threads wait on. Spinning on an atomic with yield() instead
+// starves the threads still working when threads outnumber cores: under
+// TSan on two cores that took minutes.
+struct Latch {
+	std::mutex m;
+	std::condition_variable cv;
+	int count = 0;
+	void add()
+	{
+		std::lock_guard<std::mutex> hold(m);
+		count++;
+		cv.notify_all();
+	}
+	void wait_for(int n)
+	{
+		std::unique_lock<std::mutex> hold(m);
+		cv.wait(hold, [&] { return count >= n; });
+	}
+};
+
 TEST_P(Engine, EightThreadsExactWithCrossThreadFrees)
 {
 	const int threads = 8, per = 20000;
@@ -377,15 +398,14 @@ TEST_P(Engine, EightThreadsExactWithCrossThreadFrees)
 	// Thread t allocates blocks [t*per, (t+1)*per), frees the first half of
 	// its own and the second half of its neighbour's is freed by the
 	// neighbour, after all allocations are done.
-	std::atomic<int> allocated{ 0 };
+	Latch allocated;
 	for (int t = 0; t < threads; t++) {
 		pool.emplace_back([&, t] {
 			tids[t] = ms_thread_id();
 			for (int i = 0; i < per; i++)
 				ms_capture_alloc(&c, fake((uint64_t)t * per + i), 8 + (i % 16), nullptr, 0);
-			allocated++;
-			while (allocated.load() < threads)
-				std::this_thread::yield();
+			allocated.add();
+			allocated.wait_for(threads);
 			for (int i = 0; i < per / 2; i++)
 				ms_capture_free(&c, fake((uint64_t)t * per + i));
 			int n = (t + 1) % threads;
@@ -427,7 +447,8 @@ TEST_P(Engine, UpkeepWhileThreadsFillAndChurn)
 {
 	const int threads = 8, held = 6000, churn = 30000;
 	std::vector<std::thread> pool;
-	std::atomic<int> filled{ 0 }, checked{ 0 }, done{ 0 };
+	std::atomic<int> done{ 0 };
+	Latch filled, checked;
 
 	std::mutex sampler; // scan and maintain are both the sampler's: never at once
 	std::thread upkeep([&] {
@@ -442,9 +463,8 @@ TEST_P(Engine, UpkeepWhileThreadsFillAndChurn)
 
 			for (int i = 0; i < held; i++)
 				ms_capture_alloc(&c, fake(base + i), 32, nullptr, 0);
-			filled++;
-			while (checked.load() == 0)
-				std::this_thread::yield();
+			filled.add();
+			checked.wait_for(1);
 			// Free the oldest held block, allocate a new address.
 			for (int i = 0; i < churn; i++) {
 				ms_capture_free(&c, fake(base + next - held));
@@ -456,8 +476,7 @@ TEST_P(Engine, UpkeepWhileThreadsFillAndChurn)
 			done++;
 		});
 	}
-	while (filled.load() < threads)
-		std::this_thread::yield();
+	filled.wait_for(threads);
 	ms_capture_flush(&c);
 	uint64_t visited = 0;
 	std::unique_lock<std::mutex> hold(sampler);
@@ -473,7 +492,7 @@ TEST_P(Engine, UpkeepWhileThreadsFillAndChurn)
 		EXPECT_EQ(visited, (uint64_t)threads * held);
 	}
 	ms_snapshot_release(&mid);
-	checked = 1;
+	checked.add();
 	for (auto &th : pool)
 		th.join();
 	upkeep.join();
