@@ -8,16 +8,10 @@
  * and the drain applies all rings' events merged in stamp order: the order
  * the program made them in, so the peak it sees is the program's. A thread
  * stamps and appends an allocation before malloc returns the block, and a
- * free (or a realloc's claim of its old block) before the real free (or
- * realloc), so whatever an event depends on (the free before an address is
- * reused, the allocation before a free) has an earlier stamp and is in its
- * ring by then. An event that must wait (its
- * address still live, or not known) is one whose counterpart was appended
- * between the drain reading one tail and the next: the round ends there,
- * and the next reads every tail again. If the event still waits, what it
- * waits for does not exist: a free of a block allocated before the hook
- * (an untracked free), or an allocation whose address's free went by
- * unseen (the stale block is replaced), and it is applied as such.
+ * free before the real free, so a block's free always has a later stamp
+ * than its allocation. Every event carries what there is to know of its
+ * block (the engine read the block's header), so nothing is looked up and
+ * no event ever waits for another.
  *
  * A full ring makes its thread wait for the drain: nothing is dropped. At
  * exit (flush), the rings are drained and later operations are applied by
@@ -44,7 +38,7 @@
 #include <memscope/atomic.h>
 #include <memscope/own_threads.h>
 #include <memscope/platform.h>
-#include <memscope/ptr_map.h>
+#include <memscope/ptr_map.h> /* ms_ptr_hash */
 
 #define MS_TLS __thread __attribute__((tls_model("initial-exec")))
 
@@ -52,8 +46,6 @@
 #define MAX_RINGS 4096u
 #define THREAD_SLOTS 4096u /* the store's thread slots (a slot is < 4096) */
 
-/* Operations of this backend's own, beside the ms_op ones. */
-enum { SLOT_CLAIM = 0x40, SLOT_UNCLAIM = 0x41 };
 /* The drain naps when every ring is empty: SHALLOW_NAPS of IDLE_NS, then
  * longer ones up to IDLE_MAX_NS, from which the next event wakes it. */
 #define IDLE_NS 50000
@@ -62,19 +54,24 @@ enum { SLOT_CLAIM = 0x40, SLOT_UNCLAIM = 0x41 };
 #define FULL_MAX_NS 1000000 /* a thread with a full ring waits this long at most */
 #define ROUND 4096u     /* events the drain applies under its lock at once */
 
-/* An operation as a thread appends it. */
+/* An operation as a thread appends it. A realloc is two: the old block's
+ * free, then the new block (SLOT_RESIZED). */
 struct slot {
 	uint64_t ptr;
 	uint64_t size;
-	uint64_t old_ptr; /* realloc, move */
-	uint64_t stamp;   /* when: see stamp() */
+	uint64_t born;  /* the block's birth, store time units */
+	uint64_t stamp; /* when: see stamp() */
 	uint32_t stack;
-	uint16_t thread;  /* the store's thread slots number 4096 */
+	uint16_t thread; /* the store's thread slots number 4096 */
+	uint16_t owner;  /* free: the slot of the thread that allocated it */
 	uint8_t op;
-	uint8_t half; /* the drain's: a realloc whose old block is done */
+	uint8_t flags;
+	uint8_t pad[6];
 };
 
-_Static_assert(sizeof(struct slot) == 40, "an event in 40 bytes");
+#define SLOT_RESIZED 1u /* an allocation that is a realloc's new block */
+
+_Static_assert(sizeof(struct slot) == 48, "an event in 48 bytes");
 
 /* A time stamp that orders events across CPUs: the TSC on x86-64 (constant
  * and synchronised across CPUs on the machines this runs on), else the
@@ -120,16 +117,7 @@ struct async_state {
 	uint32_t wanted; /* threads waiting for lock (take_lock) */
 	int running;
 	pthread_t drain;
-	ms_ptr_map map;            /* under lock */
-	/* The event that had to wait in the last round (see drain_pass). */
-	struct ring *stuck_ring;
-	uint64_t stuck_at;
 	struct pending *heap;      /* drain_pass's, one entry a ring */
-	/* Per thread slot: the old block of its realloc in flight, taken off
-	 * the table (CLAIM) before the real realloc and settled by the
-	 * REALLOC (or UNCLAIM) after it; one at a time per thread. Under lock. */
-	ms_ptr_entry claimed[THREAD_SLOTS];
-	uint8_t claimed_valid[THREAD_SLOTS];
 	struct ring *rings[MAX_RINGS];
 };
 
@@ -165,116 +153,22 @@ static unsigned cell_of(uint64_t ptr)
 
 /* --- applying (the drain, or a thread in sync mode; under lock) ---------- */
 
-enum { DONE, WAIT };
-
-/* Ends ptr's block; WAIT if it is not (yet) known, unless force, which
- * counts it as a block never tracked. */
-static int end_block(ms_backend *be, uint64_t ptr, uint32_t thread, uint64_t now, int force)
+static void apply(ms_backend *be, const struct slot *s)
 {
-	ms_ptr_entry e;
-
-	if (ms_ptr_map_take(&state_of(be)->map, ptr, &e) == 0) {
-		ms_store_count_free(be->store, cell_of(ptr), thread, e.owner, e.stack, e.size,
-				    ms_born_age(now, e.born));
-		return DONE;
-	}
-	if (!force)
-		return WAIT;
-	ms_store_count_untracked_free(be->store);
-	return DONE;
-}
-
-/* An address live in the table is allocated again and no free of it will
- * come: its free went by a path we do not see. Accounts that free now and
- * counts the anomaly (as the core backend does). */
-static void replace_stale(ms_backend *be, uint64_t ptr, uint32_t thread)
-{
-	ms_ptr_entry e;
-
-	if (ms_ptr_map_take(&state_of(be)->map, ptr, &e) == 0) {
-		ms_store_count_free(be->store, cell_of(ptr), thread, e.owner, e.stack, e.size,
-				    MS_LIFE_UNKNOWN);
-		ms_store_count_dropped(be->store);
-	}
-}
-
-/* Adds ptr's block; WAIT if the address is still live in the table (its
- * free is in another ring), unless force, which replaces the stale block
- * (its free went by a path we do not see). */
-static int add_block(ms_backend *be, uint64_t ptr, uint64_t size, uint32_t stack,
-		     uint32_t thread, uint64_t born, int is_realloc, int force)
-{
-	ms_ptr_entry e = { .ptr = ptr, .size = size, .owner = thread, .stack = stack,
-			   .born = born };
-	int r = ms_ptr_map_add(&state_of(be)->map, &e);
-
-	if (r == -EEXIST) {
-		if (!force)
-			return WAIT;
-		replace_stale(be, ptr, thread);
-		r = ms_ptr_map_add(&state_of(be)->map, &e);
-	}
-	if (r != 0)
-		ms_store_count_dropped(be->store);
-	else
-		ms_store_count_alloc(be->store, cell_of(ptr), thread, stack, size, is_realloc);
-	return DONE;
-}
-
-/* Applies s; WAIT when it must wait for another ring, unless force. */
-static int apply(ms_backend *be, struct slot *s, int force)
-{
-	struct async_state *as = state_of(be);
-	ms_ptr_map *map = &as->map;
-	unsigned t = s->thread % THREAD_SLOTS;
 	uint64_t now = s->stamp >> MS_STORE_TIME_SHIFT; /* the store's time units */
-	ms_ptr_entry e;
 
 	switch (s->op) {
 	case MS_OP_ALLOC:
-		return add_block(be, s->ptr, s->size, s->stack, s->thread, now, 0, force);
+		ms_store_count_alloc(be->store, cell_of(s->ptr), s->thread, s->stack, s->size,
+				     s->flags & SLOT_RESIZED, s->born);
+		break;
 	case MS_OP_FREE:
-		return end_block(be, s->ptr, s->thread, now, force);
-	case SLOT_CLAIM:
-		/* Before the real realloc: the old block leaves the table, so
-		 * that its address, which realloc may hand to another thread,
-		 * is free in it too. */
-		if (ms_ptr_map_take(map, s->ptr, &e) == 0) {
-			as->claimed[t] = e;
-			as->claimed_valid[t] = 1;
-		} else if (!force) {
-			return WAIT; /* its allocation is in another ring */
-		} else {
-			as->claimed_valid[t] = 0; /* never tracked */
-		}
-		return DONE;
-	case SLOT_UNCLAIM:
-		/* The realloc failed: the old block is as it was. */
-		if (as->claimed_valid[t] && ms_ptr_map_add(map, &as->claimed[t]) != 0)
-			ms_store_count_dropped(be->store);
-		as->claimed_valid[t] = 0;
-		return DONE;
-	case MS_OP_REALLOC:
-		/* The claimed block's free (or an untracked one), then unless
-		 * realloc(p, 0) freed it the new block, which may wait. */
-		if (!s->half) {
-			if (as->claimed_valid[t]) {
-				e = as->claimed[t];
-				ms_store_count_free(be->store, cell_of(e.ptr), s->thread, e.owner, e.stack,
-						    e.size, ms_born_age(now, e.born));
-				s->half = 2; /* a resize of a tracked block */
-			} else {
-				ms_store_count_untracked_free(be->store);
-				s->half = 1;
-			}
-			as->claimed_valid[t] = 0;
-		}
-		if (s->ptr == 0)
-			return DONE;
-		return add_block(be, s->ptr, s->size, s->stack, s->thread, now, s->half == 2, force);
+		ms_store_count_free(be->store, cell_of(s->ptr), s->thread, s->owner, s->stack,
+				    s->size, s->born, now);
+		break;
 	default:
 		ms_store_count_annotation(be->store, s->op);
-		return DONE;
+		break;
 	}
 }
 
@@ -358,13 +252,9 @@ static void wake_writers(struct async_state *as, uint32_t nrings)
 }
 
 /* One round: every event appended before the round began (its stamp below
- * the round's), across all rings in stamp order, which is the order the
- * program made them in. An event that must wait ends the round, so that
- * none after it is applied before it; if the same event is still first
- * and still waiting in the next round, with every tail read afresh, what
- * it waits for does not exist (see the top of the file) and it is applied
- * as it is. limit: the round takes events stamped before it. Returns
- * whether there may be more to do at once. */
+ * limit), across all rings in stamp order, which is the order the program
+ * made them in; ROUND events at most. Returns whether there may be more
+ * to do at once. */
 static int drain_pass(ms_backend *be, uint64_t limit)
 {
 	struct async_state *as = state_of(be);
@@ -380,35 +270,23 @@ static int drain_pass(ms_backend *be, uint64_t limit)
 		if (r->head < tail && r->ev[r->head & (RING_SIZE - 1)].stamp < limit)
 			heap[n++] = (struct pending){ r->ev[r->head & (RING_SIZE - 1)].stamp, r, tail };
 	}
-	if (n == 0)
-		as->stuck_ring = NULL;
 	heapify(heap, n);
-	/* At most ROUND events a round: the lock is let go between rounds
-	 * (for the leak scan, a flush, fork). */
+	/* The lock is let go between rounds (for a flush, fork). */
 	while (n > 0 && moved < ROUND) {
 		struct ring *r = heap[0].ring;
-		struct slot *s = &r->ev[r->head & (RING_SIZE - 1)];
-		int force = as->stuck_ring == r && as->stuck_at == r->head;
 
-		if (apply(be, s, force) == WAIT) {
-			as->stuck_ring = r;
-			as->stuck_at = r->head;
-			break;
-		}
-		as->stuck_ring = NULL;
+		apply(be, &r->ev[r->head & (RING_SIZE - 1)]);
 		moved++;
 		ms_atomic_store_release(&r->head, r->head + 1);
-		if (r->head < heap[0].tail && r->ev[r->head & (RING_SIZE - 1)].stamp < limit) {
-			ms_ptr_map_prefetch(&as->map, r->ev[r->head & (RING_SIZE - 1)].ptr);
+		if (r->head < heap[0].tail && r->ev[r->head & (RING_SIZE - 1)].stamp < limit)
 			heap[0].stamp = r->ev[r->head & (RING_SIZE - 1)].stamp;
-		} else {
+		else
 			heap[0] = heap[--n];
-		}
 		sift_down(heap, n, 0);
 	}
 	if (moved > 0)
 		wake_writers(as, nrings);
-	return moved > 0 || as->stuck_ring != NULL;
+	return moved > 0;
 }
 
 /* Everything appended so far (not what threads append meanwhile: that
@@ -507,27 +385,17 @@ static struct ring *own_ring(struct async_state *as)
 	return r;
 }
 
-/* Sync mode, or no ring: the thread applies its event itself, after what
- * the rings hold. */
 /* An event the thread applies itself, under the drain's lock: the unified
  * backend's direct threads, every thread at exit (sync), a thread that
- * found no ring. */
+ * found no ring. What the rings hold from before it goes first. */
 static void apply_in_place(ms_backend *be, struct slot *s)
 {
 	struct async_state *as = state_of(be);
 
 	take_lock(as);
-	/* What the rings hold from before it, in order. Whatever s could wait
-	 * for is among that; read every tail once more in case it was being
-	 * appended, and if s still waits, it waits for nothing (an untracked
-	 * free, a stale block) and is applied as it is. Never more: other
-	 * threads keep appending, and s must not chase them. */
-	for (int round = 0; round < 2; round++) {
-		while (drain_pass(be, s->stamp))
-			;
-		if (apply(be, s, round) == DONE)
-			break;
-	}
+	while (drain_pass(be, s->stamp))
+		;
+	apply(be, s);
 	pthread_mutex_unlock(&as->lock);
 }
 
@@ -612,36 +480,30 @@ static void async_record(ms_backend *be, const ms_event *ev)
 	struct slot s = {
 		.ptr = ev->ptr,
 		.size = ev->size,
-		.old_ptr = ev->old_ptr,
+		.born = ev->born,
 		.stack = ev->stack,
 		.thread = (uint16_t)ev->thread,
+		.owner = (uint16_t)ev->owner,
 		.op = (uint8_t)ev->op,
-		.stamp = stamp(),
 	};
 
-	route(be, &s);
-}
+	if (ev->op == MS_OP_REALLOC) {
+		struct slot old = {
+			.ptr = ev->old_ptr,
+			.size = ev->old_size,
+			.born = ev->old_born,
+			.stack = ev->old_stack,
+			.thread = (uint16_t)ev->thread,
+			.owner = (uint16_t)ev->old_thread,
+			.op = MS_OP_FREE,
+			.stamp = stamp(),
+		};
 
-/* Before the real realloc: the old block is taken off the table in the
- * program's order (SLOT_CLAIM); what it was is known to the drain only, so
- * the claim says found, and the REALLOC or UNCLAIM after settles it. On
- * entry out->owner is the calling thread's slot (ms_capture_realloc_begin). */
-static void async_claim(ms_backend *be, uint64_t ptr, ms_claim *out)
-{
-	struct slot s = { .ptr = ptr, .thread = (uint16_t)out->owner, .op = SLOT_CLAIM,
-			  .stamp = stamp() };
-
-	route(be, &s);
-	out->ptr = ptr;
-	out->found = 1;
-}
-
-/* A failed realloc: the old block goes back as it was. */
-static void async_unclaim(ms_backend *be, const ms_claim *claim)
-{
-	struct slot s = { .ptr = claim->ptr, .thread = (uint16_t)claim->owner,
-			  .op = SLOT_UNCLAIM, .stamp = stamp() };
-
+		route(be, &old);
+		s.op = MS_OP_ALLOC;
+		s.flags = SLOT_RESIZED;
+	}
+	s.stamp = stamp();
 	route(be, &s);
 }
 
@@ -678,38 +540,6 @@ static void async_finish(ms_backend *be)
 	async_flush(be);
 }
 
-static void async_scan(ms_backend *be, void (*visit)(void *ctx, const ms_block *b), void *ctx)
-{
-	struct async_state *as = state_of(be);
-	ms_ptr_map *m = &as->map;
-
-	take_lock(as);
-	drain_all(be);
-	for (size_t k = 0; m->slots != NULL && k <= m->mask; k++) {
-		const ms_ptr_entry *e = &m->slots[k];
-		ms_block b = { .size = e->size, .stack = e->stack, .born = e->born };
-
-		if (e->ptr != 0)
-			visit(ctx, &b);
-	}
-	pthread_mutex_unlock(&as->lock);
-}
-
-static int async_lookup(ms_backend *be, uint64_t ptr, ms_block *out)
-{
-	struct async_state *as = state_of(be);
-	ms_ptr_entry e;
-	int err;
-
-	take_lock(as);
-	drain_all(be); /* the block's allocation may still be in a ring */
-	err = ms_ptr_map_find(&as->map, ptr, &e);
-	pthread_mutex_unlock(&as->lock);
-	if (err == 0)
-		*out = (ms_block){ .size = e.size, .stack = e.stack, .born = e.born };
-	return err;
-}
-
 static int start_drain(ms_backend *be)
 {
 	struct async_state *as = state_of(be);
@@ -740,10 +570,9 @@ static int async_open(ms_backend *be)
 	/* Only the drain, or a thread holding its lock, counts. */
 	be->store->single_writer = 1;
 	as->heap = ms_pages_alloc(MAX_RINGS * sizeof(*as->heap));
-	if (as->heap == NULL || ms_ptr_map_init(&as->map, 4096) != 0 || start_drain(be) != 0) {
+	if (as->heap == NULL || start_drain(be) != 0) {
 		if (as->heap != NULL)
 			ms_pages_free(as->heap, MAX_RINGS * sizeof(*as->heap));
-		ms_ptr_map_destroy(&as->map);
 		ms_pages_free(as, sizeof(*as));
 		be->state = NULL;
 		return -ENOMEM;
@@ -765,7 +594,6 @@ static void async_close(ms_backend *be)
 		ms_pages_free(as->rings[i], sizeof(*as->rings[i]));
 	if (tls_instance == as->instance)
 		tls_ring = NULL;
-	ms_ptr_map_destroy(&as->map);
 	ms_pages_free(as->heap, MAX_RINGS * sizeof(*as->heap));
 	ms_pages_free(as, sizeof(*as));
 	be->state = NULL;
@@ -801,9 +629,6 @@ static void async_fork_child(ms_backend *be)
 		r->head = r->tail = r->seen_head = 0;
 		r->state = r == tls_ring ? RING_OWNED : RING_FREE;
 	}
-	ms_ptr_map_destroy(&as->map);
-	ms_ptr_map_init(&as->map, 4096);
-	as->stuck_ring = NULL;
 	as->running = 0;
 	if (!ms_atomic_load_relaxed_u32(&as->sync) && start_drain(be) != 0)
 		ms_atomic_store_release_u32(&as->sync, 1); /* no drain: apply in place */
@@ -822,8 +647,7 @@ static int unified_open(ms_backend *be)
 #define RING_BACKEND(name_, open_)                                                   \
 	{                                                                            \
 		.name = name_, .open = open_, .close = async_close, .record = async_record, \
-		.claim = async_claim, .unclaim = async_unclaim, .scan = async_scan,          \
-		.flush = async_flush, .finish = async_finish, .lookup = async_lookup,        \
+		.flush = async_flush, .finish = async_finish,                                \
 		.thread_exit = async_thread_exit, .fork_prepare = async_fork_prepare,        \
 		.fork_parent = async_fork_parent, .fork_child = async_fork_child,            \
 	}

@@ -29,9 +29,8 @@ int ms_backend_register(const ms_backend_ops *ops)
 	int err = 0;
 
 	if (ops == NULL || ops->name == NULL || ops->name[0] == '\0' || ops->open == NULL ||
-	    ops->close == NULL || ops->record == NULL || ops->claim == NULL ||
-	    ops->unclaim == NULL || ops->fork_prepare == NULL || ops->fork_parent == NULL ||
-	    ops->fork_child == NULL)
+	    ops->close == NULL || ops->record == NULL || ops->fork_prepare == NULL ||
+	    ops->fork_parent == NULL || ops->fork_child == NULL)
 		return -EINVAL;
 	pthread_mutex_lock(&custom_lock);
 	if (ms_backend_find(ops->name) != NULL)

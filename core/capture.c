@@ -4,10 +4,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
-#include <memscope/ptr_map.h>
 
 #include "notes.h"
 #include "store_layout.h"
@@ -27,20 +28,16 @@ static ms_capture *active;
 
 void (*ms_capture_internal_thread)(void);
 
-/* The leak scan's sums, one per stack id a store can hand out. */
-#define AGE_STACKS (1u << 18)
+/* Generations of block headers: each session takes the next, 1 to 15
+ * (memscope/block.h). */
+static uint32_t last_gen;
 
-struct age_sums {
-	uint64_t bytes[MS_STORE_AGES];
-	uint64_t allocs[MS_STORE_AGES];
-};
+static uint32_t next_gen(void)
+{
+	uint32_t g = ms_atomic_add_relaxed_u32(&last_gen, 1);
 
-struct age_scan {
-	struct age_sums *sums;
-	uint32_t nstacks;
-	uint64_t now;                      /* store time units */
-	uint64_t threshold[MS_STORE_AGES]; /* the ages, in those units */
-};
+	return g % (MS_BLOCK_GENS - 1) + 1;
+}
 
 static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
@@ -74,6 +71,8 @@ int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, p
 		return -ENAMETOOLONG;
 	strcpy(c->dir, dir);
 	c->keeper_pid = keeper_pid;
+	ms_block_init();
+	c->gen = next_gen();
 	pthread_once(&exit_key_once, make_exit_key);
 	err = ms_store_create(&c->store, dir, keeper_pid);
 	if (err != 0)
@@ -128,9 +127,6 @@ void ms_capture_close(ms_capture *c)
 	c->backend.ops->close(&c->backend);
 	ms_notes_destroy(c);
 	ms_stacks_destroy(&c->stacks);
-	if (c->ages != NULL)
-		ms_pages_free(c->ages, AGE_STACKS * sizeof(struct age_sums));
-	c->ages = NULL;
 	ms_shm_unmap(c->store.base, c->store.size);
 	ms_store_detach(&c->store);
 }
@@ -151,101 +147,155 @@ uint32_t ms_capture_thread(ms_capture *c)
 	return tls_slot;
 }
 
-void ms_capture_alloc(ms_capture *c, void *ptr, size_t size, const uint64_t *frames,
-		      uint32_t depth)
+void ms_capture_alloc(ms_capture *c, void *user, size_t size, uint64_t offset,
+		      const uint64_t *frames, uint32_t depth)
 {
 	ms_event ev = {
 		.op = MS_OP_ALLOC,
 		.thread = ms_capture_thread(c),
-		.ptr = (uintptr_t)ptr,
+		.ptr = (uintptr_t)user,
 		.size = size,
 		.stack = ms_stacks_intern(&c->stacks, frames, depth),
+		.born = ms_store_time() & MS_BLOCK_BORN_MASK,
 	};
 
+	if (size > MS_BLOCK_SIZE_MAX) {
+		/* Beyond what a header holds (32 TiB): a block not counted. */
+		ms_block_put(user, size, 0, 0, 0, 0, offset);
+		return;
+	}
+	ms_block_put(user, size, ev.stack, ev.thread, c->gen, ev.born, offset);
 	ms_backend_record(&c->backend, &ev);
 	if (c->stream != NULL)
 		ms_stream_put(c->stream, MS_STREAM_ALLOC, 0, ev.thread, ev.ptr, size, ev.stack);
 }
 
-void ms_capture_free(ms_capture *c, void *ptr)
+/* Whether a block's header says this session counted it. */
+static int counted(const ms_capture *c, const ms_block_info *b)
+{
+	return b->gen != 0 && b->gen == c->gen;
+}
+
+void ms_capture_untracked_free(ms_capture *c)
+{
+	ms_store_count_untracked_free(&c->store);
+}
+
+void ms_capture_free(ms_capture *c, void *user, const ms_block_info *b)
 {
 	ms_event ev = {
 		.op = MS_OP_FREE,
 		.thread = ms_capture_thread(c),
-		.ptr = (uintptr_t)ptr,
+		.ptr = (uintptr_t)user,
+		.size = b->size,
+		.stack = b->stack,
+		.born = b->born,
+		.owner = b->owner,
 	};
 
+	if (!counted(c, b)) {
+		ms_capture_untracked_free(c);
+		return;
+	}
 	ms_backend_record(&c->backend, &ev);
 	ms_notes_end(c, ev.ptr);
 	if (c->stream != NULL)
 		ms_stream_put(c->stream, MS_STREAM_FREE, 0, ev.thread, ev.ptr, 0, 0);
 }
 
-void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim)
+void ms_capture_realloc_begin(ms_capture *c, void *old_user, const ms_block_info *b,
+			      ms_claim *claim)
 {
-	uint32_t thread;
+	uint32_t thread = ms_capture_thread(c);
 
 	memset(claim, 0, sizeof(*claim));
-	if (old_ptr == NULL)
-		return;
-	thread = ms_capture_thread(c);
-	claim->owner = thread; /* the caller, for backends that settle later */
-	c->backend.ops->claim(&c->backend, (uintptr_t)old_ptr, claim);
-	claim->note = ms_notes_claim(c, (uintptr_t)old_ptr);
+	claim->ptr = (uintptr_t)old_user;
+	if (b != NULL && counted(c, b)) {
+		claim->found = 1;
+		claim->size = b->size;
+		claim->owner = b->owner;
+		claim->stack = b->stack;
+		claim->born = b->born;
+	}
+	claim->note = ms_notes_claim(c, claim->ptr);
 	/* The stream hears of the old block's end now, before the real realloc
 	 * can hand its address to another thread. A block we never tracked is
-	 * left out: its address may be reused before we could say so. */
+	 * left out. */
 	if (c->stream != NULL && claim->found)
 		ms_stream_put(c->stream, MS_STREAM_FREE, MS_STREAM_REALLOC, thread, claim->ptr, 0,
 			      0);
 }
 
-void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size,
-			    const uint64_t *frames, uint32_t depth)
+void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_user, size_t size,
+			    uint64_t offset, const uint64_t *frames, uint32_t depth)
 {
 	ms_event ev = {
+		.op = MS_OP_REALLOC,
 		.thread = ms_capture_thread(c),
-		.ptr = (uintptr_t)new_ptr,
+		.ptr = (uintptr_t)new_user,
 		.size = size,
+		.born = ms_store_time() & MS_BLOCK_BORN_MASK,
+		.old_ptr = claim->ptr,
+		.old_size = claim->size,
+		.old_thread = claim->owner,
+		.old_stack = claim->stack,
+		.old_born = claim->born,
 	};
 
-	if (new_ptr != NULL)
-		ev.stack = ms_stacks_intern(&c->stacks, frames, depth);
-	/* An annotated block's note follows it, stays, or ends with
-	 * realloc(p, 0). */
-	ms_notes_settle(c, claim->note, claim->ptr, ev.ptr, size);
-	if (new_ptr == NULL && size != 0) {
+	if (new_user == NULL) {
 		/* Failed: the old block is untouched and still live. */
-		if (claim->found)
-			c->backend.ops->unclaim(&c->backend, claim);
+		ms_notes_settle(c, claim->note, claim->ptr, 0, size != 0 ? size : 1);
 		if (c->stream != NULL && claim->found)
 			ms_stream_put(c->stream, MS_STREAM_ALLOC, MS_STREAM_RESTORE, ev.thread,
 				      claim->ptr, claim->size, claim->stack);
 		return;
 	}
-	if (c->stream != NULL && new_ptr != NULL)
+	ev.stack = ms_stacks_intern(&c->stacks, frames, depth);
+	if (size > MS_BLOCK_SIZE_MAX)
+		ms_block_put(new_user, size, 0, 0, 0, 0, offset);
+	else
+		ms_block_put(new_user, size, ev.stack, ev.thread, c->gen, ev.born, offset);
+	/* An annotated block's note follows it. */
+	ms_notes_settle(c, claim->note, claim->ptr, ev.ptr, size);
+	if (c->stream != NULL)
 		ms_stream_put(c->stream, MS_STREAM_ALLOC, claim->found ? MS_STREAM_REALLOC : 0,
 			      ev.thread, ev.ptr, size, ev.stack);
-	if (claim->ptr == 0 || !claim->found) {
-		/* realloc(NULL, n) is malloc(n); an untracked old block counts as
-		 * an untracked free and the result as a new block. */
+	if (!claim->found) {
+		/* realloc(NULL, n) is malloc(n); an untracked old block counts
+		 * as an untracked free and the result as a new block. */
 		if (claim->ptr != 0)
-			ms_store_count_untracked_free(&c->store);
-		if (new_ptr != NULL) {
-			ev.op = MS_OP_ALLOC;
-			ms_backend_record(&c->backend, &ev);
-		}
-		return;
+			ms_capture_untracked_free(c);
+		ev.op = MS_OP_ALLOC;
+		ev.old_ptr = 0;
 	}
-	/* new_ptr NULL here: realloc(p, 0) freed p; the backend accounts only
-	 * the old block's free. */
-	ev.op = MS_OP_REALLOC;
-	ev.old_ptr = claim->ptr;
-	ev.old_size = claim->size;
-	ev.old_thread = claim->owner;
-	ev.old_stack = claim->stack;
-	ev.old_born = claim->born;
-	ms_backend_record(&c->backend, &ev);
+	if (size <= MS_BLOCK_SIZE_MAX)
+		ms_backend_record(&c->backend, &ev);
+	else if (claim->found) {
+		/* The old block ends; the new one is beyond counting. */
+		ms_event end = { .op = MS_OP_FREE, .thread = ev.thread, .ptr = claim->ptr,
+				 .size = claim->size, .stack = claim->stack,
+				 .born = claim->born, .owner = claim->owner };
+
+		ms_backend_record(&c->backend, &end);
+	}
+}
+
+int ms_capture_lookup(ms_capture *c, const void *ptr, ms_block *out)
+{
+	uint64_t words[3];
+	struct iovec local = { words, sizeof(words) };
+	struct iovec remote = { (char *)ptr - sizeof(words), sizeof(words) };
+	ms_block_info b;
+
+	/* The program names any pointer it likes: read the header with a call
+	 * that fails instead of faulting. */
+	if (ptr == NULL || (uintptr_t)ptr < sizeof(words) ||
+	    process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(words))
+		return -ENOENT;
+	if (ms_block_get(ptr, &b) != 0 || !counted(c, &b))
+		return -ENOENT;
+	*out = (ms_block){ .size = b.size, .stack = b.stack, .born = b.born };
+	return 0;
 }
 
 void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr)
@@ -271,44 +321,9 @@ void ms_capture_maintain(ms_capture *c)
 		c->backend.ops->maintain(&c->backend);
 }
 
-static const uint32_t age_ticks[MS_STORE_AGES] = MS_STORE_AGE_TICKS;
-
-static void count_age(void *ctx, const ms_block *b)
-{
-	struct age_scan *scan = ctx;
-	uint64_t age = ms_born_age(scan->now, b->born);
-
-	if (b->stack >= scan->nstacks)
-		return;
-	for (unsigned a = 0; a < MS_STORE_AGES && age >= scan->threshold[a]; a++) {
-		scan->sums[b->stack].bytes[a] += b->size;
-		scan->sums[b->stack].allocs[a]++;
-	}
-}
-
 void ms_capture_scan_ages(ms_capture *c)
 {
-	struct age_scan scan = { .now = ms_store_time() };
-	uint64_t per_s = ms_store_time_per_s(&c->store);
-
-	if (c->backend.ops->scan == NULL || per_s == 0)
-		return;
-	for (unsigned a = 0; a < MS_STORE_AGES; a++)
-		scan.threshold[a] = (uint64_t)((unsigned __int128)per_s * age_ticks[a] *
-					       MS_STORE_TICK_NS / 1000000000u);
-	if (c->ages == NULL)
-		c->ages = ms_pages_alloc(AGE_STACKS * sizeof(struct age_sums));
-	if (c->ages == NULL)
-		return;
-	scan.sums = c->ages;
-	scan.nstacks = ms_store_stack_count(&c->store);
-	if (scan.nstacks > AGE_STACKS)
-		scan.nstacks = AGE_STACKS;
-	memset(scan.sums, 0, scan.nstacks * sizeof(*scan.sums));
-	c->backend.ops->scan(&c->backend, count_age, &scan);
-	for (uint32_t i = 0; i < scan.nstacks; i++)
-		ms_store_set_ages(&c->store, i, scan.sums[i].bytes, scan.sums[i].allocs);
-	ms_store_ages_done(&c->store);
+	ms_store_scan_ages(&c->store);
 }
 
 void ms_capture_fork_prepare(ms_capture *c)
@@ -347,6 +362,7 @@ int ms_capture_fork_child(ms_capture *c)
 		return err;
 	single_writer = c->store.single_writer;
 	shared_cells = c->store.shared_cells;
+	c->gen = next_gen(); /* the parent's blocks are not the child's */
 	err = ms_store_create(&c->store, c->dir, c->keeper_pid);
 	c->store.single_writer = single_writer;
 	c->store.shared_cells = shared_cells;

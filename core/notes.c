@@ -212,7 +212,7 @@ void ms_capture_track(ms_capture *c, const void *ptr, const char *var, const cha
 
 	if (ptr == NULL || (n = notes_of(c)) == NULL)
 		return;
-	if (c->backend.ops->lookup != NULL && c->backend.ops->lookup(&c->backend, p, &b) != 0)
+	if (ms_capture_lookup(c, ptr, &b) != 0)
 		return; /* not a live block of ours: nothing to name */
 	lock(n);
 	i = slot_of(n, p);
@@ -331,8 +331,7 @@ void ms_notes_move(ms_capture *c, uint64_t from, uint64_t to)
 
 	if (n == NULL || from == to || to == 0)
 		return;
-	known = c->backend.ops->lookup != NULL &&
-		c->backend.ops->lookup(&c->backend, to, &b) == 0;
+	known = ms_capture_lookup(c, (const void *)(uintptr_t)to, &b) == 0;
 	lock(n);
 	i = index_take(n, from);
 	if (i != MS_STORE_NOTES) {

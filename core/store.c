@@ -68,6 +68,7 @@
 #include <unistd.h>
 
 #include <memscope/atomic.h>
+#include <memscope/block.h>
 #include <memscope/event.h>
 #include <memscope/own_threads.h>
 #include <memscope/platform.h>
@@ -149,6 +150,7 @@ static size_t layout(struct ms_seg_header *h)
 	size_t off = align_up(sizeof(struct ms_seg_header), 64);
 	size_t globals_off = off, cells_off, threads_off, timeline_off;
 	size_t stacks_off, sites_off, lives_off, frames_off, modules_off, notes_off, names_off;
+	size_t births_off;
 
 	off = align_up(off + sizeof(struct ms_seg_globals), 64);
 	cells_off = off;
@@ -171,7 +173,9 @@ static size_t layout(struct ms_seg_header *h)
 	notes_off = off;
 	off = align_up(off + MS_SEG_NOTES * sizeof(struct ms_seg_note), 64);
 	names_off = off;
-	off += MS_SEG_NAMES * sizeof(struct ms_seg_name);
+	off = align_up(off + MS_SEG_NAMES * sizeof(struct ms_seg_name), 64);
+	births_off = off;
+	off += MS_SEG_STACKS * sizeof(struct ms_seg_births);
 	/* The file is sparse: only the pages written take memory. */
 	off = align_up(off, 4096);
 	if (h != NULL) {
@@ -205,6 +209,8 @@ static size_t layout(struct ms_seg_header *h)
 		h->names_off = names_off;
 		h->name_count = MS_SEG_NAMES;
 		h->name_size = sizeof(struct ms_seg_name);
+		h->births_off = births_off;
+		h->births_size = sizeof(struct ms_seg_births);
 	}
 	return off;
 }
@@ -314,13 +320,14 @@ static int reserve_stacks(ms_store *st, uint64_t n)
 		       (struct region){ h->sites_off, sizeof(struct ms_seg_site) });
 }
 
+/* A call site's lifetimes and births. */
 static int reserve_lives(ms_store *st, uint64_t n)
 {
 	struct ms_seg_header *h = header(st);
 
 	return reserve(st, &st->reserved_lives, n, LIFE_CHUNK, MS_SEG_STACKS,
 		       (struct region){ h->lives_off, sizeof(struct ms_seg_life) },
-		       (struct region){ 0, 0 });
+		       (struct region){ h->births_off, sizeof(struct ms_seg_births) });
 }
 
 static int reserve_words(ms_store *st, uint64_t n)
@@ -779,8 +786,60 @@ static void raise_site_peak(struct ms_seg_site *site, uint64_t live)
 		;
 }
 
+static struct ms_seg_births *births_of(const ms_store *st, uint32_t stack)
+{
+	return (struct ms_seg_births *)((char *)st->base + header(st)->births_off) +
+	       (stack < MS_SEG_STACKS ? stack : MS_STACK_NONE);
+}
+
+/* A block's word in the births rings: its bytes above, one block below. */
+static uint64_t birth_word(uint64_t size)
+{
+	return (size << MS_BIRTH_COUNT_BITS) + 1;
+}
+
+/* The windows of the two rings, in the header's range of birth times
+ * (memscope/block.h): a window number may wrap, and only differences of
+ * window numbers are ever used. */
+#define FINE_WINDOWS (1ull << (MS_BLOCK_BORN_BITS - MS_BIRTH_FINE_SHIFT))
+#define COARSE_WINDOWS (1ull << (MS_BLOCK_BORN_BITS - MS_BIRTH_COARSE_SHIFT))
+
+static uint64_t fine_window(uint64_t t)
+{
+	return (t & MS_BLOCK_BORN_MASK) >> MS_BIRTH_FINE_SHIFT;
+}
+
+static uint64_t coarse_window(uint64_t t)
+{
+	return (t & MS_BLOCK_BORN_MASK) >> MS_BIRTH_COARSE_SHIFT;
+}
+
+static void count_birth(const ms_store *st, uint32_t stack, uint64_t size, uint64_t born)
+{
+	struct ms_seg_births *b = births_of(st, stack);
+	uint64_t w = birth_word(size);
+
+	shared_add(st, &b->fine[fine_window(born) % MS_BIRTH_FINE], w);
+	shared_add(st, &b->coarse[coarse_window(born) % MS_BIRTH_COARSE], w);
+}
+
+/* A block's end, out of its birth windows that are still in the rings. */
+static void count_death(const ms_store *st, uint32_t stack, uint64_t size, uint64_t born,
+			uint64_t now)
+{
+	struct ms_seg_births *b = births_of(st, stack);
+	uint64_t w = birth_word(size);
+	uint64_t fine = (fine_window(now) - fine_window(born)) % FINE_WINDOWS;
+	uint64_t coarse = (coarse_window(now) - coarse_window(born)) % COARSE_WINDOWS;
+
+	if (fine <= MS_BIRTH_FINE - 3)
+		shared_add(st, &b->fine[fine_window(born) % MS_BIRTH_FINE], -w);
+	if (coarse <= MS_BIRTH_COARSE - 3)
+		shared_add(st, &b->coarse[coarse_window(born) % MS_BIRTH_COARSE], -w);
+}
+
 void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t stack,
-			  uint64_t size, int is_realloc)
+			  uint64_t size, int is_realloc, uint64_t born)
 {
 	struct ms_seg_globals *g = globals(st);
 	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
@@ -804,6 +863,7 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 	live = shared_add(st, &site->live_bytes, size);
 	if (live > ms_atomic_load_relaxed(&site->peak_bytes))
 		raise_site_peak(site, live);
+	count_birth(st, stack, size, born);
 
 	live = shared_add(st, &g->live_bytes, size);
 	if (live > ms_atomic_load_relaxed(&g->peak_bytes))
@@ -811,7 +871,7 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 }
 
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
-			 uint32_t stack, uint64_t size, uint64_t lifetime)
+			 uint32_t stack, uint64_t size, uint64_t born, uint64_t now)
 {
 	struct ms_seg_globals *g = globals(st);
 	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
@@ -839,30 +899,10 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	shared_add(st, &site->frees, 1);
 	shared_add(st, &site->free_bytes, size);
 	shared_add(st, &site->live_bytes, -size);
-	if (lifetime != MS_LIFE_UNKNOWN)
-		count_lifetime(st, stack, lifetime);
+	count_lifetime(st, stack, ms_block_age(now, born));
+	count_death(st, stack, size, born, now);
 
 	shared_add(st, &g->live_bytes, -size);
-}
-
-void ms_store_count_unseen_free(ms_store *st, unsigned cell, uint32_t owner, uint32_t stack,
-				uint64_t size)
-{
-	struct ms_seg_globals *g = globals(st);
-	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
-	struct ms_seg_thread *o = thread_at(st, owner % MS_SEG_THREADS);
-	struct ms_seg_site *site = site_of(st, stack);
-
-	cell_begin(st, c);
-	cell_add(st, &c->frees, 1);
-	cell_add(st, &c->free_bytes, size);
-	cell_end(st, c);
-	ms_atomic_add_relaxed(&o->remote_freed, 1);
-	ms_atomic_add_relaxed(&o->remote_freed_bytes, size);
-	ms_atomic_add_relaxed(&site->frees, 1);
-	ms_atomic_add_relaxed(&site->free_bytes, size);
-	ms_atomic_add_relaxed(&site->live_bytes, -size);
-	ms_atomic_add_relaxed(&g->live_bytes, -size);
 }
 
 uint32_t ms_store_stack_add(ms_store *st, const uint64_t *frames, uint32_t depth,
@@ -905,11 +945,6 @@ const uint64_t *ms_store_stack_frames(const ms_store *st, uint32_t id, uint32_t 
 	return *depth ? frame_words(st) + e->frames_off : NULL;
 }
 
-uint32_t ms_store_ticks(const ms_store *st)
-{
-	return ms_atomic_load_relaxed_u32(&globals(st)->ticks);
-}
-
 uint32_t ms_store_stack_count(const ms_store *st)
 {
 	uint32_t used = ms_atomic_load_relaxed_u32(&globals(st)->stacks_used);
@@ -917,23 +952,82 @@ uint32_t ms_store_stack_count(const ms_store *st)
 	return used < MS_SEG_STACKS ? used : MS_SEG_STACKS;
 }
 
-void ms_store_set_ages(ms_store *st, uint32_t stack, const uint64_t bytes[MS_STORE_AGES],
-		       const uint64_t allocs[MS_STORE_AGES])
+/* The sampler, every tick: clears the births rings' words two windows
+ * ahead of now in every call site, before any block is born in them. */
+static void clear_births_ahead(ms_store *st)
 {
-	struct ms_seg_site *site = site_of(st, stack);
+	uint64_t now = ms_store_time();
+	unsigned fine = (unsigned)((fine_window(now) + 2) % MS_BIRTH_FINE);
+	unsigned coarse = (unsigned)((coarse_window(now) + 2) % MS_BIRTH_COARSE);
+	uint32_t n = ms_store_stack_count(st);
 
-	for (unsigned a = 0; a < MS_STORE_AGES; a++) {
-		ms_atomic_store_relaxed(&site->old_bytes[a], bytes[a]);
-		ms_atomic_store_relaxed(&site->old_allocs[a], allocs[a]);
+	for (uint32_t i = 0; i < n; i++) {
+		struct ms_seg_births *b = births_of(st, i);
+
+		ms_atomic_store_relaxed(&b->fine[fine], 0);
+		ms_atomic_store_relaxed(&b->coarse[coarse], 0);
 	}
 }
 
-void ms_store_ages_done(ms_store *st)
+/* Of a call site's live blocks, the bytes and blocks born from the window
+ * that holds now - age up to now: those younger than age, and the rest of
+ * that first window (at most one window older). */
+static void young_sums(const uint64_t *ring, unsigned n, unsigned shift, uint64_t now,
+		       uint64_t age, uint64_t *bytes, uint64_t *blocks)
 {
-	struct ms_seg_globals *g = globals(st);
-	uint32_t t = ms_atomic_load_relaxed_u32(&g->ticks);
+	uint64_t last = (now & MS_BLOCK_BORN_MASK) >> shift;
+	uint64_t first = ((now - age) & MS_BLOCK_BORN_MASK) >> shift;
+	uint64_t span = (last - first) & (MS_BLOCK_BORN_MASK >> shift);
+	uint64_t sum = 0;
 
+	if (span > n - 3)
+		span = n - 3;
+	for (uint64_t k = 0; k <= span; k++)
+		sum += ms_atomic_load_relaxed(&ring[(last - k) % n]);
+	*bytes = sum >> MS_BIRTH_COUNT_BITS;
+	*blocks = sum & ((1ull << MS_BIRTH_COUNT_BITS) - 1);
+}
+
+void ms_store_scan_ages(ms_store *st)
+{
+	static const uint32_t age_ticks[MS_STORE_AGES] = MS_STORE_AGE_TICKS;
+	struct ms_seg_globals *g = globals(st);
+	uint64_t per_s = ms_store_time_per_s(st), now = ms_store_time();
+	uint32_t n = ms_store_stack_count(st), t;
+
+	if (per_s == 0)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		struct ms_seg_births *b = births_of(st, i);
+		struct ms_seg_site *site = site_of(st, i);
+		uint64_t frees = ms_atomic_load_relaxed(&site->frees);
+		uint64_t live = ms_atomic_load_relaxed(&site->live_bytes);
+		uint64_t allocs = ms_atomic_load_relaxed(&site->allocs);
+		uint64_t blocks = allocs > frees ? allocs - frees : 0;
+
+		if ((int64_t)live < 0)
+			live = 0;
+		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
+			uint64_t age = (uint64_t)((unsigned __int128)per_s * age_ticks[a] *
+						  MS_STORE_TICK_NS / 1000000000u);
+			uint64_t young_bytes, young_blocks;
+
+			/* The fine ring for the ages it spans, the coarse one
+			 * beyond. */
+			if ((age >> MS_BIRTH_FINE_SHIFT) + 3 <= MS_BIRTH_FINE)
+				young_sums(b->fine, MS_BIRTH_FINE, MS_BIRTH_FINE_SHIFT, now, age,
+					   &young_bytes, &young_blocks);
+			else
+				young_sums(b->coarse, MS_BIRTH_COARSE, MS_BIRTH_COARSE_SHIFT, now,
+					   age, &young_bytes, &young_blocks);
+			ms_atomic_store_relaxed(&site->old_bytes[a],
+						live > young_bytes ? live - young_bytes : 0);
+			ms_atomic_store_relaxed(&site->old_allocs[a],
+						blocks > young_blocks ? blocks - young_blocks : 0);
+		}
+	}
 	/* 0 means "never": a scan in the first tick says 1. */
+	t = ms_atomic_load_relaxed_u32(&g->ticks);
 	ms_atomic_store_release_u32(&g->scan_ticks, t ? t : 1);
 }
 
@@ -1158,6 +1252,7 @@ void ms_store_sample(ms_store *st)
 	}
 	ms_atomic_store_release_u32(&tl->seq, tl->seq + 1);
 
+	clear_births_ahead(st);
 	ms_atomic_store_release(&h->heartbeat_mono_ns, now.mono_ns);
 	ms_atomic_store_relaxed_u32(&g->ticks,
 				    (uint32_t)((now.mono_ns - h->start_mono_ns) / MS_STORE_TICK_NS));

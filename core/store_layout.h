@@ -21,7 +21,7 @@
 #endif
 
 #define MS_MAGIC "MEMSCOPE"
-#define MS_LAYOUT_VERSION 5u
+#define MS_LAYOUT_VERSION 6u
 
 #define MS_CMDLINE_MAX 2048u
 #define MS_THREAD_NAME_MAX 16u
@@ -93,6 +93,8 @@ struct ms_seg_header {
 	uint32_t note_count, note_size;
 	uint64_t names_off;       /* struct ms_seg_name[name_count]; id i at i - 1 */
 	uint32_t name_count, name_size;
+	uint64_t births_off;      /* struct ms_seg_births[stack_count]; the writer's */
+	uint32_t births_size, pad_births;
 
 	char cmdline[MS_CMDLINE_MAX]; /* arguments separated by NULs */
 };
@@ -249,6 +251,28 @@ struct ms_seg_note {
 #define MS_NOTE_LIVE 1u
 #define MS_NOTE_ENDED 2u
 
+/*
+ * The live blocks of one call site by when they were born, for the leak
+ * scan: two rings of time windows, fine (2^MS_BIRTH_FINE_SHIFT store time
+ * units a window, at least 134 ms) and coarse (at least 2.1 s). Each word
+ * packs the bytes (high 40 bits) and the blocks (low 24) born in its
+ * window and still live: an allocation adds (size << 24) + 1 to its
+ * window's word in each ring, a free subtracts it while the window is
+ * still in the ring (younger than the ring less two windows). The sampler
+ * clears the word two windows ahead of now, which no thread touches. The
+ * writer's alone: readers see the scan's sums in the site.
+ */
+#define MS_BIRTH_FINE 16u
+#define MS_BIRTH_COARSE 64u
+#define MS_BIRTH_FINE_SHIFT 19
+#define MS_BIRTH_COARSE_SHIFT 23
+#define MS_BIRTH_COUNT_BITS 24
+
+struct ms_seg_births {
+	uint64_t fine[MS_BIRTH_FINE];
+	uint64_t coarse[MS_BIRTH_COARSE];
+};
+
 /* A name, published by a release store of globals.names_used. */
 struct ms_seg_name {
 	char text[MS_NAME_MAX];
@@ -272,6 +296,7 @@ MS_STATIC_ASSERT(sizeof(struct ms_seg_timeline) == 64, "timeline header is one l
 MS_STATIC_ASSERT(sizeof(struct ms_seg_site) == 128, "a site is two cache lines");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_note) == 64, "a note is one cache line");
 MS_STATIC_ASSERT(sizeof(struct ms_seg_life) % 64 == 0, "lifetimes fill lines");
+MS_STATIC_ASSERT(sizeof(struct ms_seg_births) % 64 == 0, "births fill lines");
 
 /* Totals summed over all cells. */
 struct ms_seg_totals {

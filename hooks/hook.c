@@ -7,15 +7,24 @@
  * free()/realloc() recognise arena pointers and never pass them on. The same
  * trick is used by heaptrack (its "dummy" calloc during dlsym).
  *
+ * Block headers. Every block this library hands out, counted or not, has
+ * the 16-byte header of memscope/block.h in front of it: what free() and
+ * realloc() need to know of a block they read there, with no lookup. The
+ * real allocator is asked for 16 bytes more (for an aligned block, its
+ * alignment more) and the program gets the pointer after the header. A
+ * pointer whose header does not check out is not ours (a block of the real
+ * allocator reached by another way): it goes to the real function as it
+ * is, counted as an untracked free. So that every block can be freed, even
+ * one made while the hook was not counting (inside the hook itself, before
+ * the engine started), those get a header too, with generation 0.
+ *
  * Reentrancy. Each hook sets the thread's busy flag around the real call and
- * the capture work, so anything allocated on the way (by the real function
- * itself, e.g. reallocarray calling realloc, or by the engine's one-time
- * per-thread setup) goes to the real allocator untracked and is never
- * counted twice.
+ * the capture work, so anything allocated on the way (by the engine's
+ * one-time per-thread setup, say) is never counted.
  *
  * Ordering. A free is recorded before the real free, and a realloc's old
- * block is taken off the table before the real realloc, so an address is
- * never handed to another thread while it is still recorded as live.
+ * block before the real realloc, so the event stream never shows an address
+ * handed to another thread while it is still live.
  *
  * Behaviour. errno is saved and restored around the engine's work: a
  * successful call must leave errno as the real allocator left it.
@@ -28,6 +37,9 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <memscope/block.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -41,6 +53,11 @@ static void *(*real_aligned_alloc)(size_t, size_t);
 static void *(*real_memalign)(size_t, size_t);
 static void *(*real_valloc)(size_t);
 static void *(*real_pvalloc)(size_t);
+static size_t (*real_malloc_usable_size)(void *);
+
+/* Larger requests fail as the real allocator fails them (ENOMEM) before
+ * the header's bytes are added. */
+#define REQUEST_MAX ((size_t)PTRDIFF_MAX - 65536u)
 
 /* Bootstrap arena: blocks carry their size in a 16-byte header. */
 #define ARENA_SIZE (64 * 1024)
@@ -86,6 +103,8 @@ static void resolve(void)
 	real_memalign = dlsym(RTLD_NEXT, "memalign");
 	real_valloc = dlsym(RTLD_NEXT, "valloc");
 	real_pvalloc = dlsym(RTLD_NEXT, "pvalloc");
+	real_malloc_usable_size = dlsym(RTLD_NEXT, "malloc_usable_size");
+	ms_block_init();
 	resolving = 0;
 	__atomic_store_n(&resolved, real_malloc != NULL && real_free != NULL, __ATOMIC_RELEASE);
 }
@@ -117,16 +136,38 @@ static inline int ensure_real(void)
 	return resolved;
 }
 
-static void *track_alloc(void *p, size_t size)
+/* A block made while the hook does not count: a header all the same. */
+static void *plain_block(char *base, size_t size, size_t offset)
 {
-	if (p != NULL) {
-		uint64_t frames[MS_UNWIND_BUFFER];
-		int saved = errno;
+	void *user;
 
-		ms_capture_alloc(&ms_hook_capture, p, size, frames, ms_unwind(frames));
-		errno = saved;
-	}
-	return p;
+	if (base == NULL)
+		return NULL;
+	user = base + offset;
+	ms_block_put(user, size, 0, 0, 0, 0, offset);
+	return user;
+}
+
+/* A counted block: stack, header, accounting. The caller holds busy. */
+static void *counted_block(char *base, size_t size, size_t offset)
+{
+	uint64_t frames[MS_UNWIND_BUFFER];
+	void *user;
+	int saved;
+
+	if (base == NULL)
+		return NULL;
+	user = base + offset;
+	saved = errno;
+	ms_capture_alloc(&ms_hook_capture, user, size, offset, frames, ms_unwind(frames));
+	errno = saved;
+	return user;
+}
+
+static void *too_large(void)
+{
+	errno = ENOMEM;
+	return NULL;
 }
 
 EXPORT void *malloc(size_t size)
@@ -135,32 +176,54 @@ EXPORT void *malloc(size_t size)
 
 	if (!ensure_real())
 		return arena_alloc(size);
+	if (size > REQUEST_MAX)
+		return too_large();
 	if (skip())
-		return real_malloc(size);
+		return plain_block(real_malloc(size + MS_BLOCK_HEAD), size, MS_BLOCK_HEAD);
 	ms_hook_busy = 1;
-	p = track_alloc(real_malloc(size), size);
+	p = counted_block(real_malloc(size + MS_BLOCK_HEAD), size, MS_BLOCK_HEAD);
 	ms_hook_busy = 0;
 	return p;
 }
 
+/* Frees a block whose header is b: counted (before the real free, see
+ * Ordering), then its real start to the real free. */
+static void free_block(void *ptr, const ms_block_info *b)
+{
+	if (!skip()) {
+		int saved = errno;
+
+		ms_hook_busy = 1;
+		ms_capture_free(&ms_hook_capture, ptr, b);
+		ms_hook_busy = 0;
+		errno = saved;
+	}
+	real_free(ms_block_base(ptr, b));
+}
+
+/* Frees a block that is not ours. */
+static void free_foreign(void *ptr)
+{
+	if (!skip()) {
+		ms_hook_busy = 1;
+		ms_capture_untracked_free(&ms_hook_capture);
+		ms_hook_busy = 0;
+	}
+	real_free(ptr);
+}
+
 EXPORT void free(void *ptr)
 {
-	int saved;
+	ms_block_info b;
 
 	if (ptr == NULL || in_arena(ptr))
 		return;
 	if (!ensure_real())
 		return; /* only reachable while resolving; nothing real to free yet */
-	if (skip()) {
-		real_free(ptr);
-		return;
-	}
-	ms_hook_busy = 1;
-	saved = errno;
-	ms_capture_free(&ms_hook_capture, ptr);
-	errno = saved;
-	real_free(ptr);
-	ms_hook_busy = 0;
+	if (ms_block_get(ptr, &b) == 0)
+		free_block(ptr, &b);
+	else
+		free_foreign(ptr);
 }
 
 EXPORT void *calloc(size_t n, size_t size)
@@ -168,15 +231,16 @@ EXPORT void *calloc(size_t n, size_t size)
 	size_t total;
 	void *p;
 
-	if (!ensure_real()) {
-		if (__builtin_mul_overflow(n, size, &total))
-			return NULL;
+	if (__builtin_mul_overflow(n, size, &total))
+		return too_large();
+	if (!ensure_real())
 		return arena_alloc(total);
-	}
-	if (skip() || __builtin_mul_overflow(n, size, &total))
-		return real_calloc(n, size);
+	if (total > REQUEST_MAX)
+		return too_large();
+	if (skip())
+		return plain_block(real_calloc(1, total + MS_BLOCK_HEAD), total, MS_BLOCK_HEAD);
 	ms_hook_busy = 1;
-	p = track_alloc(real_calloc(n, size), total);
+	p = counted_block(real_calloc(1, total + MS_BLOCK_HEAD), total, MS_BLOCK_HEAD);
 	ms_hook_busy = 0;
 	return p;
 }
@@ -197,140 +261,191 @@ static void *arena_realloc(void *old, size_t size)
 	return p;
 }
 
-/* Shared by realloc and reallocarray: the old block is claimed before the
- * real call and settled after it. */
-static void *tracked_realloc(void *old, size_t size, void *(*call)(void *, size_t, size_t),
-			     size_t n, size_t m)
+/* The bytes of a block the program may use. */
+static size_t usable(void *ptr, const ms_block_info *b)
+{
+	if (b == NULL)
+		return real_malloc_usable_size != NULL ? real_malloc_usable_size(ptr) : 0;
+	if (real_malloc_usable_size == NULL)
+		return b->size;
+	return real_malloc_usable_size(ms_block_base(ptr, b)) - b->offset;
+}
+
+/* The real resize. A block of ours that is not aligned is resized by the
+ * real realloc, its header moving with it; an aligned one, or one not
+ * ours (b NULL), moves to a new block of the real malloc, its contents
+ * copied (as much as the program could use), the old one freed. */
+static char *real_resize(void *old, const ms_block_info *b, size_t size)
+{
+	size_t have;
+	char *base;
+
+	if (b != NULL && b->offset == MS_BLOCK_HEAD)
+		return real_realloc(ms_block_base(old, b), size + MS_BLOCK_HEAD);
+	have = usable(old, b);
+	base = real_malloc(size + MS_BLOCK_HEAD);
+	if (base == NULL)
+		return NULL;
+	memcpy(base + MS_BLOCK_HEAD, old, have < size ? have : size);
+	real_free(b != NULL ? ms_block_base(old, b) : old);
+	return base;
+}
+
+/* realloc with size > 0: counted as the old block's end and the new one's
+ * birth, the old block recorded before the real call (see Ordering); a
+ * block not ours as an untracked free and a new block. */
+static void *tracked_realloc(void *old, const ms_block_info *b, size_t size)
 {
 	uint64_t frames[MS_UNWIND_BUFFER];
 	ms_claim claim;
+	char *base;
 	void *p;
 	int saved;
 
+	if (skip())
+		return plain_block(real_resize(old, b, size), size, MS_BLOCK_HEAD);
 	ms_hook_busy = 1;
 	saved = errno;
-	ms_capture_realloc_begin(&ms_hook_capture, old, &claim);
+	ms_capture_realloc_begin(&ms_hook_capture, old, b, &claim);
 	errno = saved;
-	p = call(old, n, m);
+	base = real_resize(old, b, size);
+	p = base != NULL ? base + MS_BLOCK_HEAD : NULL;
 	saved = errno;
-	ms_capture_realloc_end(&ms_hook_capture, &claim, p, size, frames,
+	ms_capture_realloc_end(&ms_hook_capture, &claim, p, size, MS_BLOCK_HEAD, frames,
 			       p != NULL ? ms_unwind(frames) : 0);
 	errno = saved;
 	ms_hook_busy = 0;
 	return p;
 }
 
-static void *call_realloc(void *old, size_t size, size_t unused)
-{
-	(void)unused;
-	return real_realloc(old, size);
-}
-
-static void *call_reallocarray(void *old, size_t n, size_t m)
-{
-	/* A C library without reallocarray (glibc before 2.26): realloc, the
-	 * product known not to overflow. */
-	if (real_reallocarray == NULL)
-		return real_realloc(old, n * m);
-	return real_reallocarray(old, n, m);
-}
-
 EXPORT void *realloc(void *old, size_t size)
 {
+	ms_block_info b;
+
 	if (old != NULL && in_arena(old))
 		return arena_realloc(old, size);
 	if (!ensure_real())
 		return arena_alloc(size);
-	if (skip())
-		return real_realloc(old, size);
-	return tracked_realloc(old, size, call_realloc, size, 0);
+	if (old == NULL)
+		return malloc(size);
+	if (size == 0) {
+		/* As glibc: realloc(p, 0) frees p and returns NULL. */
+		free(old);
+		return NULL;
+	}
+	if (size > REQUEST_MAX)
+		return too_large();
+	return tracked_realloc(old, ms_block_get(old, &b) == 0 ? &b : NULL, size);
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t m)
 {
 	size_t total;
 
-	if (__builtin_mul_overflow(n, m, &total)) {
-		errno = ENOMEM; /* as reallocarray answers; old stays as it is */
-		return NULL;
-	}
-	if (old != NULL && in_arena(old))
-		return arena_realloc(old, total);
-	if (!ensure_real())
-		return arena_alloc(total);
+	if (__builtin_mul_overflow(n, m, &total))
+		return too_large(); /* as reallocarray answers; old stays as it is */
+	return realloc(old, total);
+}
+
+static int power_of_two(size_t v)
+{
+	return v != 0 && (v & (v - 1)) == 0;
+}
+
+/* An aligned block: the real allocator aligns a block of size + align
+ * bytes, and the program's pointer is align bytes in, the header before
+ * it. align: a power of two. Up to 16, malloc's own alignment does. */
+static void *aligned_block(size_t align, size_t size, size_t asked)
+{
+	char *base;
+	void *p;
+
+	if (align <= 16)
+		return malloc(size);
+	if (size > REQUEST_MAX - align)
+		return too_large();
+	if (real_memalign != NULL)
+		base = real_memalign(align, size + align);
+	else if (real_posix_memalign == NULL || real_posix_memalign((void **)&base, align,
+								     size + align) != 0)
+		base = NULL;
 	if (skip())
-		return call_reallocarray(old, n, m);
-	return tracked_realloc(old, total, call_reallocarray, n, m);
+		return plain_block(base, asked, align);
+	ms_hook_busy = 1;
+	p = counted_block(base, asked, align);
+	ms_hook_busy = 0;
+	return p;
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
-	int r;
+	int saved = errno;
+	void *p;
 
-	if (!ensure_real() || real_posix_memalign == NULL)
+	if (!ensure_real() || (real_memalign == NULL && real_posix_memalign == NULL))
 		return ENOMEM;
-	if (skip())
-		return real_posix_memalign(out, align, size);
-	ms_hook_busy = 1;
-	r = real_posix_memalign(out, align, size);
-	if (r == 0)
-		track_alloc(*out, size);
-	ms_hook_busy = 0;
-	return r;
+	if (align % sizeof(void *) != 0 || !power_of_two(align))
+		return EINVAL;
+	p = aligned_block(align, size, size);
+	errno = saved; /* posix_memalign answers by its return value only */
+	if (p == NULL)
+		return ENOMEM;
+	*out = p;
+	return 0;
 }
 
-/* aligned_alloc, memalign: (alignment, size). */
-static void *aligned_call(void *(*call)(size_t, size_t), size_t align, size_t size)
-{
-	void *p;
-
-	if (skip())
-		return call(align, size);
-	ms_hook_busy = 1;
-	p = track_alloc(call(align, size), size);
-	ms_hook_busy = 0;
-	return p;
-}
-
-/* valloc, pvalloc: (size). */
-static void *page_call(void *(*call)(size_t), size_t size)
-{
-	void *p;
-
-	if (skip())
-		return call(size);
-	ms_hook_busy = 1;
-	p = track_alloc(call(size), size);
-	ms_hook_busy = 0;
-	return p;
-}
-
+/* aligned_alloc, memalign: an alignment that is not a power of two is the
+ * real function's to judge (glibc rounds it up, or refuses it): such a
+ * block is the real allocator's, freed as a block not ours. */
 EXPORT void *aligned_alloc(size_t align, size_t size)
 {
 	if (!ensure_real() || real_aligned_alloc == NULL)
 		return NULL;
-	return aligned_call(real_aligned_alloc, align, size);
+	if (!power_of_two(align))
+		return real_aligned_alloc(align, size);
+	return aligned_block(align, size, size);
 }
 
 EXPORT void *memalign(size_t align, size_t size)
 {
 	if (!ensure_real() || real_memalign == NULL)
 		return NULL;
-	return aligned_call(real_memalign, align, size);
+	if (!power_of_two(align))
+		return real_memalign(align, size);
+	return aligned_block(align, size, size);
 }
 
 EXPORT void *valloc(size_t size)
 {
 	if (!ensure_real() || real_valloc == NULL)
 		return NULL;
-	return page_call(real_valloc, size);
+	return aligned_block((size_t)sysconf(_SC_PAGESIZE), size, size);
 }
 
+/* pvalloc: whole pages (one for size 0); the program asked for size. */
 EXPORT void *pvalloc(size_t size)
 {
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), whole;
+
 	if (!ensure_real() || real_pvalloc == NULL)
 		return NULL;
-	return page_call(real_pvalloc, size);
+	if (size > REQUEST_MAX)
+		return too_large();
+	whole = size == 0 ? page : (size + page - 1) & ~(page - 1);
+	return aligned_block(page, whole, size);
+}
+
+EXPORT size_t malloc_usable_size(void *ptr)
+{
+	ms_block_info b;
+
+	if (ptr == NULL)
+		return 0;
+	if (in_arena(ptr))
+		return arena_size(ptr);
+	if (!ensure_real())
+		return 0;
+	return usable(ptr, ms_block_get(ptr, &b) == 0 ? &b : NULL);
 }
 
 /* --- memscope.h ---------------------------------------------------------- */

@@ -59,4 +59,40 @@ TEST(Ops, FreesOfBlocksFromBeforeTheHookStarted)
 	EXPECT_EQ(f["live_bytes"].u64(), 0u);
 }
 
+// The in-band block headers (workload tests/workloads/blocks.c): usable
+// sizes, every aligned function from 16 B to 64 KiB alignment and realloc of
+// aligned blocks, blocks of the real allocator freed and resized through
+// the hook, a forked child freeing its parent's blocks. The library's
+// answers are unchanged, and the figures exact.
+TEST(Ops, BlockHeadersKeepEveryAnswer)
+{
+	mstest::fresh_session_dir("blocks");
+	mstest::Result r = mstest::run({ mstest::top_path(), "-b", "--json", "--",
+					 mstest::workload("blocks") });
+	ASSERT_EQ(r.status, 0) << r.err;
+	Json f = mstest::last_json_line(r.out);
+	const Json *t = nullptr;
+	for (const Json &th : f["threads"].items)
+		if (th["name"].str() == "blocks")
+			t = &th;
+	ASSERT_NE(t, nullptr) << r.out;
+
+	// Alignments 16 .. 65536: 13 of them, adding up to 2^17 - 16.
+	const uint64_t aligns = 13, align_sum = (1u << 17) - 16;
+	// malloc 100; per alignment 1000, realloc 3000, 2 x align, 500; valloc
+	// and pvalloc 5000 each; malloc 40; the real allocator's block
+	// realloc'd to 128; 111 and 222.
+	EXPECT_EQ((*t)["allocs"].u64(), 1 + 4 * aligns + 2 + 1 + 1 + 2);
+	EXPECT_EQ((*t)["alloc_bytes"].u64(),
+		  100 + aligns * (1000 + 3000 + 500) + 2 * align_sum + 5000 + 5000 + 40 + 128 + 111 +
+			  222);
+	EXPECT_EQ((*t)["frees"].u64(), 1 + 4 * aligns + 2 + 1 + 1 + 1);
+	EXPECT_EQ((*t)["live_bytes"].u64(), 111u);
+	EXPECT_EQ((*t)["live_allocs"].u64(), 1u);
+	EXPECT_EQ(f["total_reallocs"].u64(), aligns);
+	// The real allocator's two blocks, and nothing else.
+	EXPECT_EQ(f["untracked_frees"].u64(), 2u);
+	EXPECT_EQ(f["dropped_events"].u64(), 0u);
+}
+
 } // namespace

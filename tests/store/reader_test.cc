@@ -20,6 +20,7 @@
 
 #include "core/store_layout.h"
 
+#include "tests/support/blocks.h"
 #include "tests/support/run.h"
 
 namespace {
@@ -95,7 +96,7 @@ protected:
 		dir = mstest::temp_dir("reader");
 		ASSERT_EQ(ms_capture_open(&c, &ms_backend_core, dir.c_str(), getpid()), 0);
 		for (uint64_t i = 0; i < 100; i++)
-			ms_capture_alloc(&c, reinterpret_cast<void *>(0x1000 + i * 16), 10, nullptr, 0);
+			mstest::alloc(&c, mstest::fake(i), 10, nullptr, 0);
 		ms_store_sample(&c.store);
 		good = slurp(c.store.path);
 		ASSERT_GT(good.size, sizeof(ms_seg_header));

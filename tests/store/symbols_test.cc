@@ -17,6 +17,7 @@
 #include <memscope/snapshot.h>
 #include <memscope/symbols.h>
 
+#include "tests/support/blocks.h"
 #include "tests/support/run.h"
 
 // Functions whose addresses make the stacks, by name. A return address
@@ -65,7 +66,7 @@ protected:
 		uint64_t frames[8];
 		for (size_t i = 0; i < functions.size(); i++)
 			frames[i] = inside(functions[i]);
-		ms_capture_alloc(&c, (void *)(uintptr_t)0x10000, 100, frames, (int)functions.size());
+		mstest::alloc(&c, mstest::fake(0), 100, frames, (int)functions.size());
 		ms_capture_flush(&c);
 		ASSERT_EQ(ms_snapshot_take(&r, &s), 0);
 	}

@@ -28,7 +28,7 @@ extern const ms_backend_ops ms_backend_unified;
 /* Makes a backend of one's own available by its name (ops->name), next to
  * the ones above: to ms_backend_find, and so to MEMSCOPE_BACKEND. ops must
  * live for good and give every operation ms_backend_ops requires (flush,
- * finish, thread_exit, maintain and scan may be NULL). Returns 0, -EINVAL, -EEXIST
+ * finish, thread_exit and maintain may be NULL). Returns 0, -EINVAL, -EEXIST
  * (the name is taken) or -ENOSPC (8 at most). */
 int ms_backend_register(const ms_backend_ops *ops);
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <memscope/block.h>
 #include <memscope/event.h>
 #include <memscope/stacks.h>
 #include <memscope/store.h>
@@ -23,28 +24,32 @@ extern "C" {
 
 typedef struct ms_backend ms_backend;
 
-/* What a backend knew of a block it gave up for a realloc in flight. */
+/* A realloc's old block, between ms_capture_realloc_begin and _end. */
 typedef struct ms_claim {
 	uint64_t ptr;
 	uint64_t size;
 	uint32_t owner;
 	uint32_t stack;
-	uint64_t born; /* store time units (memscope/store.h) */
-	int found; /* 0: the block was never tracked */
+	uint64_t born; /* store time units, low MS_BLOCK_BORN_BITS */
+	int found; /* 0: not a block this session counted */
 	uint32_t note; /* the engine's: the block's annotation, if any */
 } ms_claim;
 
-/* A live block as a scan sees it. */
+/* A live block, as an annotation looks it up. */
 typedef struct ms_block {
 	uint64_t size;
 	uint32_t stack;
-	uint64_t born; /* store time units, MS_BORN_BITS of them (ptr_map.h) */
+	uint64_t born;
 } ms_block;
 
 /*
- * A capture backend. Every function but open/close runs on the hook path:
- * it must not allocate through malloc, must not block on anything a hooked
- * thread may hold, and must apply each event to the store exactly once.
+ * A capture backend: how the figures of each operation reach the store.
+ * Every event carries all there is to know of its blocks (the engine reads
+ * a freed block's header), so a backend keeps no table of blocks: it
+ * decides only who applies the counts, when, and under what. Every
+ * function but open/close runs on the hook path: it must not allocate
+ * through malloc, must not block on anything a hooked thread may hold, and
+ * must apply each event to the store exactly once.
  */
 typedef struct ms_backend_ops {
 	const char *name;
@@ -53,16 +58,6 @@ typedef struct ms_backend_ops {
 	void (*close)(ms_backend *be);
 	/* Applies a completed operation. */
 	void (*record)(ms_backend *be, const ms_event *ev);
-	/* Realloc, first half: detach ptr's record before the real realloc
-	 * runs, so the address cannot be handed to another thread while still
-	 * recorded as live. The second half is record(MS_OP_REALLOC) on
-	 * success or unclaim() on failure. On entry out->owner holds the
-	 * calling thread's slot. */
-	void (*claim)(ms_backend *be, uint64_t ptr, ms_claim *out);
-	void (*unclaim)(ms_backend *be, const ms_claim *claim);
-	/* Sampler: calls visit for every live block. May hold a lock of the
-	 * backend's around each call: visit must be quick and not allocate. */
-	void (*scan)(ms_backend *be, void (*visit)(void *ctx, const ms_block *b), void *ctx);
 	/* Optional (NULL: nothing to do). A backend that applies events
 	 * later: flush applies everything recorded so far; finish, at the
 	 * exit path, does so and applies every later event at once. */
@@ -71,15 +66,10 @@ typedef struct ms_backend_ops {
 	/* Optional: the calling thread ends (its last events are recorded). */
 	void (*thread_exit)(ms_backend *be);
 	/* Optional: periodic upkeep, from the sampler thread (never the hook
-	 * path, never at once with scan); may wait for hooked threads to
-	 * leave what they are doing (an RCU grace period), never for a lock
-	 * they may hold. */
+	 * path); never waits for a lock a hooked thread may hold. */
 	void (*maintain)(ms_backend *be);
-	/* Optional: the live block at ptr, for annotations (memscope.h): 0,
-	 * or -ENOENT. Not the hook path of malloc; it may wait for locks. */
-	int (*lookup)(ms_backend *be, uint64_t ptr, ms_block *out);
 	/* fork: prepare takes every lock, parent releases them; child resets
-	 * them and forgets all blocks (the child's session starts empty). */
+	 * them (the child's session starts empty). */
 	void (*fork_prepare)(ms_backend *be);
 	void (*fork_parent)(ms_backend *be);
 	void (*fork_child)(ms_backend *be);
@@ -100,7 +90,7 @@ typedef struct ms_capture {
 	ms_store store;
 	ms_stacks stacks;
 	ms_backend backend;
-	void *ages;          /* the leak scan's per-stack sums (pages) */
+	uint32_t gen;        /* the session's block generation (memscope/block.h) */
 	struct ms_stream *stream; /* the event stream; NULL when off */
 	struct ms_notes *notes;   /* annotations (notes.c); NULL until the first */
 	char dir[256];
@@ -135,16 +125,33 @@ void ms_capture_close(ms_capture *c);
 /* The calling thread's slot, claimed on first use. Hook path. */
 uint32_t ms_capture_thread(ms_capture *c);
 
-/* Hook path: record an operation. ms_capture_free is called before the real
- * free, the others after the real call succeeded. frames/depth: the
- * caller's stack, innermost return address first (depth 0: none). */
-void ms_capture_alloc(ms_capture *c, void *ptr, size_t size, const uint64_t *frames,
-		      uint32_t depth);
-void ms_capture_free(ms_capture *c, void *ptr);
-void ms_capture_realloc_begin(ms_capture *c, void *old_ptr, ms_claim *claim);
-/* new_ptr NULL with size 0: the block was freed; NULL otherwise: failure. */
-void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_ptr, size_t size,
-			    const uint64_t *frames, uint32_t depth);
+/*
+ * Hook path: record an operation on a block with an in-band header
+ * (memscope/block.h). user is the pointer the program sees; offset how far
+ * before it the real block starts. frames/depth: the caller's stack,
+ * innermost return address first (depth 0: none).
+ *
+ * ms_capture_alloc writes user's header and counts the block, after the
+ * real call succeeded. ms_capture_free counts the end of the block whose
+ * header read b, before the real free (a block of another session, or
+ * made while the hook did not count, is an untracked free).
+ * ms_capture_untracked_free counts the free of a block without a header
+ * of ours. A realloc is begun before the real call (b: the old block's
+ * header) and ended after it: new_user NULL means the call failed and the
+ * old block is as it was.
+ */
+void ms_capture_alloc(ms_capture *c, void *user, size_t size, uint64_t offset,
+		      const uint64_t *frames, uint32_t depth);
+void ms_capture_free(ms_capture *c, void *user, const ms_block_info *b);
+void ms_capture_untracked_free(ms_capture *c);
+void ms_capture_realloc_begin(ms_capture *c, void *old_user, const ms_block_info *b,
+			      ms_claim *claim);
+void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_user, size_t size,
+			    uint64_t offset, const uint64_t *frames, uint32_t depth);
+
+/* The live block of this session at ptr, read from its header with a read
+ * that cannot fault: 0, or -ENOENT. For annotations, not the malloc path. */
+int ms_capture_lookup(ms_capture *c, const void *ptr, ms_block *out);
 /* MS_OP_MOVE (old_ptr -> ptr: the annotation of one block goes to
  * another; both stay as they are), MS_OP_BORROW, MS_OP_RETURN. */
 void ms_capture_annotate(ms_capture *c, ms_op op, void *ptr, void *old_ptr);
@@ -165,7 +172,8 @@ void ms_capture_scope_leave(void);
 void ms_capture_maintain(ms_capture *c);
 
 /* Sampler: the leak scan. Counts, per call site, the live blocks older than
- * each of MS_STORE_AGE_TICKS and publishes the sums in the store. */
+ * each of MS_STORE_AGE_TICKS (from the store's births by time window) and
+ * publishes the sums. */
 void ms_capture_scan_ages(ms_capture *c);
 
 /* fork handlers, in pthread_atfork order. The child one creates the child's

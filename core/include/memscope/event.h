@@ -33,19 +33,21 @@ typedef struct ms_event {
 	ms_op op;
 	/* Slot of the acting thread in the store's thread table. */
 	uint32_t thread;
+	/* The block made (ALLOC, REALLOC; ptr 0 when realloc(p, 0) freed p),
+	 * or ended (FREE): its address, size, stack id (memscope/stacks.h)
+	 * and birth (store time units, low MS_BLOCK_BORN_BITS). */
 	uint64_t ptr;
 	uint64_t size;
-	/* MS_OP_REALLOC and MS_OP_MOVE: the block's previous address; for a
-	 * realloc also its previous size and the slot of the thread that
-	 * allocated it. */
+	uint32_t stack;
+	uint64_t born;
+	/* FREE: the slot of the thread that allocated the block. */
+	uint32_t owner;
+	/* REALLOC: the old block, as ptr..born; MOVE: the address the
+	 * annotation comes from (old_ptr). */
 	uint64_t old_ptr;
 	uint64_t old_size;
 	uint32_t old_thread;
-	/* The stack id (memscope/stacks.h) of the block made (ptr), and for a
-	 * realloc that of the old block. */
-	uint32_t stack;
 	uint32_t old_stack;
-	/* MS_OP_REALLOC: when the old block was born (store time units). */
 	uint64_t old_born;
 } ms_event;
 

@@ -24,7 +24,6 @@ extern "C" {
  * per second for readers. Cheap enough for every allocation and free.
  */
 #define MS_STORE_TIME_SHIFT 10
-#define MS_LIFE_UNKNOWN UINT64_MAX
 
 static inline uint64_t ms_store_time(void)
 {
@@ -101,21 +100,17 @@ void ms_store_thread_exit(ms_store *st, uint32_t slot);
  * Accounting, hook path: wait-free except when an allocation raises the peak
  * (a short spin lock; a CAS loop with shared_cells). Unless shared_cells is
  * set, the caller must be the only writer of `cell` for the duration of the
- * call (backends hold the lock of the domain the cell belongs to).
- * `thread` is the acting thread's slot, `owner` the slot of the thread that
- * allocated the block being freed, `stack` the block's stack id
- * (MS_STACK_NONE when it has none), `lifetime` the block's, in store time
- * units (MS_LIFE_UNKNOWN: left out of the call site's lifetimes).
+ * call (backends hold the lock of the domain the cell belongs to); a
+ * block's allocation and its free go to one cell. `thread` is the acting
+ * thread's slot, `owner` the slot of the thread that allocated the block
+ * being freed, `stack` the block's stack id (MS_STACK_NONE when it has
+ * none), `born` its birth and `now` the time of its free, in store time
+ * units (the low MS_BLOCK_BORN_BITS of them: memscope/block.h).
  */
 void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t stack,
-			  uint64_t size, int is_realloc);
+			  uint64_t size, int is_realloc, uint64_t born);
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
-			 uint32_t stack, uint64_t size, uint64_t lifetime);
-/* With shared_cells only: a free that no thread made (a block found stale,
- * its free gone by a path the hook does not see). Counted against its
- * owner as a free by another thread, in no thread's own figures. */
-void ms_store_count_unseen_free(ms_store *st, unsigned cell, uint32_t owner, uint32_t stack,
-				uint64_t size);
+			 uint32_t stack, uint64_t size, uint64_t born, uint64_t now);
 /* An operation the hook could not account (its own table could not grow). */
 void ms_store_count_dropped(ms_store *st);
 /* A free of a block the hook never saw allocated (before it loaded). */
@@ -183,16 +178,15 @@ int ms_store_note_put(ms_store *st, uint32_t i, const ms_note *n);
  * its first measure. */
 uint64_t ms_store_time_per_s(const ms_store *st);
 
-/* The store's clock, in ticks since the start. Hook path. */
-uint32_t ms_store_ticks(const ms_store *st);
-
-/* The leak scan's results, per stack id: live bytes and blocks older than
- * each of MS_STORE_AGE_TICKS. Sampler only; ms_store_ages_done() marks the
- * scan complete (readers show its time). */
+/* The number of stack ids handed out. */
 uint32_t ms_store_stack_count(const ms_store *st);
-void ms_store_set_ages(ms_store *st, uint32_t stack, const uint64_t bytes[MS_STORE_AGES],
-		       const uint64_t allocs[MS_STORE_AGES]);
-void ms_store_ages_done(ms_store *st);
+
+/* The leak scan, sampler only: per call site, the live bytes and blocks
+ * older than each of MS_STORE_AGE_TICKS, from the births the accounting
+ * keeps by time window (so an age is exact to a window: 134 ms or more up
+ * to 1 s, 2.1 s or more beyond), published in the site; marks the scan's
+ * time for readers. */
+void ms_store_scan_ages(ms_store *st);
 
 /* Sampler: heartbeat, a timeline sample (live and total figures, RSS, CPU
  * time) and, every few calls, the names of running threads. Call from one
