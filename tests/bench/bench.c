@@ -3,20 +3,33 @@
  *
  * The overhead benchmark: each workload run plain, under libmemscope.so with
  * each capture backend, stacks on and off, and under heaptrack (if on PATH),
- * timed in this one invocation; prints a table of slowdowns against the
- * plain run. Workloads: churn (malloc/free over a window of 64 blocks) in
- * 1, 2, 4 and 8 threads; python3 building a dict with PYTHONMALLOC=malloc;
- * cxx_churn (small C++ news and deletes); the sqlite3 shell on :memory:
- * running a script generated here (100,000 rows with texts of varied sizes,
- * an index, updates, deletes, GROUP BY and ORDER BY: some 590,000 malloc,
- * realloc and free calls), skipped with a line saying so where sqlite3 is
- * not installed. Each figure is the best of R wall-clock runs, fork to
- * waitpid, so start-up is part of every number.
+ * timed in this one invocation. Workloads: churn (malloc/free over a window
+ * of 64 blocks) in 1, 2, 4 and 8 threads; python3 building a dict with
+ * PYTHONMALLOC=malloc; cxx_churn (small C++ news and deletes); the sqlite3
+ * shell on :memory: running a script generated here (100,000 rows with
+ * texts of varied sizes, an index, updates, deletes, GROUP BY and ORDER BY:
+ * some 590,000 malloc, realloc and free calls), skipped with a line saying
+ * so where sqlite3 is not installed; sparse (a malloc and a free every
+ * millisecond, asleep in between: its cpu line is the one that tells).
  * Every hooked run's session must have counted every operation with no
- * event dropped, or the benchmark stops. Then sparse (a malloc and a free
- * every millisecond), for which the CPU time the program used is compared,
- * not the time it took (mostly sleep). Last, the hook's memory per live
- * block: hold (a million live 16-byte blocks) plain and hooked.
+ * event dropped, or the benchmark stops.
+ *
+ * The table gives each workload two lines, each figure the least of R runs:
+ *   wall  the time from fork to waitpid, start-up included;
+ *   cpu   user+sys time of the whole program from wait4's rusage: all its
+ *         threads, memscope's own (sampler, drain) among them, for they
+ *         are part of what the hook costs the program; under heaptrack, its
+ *         script and the helpers it waits for too.
+ * Columns: plain, in seconds; then each configuration as a multiple of
+ * plain: the backends core, lockfree, async and unified with stacks
+ * (MEMSCOPE_DEPTH=32), -ns without (MEMSCOPE_DEPTH=0), heaptrack; last,
+ * ht/hook, heaptrack over the fastest backend with stacks. "-": not run
+ * (or a plain time of 0). So the wall line says how much slower the program
+ * ran, the cpu line how much more CPU it took: a drain thread on another
+ * core costs CPU and little wall time.
+ *
+ * Last, the hook's memory per live block: hold (a million live 16-byte
+ * blocks) plain and hooked.
  *
  * churn, cxx_churn, sparse and hold sit next to this binary; the hook is
  * ../../hooks/libmemscope.so from here (the bazel-bin layout) unless
@@ -70,10 +83,10 @@ struct config {
 static const struct config configs[] = {
 	{ "plain", NULL, 0, 0 },
 	{ "core", "core", 32, 0 },
-	{ "core -stacks", "core", 0, 0 },
+	{ "core-ns", "core", 0, 0 },
 	{ "lockfree", "lockfree", 32, 0 },
 	{ "async", "async", 32, 0 },
-	{ "async -stacks", "async", 0, 0 },
+	{ "async-ns", "async", 0, 0 },
 	{ "unified", "unified", 32, 0 },
 	{ "heaptrack", NULL, 0, 1 },
 };
@@ -397,44 +410,58 @@ static double run_once(const struct bench *b, const struct workload *w, const st
 	return seconds_between(&t0, &t1);
 }
 
-/* by_cpu: compare the CPU time the program used, not the time it took. */
-static void run_row(const struct bench *b, const struct workload *w, int by_cpu)
+/* The width of configuration k's column, the space before it left out. */
+static int column_width(size_t k)
 {
-	double best[NCONFIGS], fastest_hook = -1;
+	return configs[k].heaptrack ? 9 : 8;
+}
 
-	for (size_t k = 0; k < NCONFIGS; k++)
-		best[k] = -1.0;
-	/* Interleave the configurations so that drift in machine load hits all
-	 * alike. */
-	for (unsigned long r = 0; r < b->repeat; r++) {
-		for (size_t k = 0; k < NCONFIGS; k++) {
-			double s;
+/* One line of a row: plain in seconds, the others as multiples of it, and
+ * heaptrack over the fastest hook with stacks (it has them). best: the
+ * least of the repeats, < 0 where not run. */
+static void print_line(const char *name, const char *kind, const double *best)
+{
+	double fastest_hook = -1;
 
-			if (configs[k].heaptrack && !b->use_heaptrack)
-				continue;
-			double cpu;
-
-			s = run_once(b, w, &configs[k], b->devnull, &cpu);
-			if (by_cpu)
-				s = cpu;
-			if (best[k] < 0 || s < best[k])
-				best[k] = s;
-		}
-	}
-	printf("%-22s %8.3f", w->name, best[0]);
+	printf("%-15s %-4s %6.3f", name, kind, best[0]);
 	for (size_t k = 1; k < NCONFIGS; k++) {
-		if (best[k] < 0)
-			printf(" %13s", "-");
+		/* A plain CPU time of 0 has no multiples. */
+		if (best[k] < 0 || best[0] <= 0)
+			printf(" %*s", column_width(k), "-");
 		else
-			printf(" %12.2fx", best[k] / best[0]);
-		/* heaptrack is compared with the hook with stacks (it has them). */
+			printf(" %*.2fx", column_width(k) - 1, best[k] / best[0]);
 		if (configs[k].backend != NULL && configs[k].depth > 0 &&
 		    (fastest_hook < 0 || best[k] < fastest_hook))
 			fastest_hook = best[k];
 	}
-	if (best[HEAPTRACK_CONFIG] > 0)
-		printf(" %14.1fx", best[HEAPTRACK_CONFIG] / fastest_hook);
+	if (best[HEAPTRACK_CONFIG] >= 0 && fastest_hook > 0)
+		printf(" %6.1fx", best[HEAPTRACK_CONFIG] / fastest_hook);
 	putchar('\n');
+}
+
+static void run_row(const struct bench *b, const struct workload *w)
+{
+	double wall[NCONFIGS], cpu[NCONFIGS];
+
+	for (size_t k = 0; k < NCONFIGS; k++)
+		wall[k] = cpu[k] = -1.0;
+	/* Interleave the configurations so that drift in machine load hits all
+	 * alike. */
+	for (unsigned long r = 0; r < b->repeat; r++) {
+		for (size_t k = 0; k < NCONFIGS; k++) {
+			double s, c;
+
+			if (configs[k].heaptrack && !b->use_heaptrack)
+				continue;
+			s = run_once(b, w, &configs[k], b->devnull, &c);
+			if (wall[k] < 0 || s < wall[k])
+				wall[k] = s;
+			if (cpu[k] < 0 || c < cpu[k])
+				cpu[k] = c;
+		}
+	}
+	print_line(w->name, "wall", wall);
+	print_line("", "cpu", cpu);
 	fflush(stdout);
 }
 
@@ -482,7 +509,7 @@ static void memory_row(const struct bench *b, const struct config *c)
 		if (kb[hooked] <= 0)
 			die("hold printed no resident size");
 	}
-	printf("%-14s %6.1f bytes per live block (%ld blocks: %ld kB resident plain, %ld kB "
+	printf("%-9s %6.1f bytes per live block (%ld blocks: %ld kB resident plain, %ld kB "
 	       "hooked)\n",
 	       c->name, (double)(kb[1] - kb[0]) * 1024 / HOLD_BLOCKS, HOLD_BLOCKS, kb[0], kb[1]);
 }
@@ -574,12 +601,15 @@ static int bench_run(int argc, char **argv)
 			die("cannot write %s: %s", sql, strerror(-err));
 	}
 
-	printf("memscope overhead benchmark: slowdown against the plain run, best of %lu\n",
+	printf("memscope overhead benchmark (best of %lu): plain in seconds, the others as "
+	       "multiples of it\n"
+	       "  wall: fork to exit    cpu: user+sys of the whole program, all its threads\n"
+	       "  -ns: no stacks        ht/hook: heaptrack over the fastest hook with stacks\n\n",
 	       b.repeat);
-	printf("%-22s %8s", "workload", "plain_s");
+	printf("%-15s %-4s %6s", "workload", "", "plain");
 	for (size_t k = 1; k < NCONFIGS; k++)
-		printf(" %13s", configs[k].name);
-	printf(" %15s\n", b.use_heaptrack ? "heaptrack/hook" : "");
+		printf(" %*s", column_width(k), configs[k].name);
+	printf("%s\n", b.use_heaptrack ? " ht/hook" : "");
 
 	join(path, b.dir, "churn");
 	for (size_t i = 0; i < b.nthreads; i++) {
@@ -591,7 +621,7 @@ static int bench_run(int argc, char **argv)
 		snprintf(a2, sizeof(a2), "%lu", b.ops);
 		set_workload(&w, name, 3, path, a1, a2);
 		w.min_allocs = b.threads[i] * b.ops;
-		run_row(&b, &w, 0);
+		run_row(&b, &w);
 	}
 	if (b.use_python) {
 		char script[PATH_MAX];
@@ -606,14 +636,14 @@ static int bench_run(int argc, char **argv)
 		set_workload(&w, "python3 dict", 2, b.python, script);
 		w.env = "PYTHONMALLOC=malloc";
 		w.min_allocs = b.dict;
-		run_row(&b, &w, 0);
+		run_row(&b, &w);
 		unlink(script);
 	}
 	join(path, b.dir, "cxx_churn");
 	snprintf(a1, sizeof(a1), "%lu", b.rounds);
 	set_workload(&w, "c++ new/delete", 2, path, a1);
 	w.min_allocs = b.rounds * 64;
-	run_row(&b, &w, 0);
+	run_row(&b, &w);
 
 	if (b.use_sqlite && b.sqlite[0] == '\0') {
 		printf("%-15s skipped: sqlite3 is not installed (Debian: apt-get install sqlite3)\n",
@@ -627,14 +657,14 @@ static int bench_run(int argc, char **argv)
 		set_workload(&w, "sqlite3", 7, b.sqlite, "-batch", "-bail", "-init", "/dev/null",
 			     ":memory:", read_cmd);
 		w.min_allocs = SQLITE_MIN_ALLOCS;
-		run_row(&b, &w, 0);
+		run_row(&b, &w);
 	}
 
-	/* A mostly idle program: the CPU it used, hooked against plain. */
+	/* A mostly idle program: its cpu line is the one that tells. */
 	join(path, b.dir, "sparse");
-	set_workload(&w, "sparse (CPU time)", 2, path, "2000");
+	set_workload(&w, "sparse", 2, path, "2000");
 	w.min_allocs = 2000;
-	run_row(&b, &w, 1);
+	run_row(&b, &w);
 
 	printf("\nhook memory (RSS hooked minus plain, stacks on):\n");
 	memory_row(&b, &configs[1]); /* core */
