@@ -1,27 +1,46 @@
 /* memscope-bench [--ops N] [--rounds N] [--dict N] [--repeat R] [--threads LIST]
- *                [--no-heaptrack] [--no-python]
+ *                [--no-heaptrack] [--no-python] [--no-sqlite]
  *
  * The overhead benchmark: each workload run plain, under libmemscope.so with
  * each capture backend, stacks on and off, and under heaptrack (if on PATH),
- * timed in this one invocation; prints a table of slowdowns against the
- * plain run. Workloads: churn (malloc/free over a window of 64 blocks) in
- * 1, 2, 4 and 8 threads; python3 building a dict with PYTHONMALLOC=malloc;
- * cxx_churn (small C++ news and deletes). Each figure is the best of R
- * wall-clock runs, fork to waitpid, so start-up is part of every number.
+ * timed in this one invocation. Workloads: churn (malloc/free over a window
+ * of 64 blocks) in 1, 2, 4 and 8 threads; python3 building a dict with
+ * PYTHONMALLOC=malloc; cxx_churn (small C++ news and deletes); the sqlite3
+ * shell on :memory: running a script generated here (100,000 rows with
+ * texts of varied sizes, an index, updates, deletes, GROUP BY and ORDER BY:
+ * some 590,000 malloc, realloc and free calls), skipped with a line saying
+ * so where sqlite3 is not installed; sparse (a malloc and a free every
+ * millisecond, asleep in between: its cpu line is the one that tells).
  * Every hooked run's session must have counted every operation with no
- * event dropped, or the benchmark stops. Then sparse (a malloc and a free
- * every millisecond), for which the CPU time the program used is compared,
- * not the time it took (mostly sleep). Last, the hook's memory per live
- * block: hold (a million live 16-byte blocks) plain and hooked.
+ * event dropped, or the benchmark stops.
+ *
+ * The table gives each workload two lines, each figure the least of R runs:
+ *   wall  the time from fork to waitpid, start-up included;
+ *   cpu   user+sys time of the whole program from wait4's rusage: all its
+ *         threads, memscope's own (sampler, drain) among them, for they
+ *         are part of what the hook costs the program; under heaptrack, its
+ *         script and the helpers it waits for too.
+ * Columns: plain, in seconds; then each configuration as a multiple of
+ * plain: the backends core, lockfree, async and unified with stacks
+ * (MEMSCOPE_DEPTH=32), -ns without (MEMSCOPE_DEPTH=0), heaptrack; last,
+ * ht/hook, heaptrack over the fastest backend with stacks. "-": not run
+ * (or a plain time of 0). So the wall line says how much slower the program
+ * ran, the cpu line how much more CPU it took: a drain thread on another
+ * core costs CPU and little wall time.
+ *
+ * Last, the hook's memory per live block: hold (a million live 16-byte
+ * blocks) plain and hooked.
  *
  * churn, cxx_churn, sparse and hold sit next to this binary; the hook is
  * ../../hooks/libmemscope.so from here (the bazel-bin layout) unless
- * MEMSCOPE_LIB names it. Sessions and heaptrack files go to a private
- * directory under /tmp, emptied after every run and removed at the end. */
+ * MEMSCOPE_LIB names it. The scripts go to a private directory under /tmp,
+ * sessions and heaptrack files to its run/, emptied after every run; all
+ * is removed at the end. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +61,17 @@
 #define DEFAULT_REPEAT 3UL
 #define HOLD_BLOCKS 1000000L
 
+/* sqlite3: rows written out as multi-row INSERTs, then copied over by SQL
+ * to 100,000 rows (the parser's allocations for every literal row would
+ * otherwise be most of the run). */
+#define SQLITE_LITERAL_ROWS 20000
+#define SQLITE_ROWS_PER_INSERT 100
+#define SQLITE_COPIES 5
+/* Counted once plain, sqlite 3.40.1 (Debian 12) makes 292,330 mallocs and
+ * 3,416 reallocs on the script (a session counts both: 295,746); a little
+ * under that leaves room for other versions. */
+#define SQLITE_MIN_ALLOCS 290000UL
+
 /* How a workload is run. */
 struct config {
 	const char *name;
@@ -53,10 +83,10 @@ struct config {
 static const struct config configs[] = {
 	{ "plain", NULL, 0, 0 },
 	{ "core", "core", 32, 0 },
-	{ "core -stacks", "core", 0, 0 },
+	{ "core-ns", "core", 0, 0 },
 	{ "lockfree", "lockfree", 32, 0 },
 	{ "async", "async", 32, 0 },
-	{ "async -stacks", "async", 0, 0 },
+	{ "async-ns", "async", 0, 0 },
 	{ "unified", "unified", 32, 0 },
 	{ "heaptrack", NULL, 0, 1 },
 };
@@ -66,7 +96,7 @@ static const struct config configs[] = {
 struct workload {
 	char name[64];
 	char *argv[8];
-	char args[4][PATH_MAX];
+	char args[7][PATH_MAX];
 	const char *env; /* NAME=value, or NULL */
 	unsigned long min_allocs; /* a hooked run must count at least these */
 };
@@ -75,16 +105,20 @@ struct bench {
 	unsigned long ops, rounds, dict, repeat;
 	unsigned long threads[8];
 	size_t nthreads;
-	int use_heaptrack, use_python;
+	int use_heaptrack, use_python, use_sqlite;
 	int devnull;
 	char dir[PATH_MAX]; /* where the helper binaries are */
 	char hook[PATH_MAX];
 	char heaptrack[PATH_MAX];
 	char python[PATH_MAX];
+	char sqlite[PATH_MAX]; /* "": not installed */
 	char ht_out[PATH_MAX];
 };
 
+/* The private directory holds the generated scripts; its run/ holds what
+ * one run leaves (sessions, heaptrack's file) and is emptied after each. */
 static char tmpdir[] = "/tmp/memscope-bench.XXXXXX";
+static char rundir[PATH_MAX];
 static int have_tmpdir;
 static int keep_top;
 
@@ -97,11 +131,11 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path) == 0 ? 0 : -1;
 }
 
-/* Removes everything under tmpdir, and tmpdir itself unless keep. */
-static int clean_tmpdir(int keep)
+/* Removes everything under dir, and dir itself unless keep. */
+static int clean_dir(const char *dir, int keep)
 {
 	keep_top = keep;
-	return nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void die(const char *fmt, ...)
@@ -114,7 +148,7 @@ static void die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	if (have_tmpdir)
-		clean_tmpdir(0);
+		clean_dir(tmpdir, 0);
 	exit(1);
 }
 
@@ -122,6 +156,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: memscope-bench [--ops N] [--rounds N] [--dict N] [--repeat R]\n"
 			"                      [--threads 1,2,4,8] [--no-heaptrack] [--no-python]\n"
+			"                      [--no-sqlite]\n"
 			"environment: MEMSCOPE_LIB (absolute path of libmemscope.so)\n");
 	exit(2);
 }
@@ -166,7 +201,7 @@ static void parse_args(struct bench *b, int argc, char **argv)
 	b->rounds = DEFAULT_ROUNDS;
 	b->dict = DEFAULT_DICT;
 	b->repeat = DEFAULT_REPEAT;
-	b->use_heaptrack = b->use_python = 1;
+	b->use_heaptrack = b->use_python = b->use_sqlite = 1;
 	parse_threads(b, "1,2,4,8");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -185,6 +220,8 @@ static void parse_args(struct bench *b, int argc, char **argv)
 			b->use_heaptrack = 0;
 		else if (strcmp(a, "--no-python") == 0)
 			b->use_python = 0;
+		else if (strcmp(a, "--no-sqlite") == 0)
+			b->use_sqlite = 0;
 		else
 			usage();
 	}
@@ -251,6 +288,10 @@ static void locate(struct bench *b)
 		strcpy(b->python, "/usr/bin/python3");
 	else if (b->use_python && find_in_path("python3", b->python) != 0)
 		b->use_python = 0;
+	if (access("/usr/bin/sqlite3", X_OK) == 0)
+		strcpy(b->sqlite, "/usr/bin/sqlite3");
+	else if (!b->use_sqlite || find_in_path("sqlite3", b->sqlite) != 0)
+		b->sqlite[0] = '\0';
 }
 
 static void child(const struct bench *b, const struct workload *w, const struct config *c,
@@ -270,7 +311,7 @@ static void child(const struct bench *b, const struct workload *w, const struct 
 		snprintf(keeper, sizeof(keeper), "%d", (int)getppid());
 		snprintf(depth, sizeof(depth), "%d", c->depth);
 		setenv("LD_PRELOAD", b->hook, 1);
-		setenv("MEMSCOPE_DIR", tmpdir, 1);
+		setenv("MEMSCOPE_DIR", rundir, 1);
 		setenv("MEMSCOPE_KEEPER", keeper, 1);
 		setenv("MEMSCOPE_DEPTH", depth, 1);
 		setenv("MEMSCOPE_BACKEND", c->backend, 1);
@@ -306,7 +347,7 @@ static void check_recorded(const struct workload *w, const struct config *c, pid
 	ms_snapshot s;
 	int err;
 
-	if (ms_session_find(tmpdir, pid, path, sizeof(path)) != 0)
+	if (ms_session_find(rundir, pid, path, sizeof(path)) != 0)
 		die("%s under %s left no session: the hook did not load", w->name, c->name);
 	err = ms_reader_open(&r, path);
 	if (err == 0) {
@@ -363,50 +404,64 @@ static double run_once(const struct bench *b, const struct workload *w, const st
 	if (c->backend != NULL)
 		check_recorded(w, c, pid);
 	if (c->backend != NULL || c->heaptrack) {
-		if (clean_tmpdir(1) != 0)
-			die("cannot empty %s: %s", tmpdir, strerror(errno));
+		if (clean_dir(rundir, 1) != 0)
+			die("cannot empty %s: %s", rundir, strerror(errno));
 	}
 	return seconds_between(&t0, &t1);
 }
 
-/* by_cpu: compare the CPU time the program used, not the time it took. */
-static void run_row(const struct bench *b, const struct workload *w, int by_cpu)
+/* The width of configuration k's column, the space before it left out. */
+static int column_width(size_t k)
 {
-	double best[NCONFIGS], fastest_hook = -1;
+	return configs[k].heaptrack ? 9 : 8;
+}
 
-	for (size_t k = 0; k < NCONFIGS; k++)
-		best[k] = -1.0;
-	/* Interleave the configurations so that drift in machine load hits all
-	 * alike. */
-	for (unsigned long r = 0; r < b->repeat; r++) {
-		for (size_t k = 0; k < NCONFIGS; k++) {
-			double s;
+/* One line of a row: plain in seconds, the others as multiples of it, and
+ * heaptrack over the fastest hook with stacks (it has them). best: the
+ * least of the repeats, < 0 where not run. */
+static void print_line(const char *name, const char *kind, const double *best)
+{
+	double fastest_hook = -1;
 
-			if (configs[k].heaptrack && !b->use_heaptrack)
-				continue;
-			double cpu;
-
-			s = run_once(b, w, &configs[k], b->devnull, &cpu);
-			if (by_cpu)
-				s = cpu;
-			if (best[k] < 0 || s < best[k])
-				best[k] = s;
-		}
-	}
-	printf("%-22s %8.3f", w->name, best[0]);
+	printf("%-15s %-4s %6.3f", name, kind, best[0]);
 	for (size_t k = 1; k < NCONFIGS; k++) {
-		if (best[k] < 0)
-			printf(" %13s", "-");
+		/* A plain CPU time of 0 has no multiples. */
+		if (best[k] < 0 || best[0] <= 0)
+			printf(" %*s", column_width(k), "-");
 		else
-			printf(" %12.2fx", best[k] / best[0]);
-		/* heaptrack is compared with the hook with stacks (it has them). */
+			printf(" %*.2fx", column_width(k) - 1, best[k] / best[0]);
 		if (configs[k].backend != NULL && configs[k].depth > 0 &&
 		    (fastest_hook < 0 || best[k] < fastest_hook))
 			fastest_hook = best[k];
 	}
-	if (best[HEAPTRACK_CONFIG] > 0)
-		printf(" %14.1fx", best[HEAPTRACK_CONFIG] / fastest_hook);
+	if (best[HEAPTRACK_CONFIG] >= 0 && fastest_hook > 0)
+		printf(" %6.1fx", best[HEAPTRACK_CONFIG] / fastest_hook);
 	putchar('\n');
+}
+
+static void run_row(const struct bench *b, const struct workload *w)
+{
+	double wall[NCONFIGS], cpu[NCONFIGS];
+
+	for (size_t k = 0; k < NCONFIGS; k++)
+		wall[k] = cpu[k] = -1.0;
+	/* Interleave the configurations so that drift in machine load hits all
+	 * alike. */
+	for (unsigned long r = 0; r < b->repeat; r++) {
+		for (size_t k = 0; k < NCONFIGS; k++) {
+			double s, c;
+
+			if (configs[k].heaptrack && !b->use_heaptrack)
+				continue;
+			s = run_once(b, w, &configs[k], b->devnull, &c);
+			if (wall[k] < 0 || s < wall[k])
+				wall[k] = s;
+			if (cpu[k] < 0 || c < cpu[k])
+				cpu[k] = c;
+		}
+	}
+	print_line(w->name, "wall", wall);
+	print_line("", "cpu", cpu);
 	fflush(stdout);
 }
 
@@ -454,16 +509,78 @@ static void memory_row(const struct bench *b, const struct config *c)
 		if (kb[hooked] <= 0)
 			die("hold printed no resident size");
 	}
-	printf("%-14s %6.1f bytes per live block (%ld blocks: %ld kB resident plain, %ld kB "
+	printf("%-9s %6.1f bytes per live block (%ld blocks: %ld kB resident plain, %ld kB "
 	       "hooked)\n",
 	       c->name, (double)(kb[1] - kb[0]) * 1024 / HOLD_BLOCKS, HOLD_BLOCKS, kb[0], kb[1]);
+}
+
+/* Deterministic: the same script on every machine. */
+static uint64_t next_random(uint64_t *x)
+{
+	*x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *x >> 33;
+}
+
+static void put_word(FILE *f, uint64_t *x, unsigned len)
+{
+	for (unsigned i = 0; i < len; i++)
+		fputc('a' + (int)(next_random(x) % 26), f);
+}
+
+/* The sqlite3 workload: a table of 100,000 rows, texts of varied sizes,
+ * an index, an update that grows texts, a delete, grouping and sorting. */
+static int write_sqlite_script(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	uint64_t x = 12345;
+	int err = 0;
+
+	if (f == NULL)
+		return -errno;
+	fputs("CREATE TABLE t(id INTEGER PRIMARY KEY, k INTEGER, grp INTEGER, name TEXT, "
+	      "body TEXT);\nBEGIN;\n", f);
+	for (int i = 0; i < SQLITE_LITERAL_ROWS; i += SQLITE_ROWS_PER_INSERT) {
+		fputs("INSERT INTO t(k, grp, name, body) VALUES\n", f);
+		for (int j = 0; j < SQLITE_ROWS_PER_INSERT; j++) {
+			uint64_t k = next_random(&x) % 1000003, grp = next_random(&x) % 97;
+			uint64_t name = 3 + next_random(&x) % 10, r = next_random(&x);
+			/* Most bodies short, one in eight long. */
+			uint64_t body = r % 8 != 0 ? 4 + r % 24 : 32 + r % 200;
+
+			fprintf(f, "(%" PRIu64 ", %" PRIu64 ", '", k, grp);
+			put_word(f, &x, (unsigned)name);
+			fputs("', '", f);
+			put_word(f, &x, (unsigned)body);
+			fputs(j + 1 < SQLITE_ROWS_PER_INSERT ? "'),\n" : "');\n", f);
+		}
+	}
+	fprintf(f,
+		"WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < %d)\n"
+		"  INSERT INTO t(k, grp, name, body)\n"
+		"  SELECT (k * 31 + n) %% 1000003, (grp + n) %% 97, name, substr(body, 1 + n)"
+		" FROM t, c;\n"
+		"COMMIT;\n"
+		"CREATE INDEX t_name ON t(name);\n"
+		"UPDATE t SET body = body || name, k = k + 1 WHERE id %% 5 = 0;\n"
+		"DELETE FROM t WHERE id %% 7 = 0;\n"
+		"SELECT grp, count(*), sum(k), max(length(body)) FROM t GROUP BY grp ORDER BY 2 DESC;\n"
+		"SELECT name, count(*) FROM t GROUP BY name ORDER BY 2 DESC, 1 LIMIT 20;\n"
+		"SELECT id, k FROM t ORDER BY body LIMIT 10;\n"
+		"SELECT count(*), sum(length(body)) FROM t;\n",
+		SQLITE_COPIES - 1);
+	if (ferror(f))
+		err = -EIO;
+	if (fclose(f) != 0 && err == 0)
+		err = -errno;
+	return err;
 }
 
 static int bench_run(int argc, char **argv)
 {
 	struct bench b;
 	struct workload w;
-	char path[PATH_MAX], a1[32], a2[32];
+	char path[PATH_MAX], sql[PATH_MAX], a1[32], a2[32];
+	int err;
 
 	parse_args(&b, argc, argv);
 	locate(&b);
@@ -473,14 +590,26 @@ static int bench_run(int argc, char **argv)
 	if (mkdtemp(tmpdir) == NULL)
 		die("mkdtemp %s: %s", tmpdir, strerror(errno));
 	have_tmpdir = 1;
-	join(b.ht_out, tmpdir, "ht");
+	join(rundir, tmpdir, "run");
+	if (mkdir(rundir, 0700) != 0)
+		die("mkdir %s: %s", rundir, strerror(errno));
+	join(b.ht_out, rundir, "ht");
+	if (b.use_sqlite && b.sqlite[0] != '\0') {
+		join(sql, tmpdir, "sqlite.sql");
+		err = write_sqlite_script(sql);
+		if (err != 0)
+			die("cannot write %s: %s", sql, strerror(-err));
+	}
 
-	printf("memscope overhead benchmark: slowdown against the plain run, best of %lu\n",
+	printf("memscope overhead benchmark (best of %lu): plain in seconds, the others as "
+	       "multiples of it\n"
+	       "  wall: fork to exit    cpu: user+sys of the whole program, all its threads\n"
+	       "  -ns: no stacks        ht/hook: heaptrack over the fastest hook with stacks\n\n",
 	       b.repeat);
-	printf("%-22s %8s", "workload", "plain_s");
+	printf("%-15s %-4s %6s", "workload", "", "plain");
 	for (size_t k = 1; k < NCONFIGS; k++)
-		printf(" %13s", configs[k].name);
-	printf(" %15s\n", b.use_heaptrack ? "heaptrack/hook" : "");
+		printf(" %*s", column_width(k), configs[k].name);
+	printf("%s\n", b.use_heaptrack ? " ht/hook" : "");
 
 	join(path, b.dir, "churn");
 	for (size_t i = 0; i < b.nthreads; i++) {
@@ -492,14 +621,13 @@ static int bench_run(int argc, char **argv)
 		snprintf(a2, sizeof(a2), "%lu", b.ops);
 		set_workload(&w, name, 3, path, a1, a2);
 		w.min_allocs = b.threads[i] * b.ops;
-		run_row(&b, &w, 0);
+		run_row(&b, &w);
 	}
 	if (b.use_python) {
 		char script[PATH_MAX];
 		FILE *f;
 
-		/* Beside the private directory, which is emptied after each run. */
-		snprintf(script, sizeof(script), "%s.py", tmpdir);
+		join(script, tmpdir, "dict.py");
 		f = fopen(script, "w");
 		if (f == NULL)
 			die("cannot write %s: %s", script, strerror(errno));
@@ -508,27 +636,42 @@ static int bench_run(int argc, char **argv)
 		set_workload(&w, "python3 dict", 2, b.python, script);
 		w.env = "PYTHONMALLOC=malloc";
 		w.min_allocs = b.dict;
-		run_row(&b, &w, 0);
+		run_row(&b, &w);
 		unlink(script);
 	}
 	join(path, b.dir, "cxx_churn");
 	snprintf(a1, sizeof(a1), "%lu", b.rounds);
 	set_workload(&w, "c++ new/delete", 2, path, a1);
 	w.min_allocs = b.rounds * 64;
-	run_row(&b, &w, 0);
+	run_row(&b, &w);
 
-	/* A mostly idle program: the CPU it used, hooked against plain. */
+	if (b.use_sqlite && b.sqlite[0] == '\0') {
+		printf("%-15s skipped: sqlite3 is not installed (Debian: apt-get install sqlite3)\n",
+		       "sqlite3");
+	} else if (b.use_sqlite) {
+		char read_cmd[PATH_MAX + 8];
+
+		/* -bail: an error in the script stops it, with exit status 1;
+		 * -init: no ~/.sqliterc. */
+		snprintf(read_cmd, sizeof(read_cmd), ".read %s", sql);
+		set_workload(&w, "sqlite3", 7, b.sqlite, "-batch", "-bail", "-init", "/dev/null",
+			     ":memory:", read_cmd);
+		w.min_allocs = SQLITE_MIN_ALLOCS;
+		run_row(&b, &w);
+	}
+
+	/* A mostly idle program: its cpu line is the one that tells. */
 	join(path, b.dir, "sparse");
-	set_workload(&w, "sparse (CPU time)", 2, path, "2000");
+	set_workload(&w, "sparse", 2, path, "2000");
 	w.min_allocs = 2000;
-	run_row(&b, &w, 1);
+	run_row(&b, &w);
 
 	printf("\nhook memory (RSS hooked minus plain, stacks on):\n");
 	memory_row(&b, &configs[1]); /* core */
 	memory_row(&b, &configs[3]); /* lockfree */
 	memory_row(&b, &configs[6]); /* unified, the default */
 
-	if (clean_tmpdir(0) != 0)
+	if (clean_dir(tmpdir, 0) != 0)
 		die("cannot remove %s: %s", tmpdir, strerror(errno));
 	return 0;
 }
