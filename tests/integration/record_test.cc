@@ -280,8 +280,13 @@ TEST(Record, KilledRecorderLeavesAReadableFile)
 	std::string file = dir + "/killed.rec";
 	mstest::Child top = mstest::start({ mstest::top_path(), "-b", "--json", "-d", "0.1", "-w",
 					    file, "--", mstest::workload("tui_target"), "30" });
-	top.read_line(10);
-	std::this_thread::sleep_for(std::chrono::milliseconds(800));
+	// Killed once a frame names alpha_site (the recorder writes each frame
+	// before it prints it), and a few frames later. The names come from
+	// the symbol thread after it has read libc's debug info: a few tenths
+	// of a second, more on a busy machine, so a fixed wait can end first.
+	while (top.read_line(10).find("\"function\":\"alpha_site\"") == std::string::npos)
+		;
+	std::this_thread::sleep_for(std::chrono::milliseconds(300));
 	kill(top.pid, SIGKILL);
 	top.wait();
 	mstest::Result rep = mstest::run({ mstest::report_path(), file, "--json" });

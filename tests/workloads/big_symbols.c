@@ -6,14 +6,18 @@
  * 100 ms and exits 0. Symbols for its frames take seconds to read with a
  * search that walks the whole table.
  */
+#define _GNU_SOURCE
 #include <stdlib.h>
 #include <time.h>
 
-/* 1##n - 100: NN as a number ("08" alone would be a bad octal one). */
-#define SITE(n)                                        \
-	__attribute__((noinline)) void *site_##n(void) \
-	{                                              \
-		return malloc(1000 + (1##n - 100));   \
+/* 1##n - 100: NN as a number ("08" alone would be a bad octal one). The
+ * block goes through a volatile so that malloc is called, not jumped to: a
+ * tail call would leave site_NN out of the stack. */
+#define SITE(n)                                                  \
+	__attribute__((noinline)) void *site_##n(void)           \
+	{                                                        \
+		void *volatile block = malloc(1000 + (1##n - 100)); \
+		return block;                                    \
 	}
 #define TEN(d)                                                                              \
 	SITE(d##0) SITE(d##1) SITE(d##2) SITE(d##3) SITE(d##4) SITE(d##5) SITE(d##6) SITE(d##7) \

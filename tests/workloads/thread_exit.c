@@ -31,9 +31,18 @@ static void nap_ms(long ms)
 		;
 }
 
+/* A block allocated and freed at once. Through a volatile, so that the
+ * compiler keeps the pair (it drops a malloc whose block is only freed). */
+static void churn(size_t size)
+{
+	void *volatile block = malloc(size);
+
+	free(block);
+}
+
 static void *worker(void *arg)
 {
-	char *block = malloc(1000);
+	char *volatile block = malloc(1000);
 
 	(void)arg;
 	nap_ms(200);
@@ -49,10 +58,10 @@ static void *forker(void *arg)
 	int status;
 
 	(void)arg;
-	free(malloc(100));
+	churn(100);
 	pid = fork();
 	if (pid == 0) {
-		free(malloc(200));
+		churn(200);
 		return NULL; /* the child's last thread ends */
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
@@ -73,7 +82,7 @@ int main(int argc, char **argv)
 	void *(*start)(void *) = NULL;
 	pthread_t t;
 
-	free(malloc(10));
+	churn(10);
 	if (strcmp(mode, "worker") == 0 && argc > 2) {
 		code = argv[2];
 		start = worker;

@@ -30,9 +30,13 @@ __attribute__((noinline)) static void *alpha_site(void)
 	return p;
 }
 
+/* Through a volatile: a tail call to malloc would leave beta_site out of
+ * the stack. */
 __attribute__((noinline)) static void *beta_site(void)
 {
-	return malloc(32);
+	void *volatile block = malloc(32);
+
+	return block;
 }
 
 static void *alpha(void *arg)
