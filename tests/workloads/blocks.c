@@ -35,6 +35,9 @@ static int failures;
 static void *(*libc_malloc)(size_t);
 static volatile size_t half_max = SIZE_MAX / 2;
 static volatile size_t huge_size = SIZE_MAX - 4096;
+/* Blocks passed through a volatile, so that an optimiser neither drops a
+ * malloc freed at once nor folds realloc(p, 0) away. */
+static void *volatile seen;
 
 #define CHECK(cond)                                                                     \
 	do {                                                                            \
@@ -104,7 +107,8 @@ static void *blocks(void *arg)
 	errno = 0;
 	CHECK(malloc(huge_size) == NULL && errno == ENOMEM);
 
-	CHECK(realloc(malloc(40), 0) == NULL);
+	seen = malloc(40);
+	CHECK(realloc(seen, 0) == NULL);
 
 	if (libc_malloc != NULL) {
 		p = libc_malloc(64);
@@ -113,7 +117,8 @@ static void *blocks(void *arg)
 		q = realloc(p, 128);
 		CHECK(q != NULL && ((char *)q)[63] == 7);
 		free(q);
-		free(libc_malloc(32));
+		seen = libc_malloc(32);
+		free(seen);
 	}
 
 	k1 = malloc(111);
