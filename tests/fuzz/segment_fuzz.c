@@ -67,8 +67,8 @@ static void build(void)
 		uint32_t stack = ms_store_stack_add(&store, frames, 1 + t, 0);
 
 		for (int i = 0; i < 10; i++)
-			ms_store_count_alloc(&store, (unsigned)i, slot, stack, 32, i == 3);
-		ms_store_count_free(&store, 1, slot, slot, stack, 32, 1000);
+			ms_store_count_alloc(&store, (unsigned)i, slot, stack, 32, i == 3, 0);
+		ms_store_count_free(&store, 1, slot, slot, stack, 32, 0, 1000);
 	}
 	ms_store_module_add(&store, 0, 0x400000, 0x400000, 0x500000, "/bin/app");
 	ms_store_module_set_epoch(&store, 0);
