@@ -1,9 +1,17 @@
 /*
- * The "core" backend: synchronous, sharded locks. The store's counter
- * cells are split by address hash; each has a mutex, held while a thread
- * accounts a block of its shard, so that a cell has one writer at a time
- * (its seqcount is a plain one) and a block's allocation and free land in
- * one cell. The thread that calls malloc or free does its own accounting.
+ * The "core" backend: synchronous, sharded locks, and none at all while the
+ * program has one thread. The store's counter cells are split by address
+ * hash; each has a mutex, held while a thread accounts a block of its
+ * shard, so that a cell has one writer at a time (its seqcount is a plain
+ * one) and a block's allocation and free land in one cell. The thread that
+ * calls malloc or free does its own accounting.
+ *
+ * Until the program's second thread first allocates, the store is in solo
+ * mode (memscope/store.h): the one thread accounts with plain stores and
+ * no lock, which is what most of the cost was in single-threaded programs
+ * (python, sqlite3: some ten locked instructions an operation). The second
+ * thread's first claim ends the mode for good, after the first thread's
+ * operation in progress, if any, has ended.
  */
 #define _GNU_SOURCE
 #include <memscope/backends.h>
@@ -49,6 +57,7 @@ static int core_open(ms_backend *be)
 		return -ENOMEM;
 	be->state = cs;
 	shards_init(cs);
+	ms_store_solo_start(be->store); /* where it cannot, locks as below */
 	return 0;
 }
 
@@ -59,40 +68,47 @@ static void core_close(ms_backend *be)
 	be->state = NULL;
 }
 
-static void alloc_in(ms_backend *be, uint64_t ptr, uint32_t thread, uint32_t stack,
+/* solo: the store is in solo mode and this is its thread (no lock). */
+static void alloc_in(ms_backend *be, int solo, uint64_t ptr, uint32_t thread, uint32_t stack,
 		     uint64_t size, int is_realloc, uint64_t born)
 {
 	struct shard *sh = &state_of(be)->shards[shard_of(ptr)];
 
-	pthread_mutex_lock(&sh->lock);
+	if (!solo)
+		pthread_mutex_lock(&sh->lock);
 	ms_store_count_alloc(be->store, shard_of(ptr), thread, stack, size, is_realloc, born);
-	pthread_mutex_unlock(&sh->lock);
+	if (!solo)
+		pthread_mutex_unlock(&sh->lock);
 }
 
-static void free_in(ms_backend *be, uint64_t ptr, uint32_t thread, uint32_t owner,
+static void free_in(ms_backend *be, int solo, uint64_t ptr, uint32_t thread, uint32_t owner,
 		    uint32_t stack, uint64_t size, uint64_t born, uint64_t now)
 {
 	struct shard *sh = &state_of(be)->shards[shard_of(ptr)];
 
-	pthread_mutex_lock(&sh->lock);
+	if (!solo)
+		pthread_mutex_lock(&sh->lock);
 	ms_store_count_free(be->store, shard_of(ptr), thread, owner, stack, size, born, now);
-	pthread_mutex_unlock(&sh->lock);
+	if (!solo)
+		pthread_mutex_unlock(&sh->lock);
 }
 
 static void core_record(ms_backend *be, const ms_event *ev)
 {
+	int solo = ms_store_solo_enter(be->store);
+
 	switch (ev->op) {
 	case MS_OP_ALLOC:
-		alloc_in(be, ev->ptr, ev->thread, ev->stack, ev->size, 0, ev->born);
+		alloc_in(be, solo, ev->ptr, ev->thread, ev->stack, ev->size, 0, ev->born);
 		break;
 	case MS_OP_FREE:
-		free_in(be, ev->ptr, ev->thread, ev->owner, ev->stack, ev->size, ev->born,
+		free_in(be, solo, ev->ptr, ev->thread, ev->owner, ev->stack, ev->size, ev->born,
 			ms_store_time());
 		break;
 	case MS_OP_REALLOC:
-		free_in(be, ev->old_ptr, ev->thread, ev->old_thread, ev->old_stack, ev->old_size,
-			ev->old_born, ev->born);
-		alloc_in(be, ev->ptr, ev->thread, ev->stack, ev->size, 1, ev->born);
+		free_in(be, solo, ev->old_ptr, ev->thread, ev->old_thread, ev->old_stack,
+			ev->old_size, ev->old_born, ev->born);
+		alloc_in(be, solo, ev->ptr, ev->thread, ev->stack, ev->size, 1, ev->born);
 		break;
 	case MS_OP_MOVE: /* annotations: counted, the blocks left as they are */
 	case MS_OP_BORROW:
@@ -100,6 +116,7 @@ static void core_record(ms_backend *be, const ms_event *ev)
 		ms_store_count_annotation(be->store, ev->op);
 		break;
 	}
+	ms_store_solo_leave(be->store, solo);
 }
 
 static void core_fork_prepare(ms_backend *be)

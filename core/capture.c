@@ -340,7 +340,7 @@ void ms_capture_fork_parent(ms_capture *c)
 
 int ms_capture_fork_child(ms_capture *c)
 {
-	int err, single_writer, shared_cells;
+	int err, single_writer, shared_cells, solo;
 
 	/* First what cannot fail: every lock released, signals unblocked
 	 * (urcu-bp's child handler), even if no new session can be made. The
@@ -362,9 +362,13 @@ int ms_capture_fork_child(ms_capture *c)
 		return err;
 	single_writer = c->store.single_writer;
 	shared_cells = c->store.shared_cells;
+	solo = (int)c->store.solo_allowed;
 	c->gen = next_gen(); /* the parent's blocks are not the child's */
 	err = ms_store_create(&c->store, c->dir, c->keeper_pid);
 	c->store.single_writer = single_writer;
 	c->store.shared_cells = shared_cells;
+	/* The child has one thread: the one that forked. */
+	if (err == 0 && solo)
+		ms_store_solo_start(&c->store);
 	return err;
 }

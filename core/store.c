@@ -65,6 +65,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <memscope/atomic.h>
@@ -598,13 +600,58 @@ static void copy_name(char *dst, const char *src)
 		__atomic_store_n(&dst[i], '\0', __ATOMIC_RELAXED);
 }
 
+static int membarrier(int cmd)
+{
+	return (int)syscall(SYS_membarrier, cmd, 0, 0);
+}
+
+int ms_store_solo_start(ms_store *st)
+{
+	if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0)
+		return -ENOSYS;
+	st->solo_claimed = 0;
+	st->solo_begun = st->solo_ended = 0;
+	st->solo_allowed = 1;
+	__atomic_store_n(&st->solo, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* How long a thread that ends solo mode waits, at most, for the solo
+ * thread's operation to end: one that never ends (a signal handler that
+ * left it with longjmp) must not hold the new thread forever. */
+#define SOLO_WAIT_NS 1000000000ull
+
+/* A thread claims a slot: the first is the solo thread; any other ends
+ * the mode. Each such thread makes sure by itself that the solo thread
+ * sees the end (its own membarrier), and waits for the operation the solo
+ * thread may be in. */
+static void solo_join(ms_store *st)
+{
+	uint64_t deadline;
+
+	if (!st->solo_allowed)
+		return;
+	if (ms_atomic_cas_acquire_u32(&st->solo_claimed, 0, 1))
+		return;
+	__atomic_store_n(&st->solo, 0, __ATOMIC_SEQ_CST);
+	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* registered at start: not expected */
+	deadline = ms_clock_mono_ns() + SOLO_WAIT_NS;
+	while (__atomic_load_n(&st->solo_ended, __ATOMIC_ACQUIRE) !=
+		       __atomic_load_n(&st->solo_begun, __ATOMIC_RELAXED) &&
+	       ms_clock_mono_ns() < deadline)
+		sched_yield();
+}
+
 uint32_t ms_store_thread_claim(ms_store *st, pid_t tid, const char *name)
 {
 	struct ms_seg_globals *g = globals(st);
 	uint32_t last = MS_SEG_THREADS - 1;
-	uint32_t slot = ms_atomic_add_relaxed_u32(&g->threads_used, 1) - 1;
+	uint32_t slot;
 	struct ms_seg_thread *t;
 
+	solo_join(st);
+	slot = ms_atomic_add_relaxed_u32(&g->threads_used, 1) - 1;
 	if (slot < last && reserve_threads(st, (uint64_t)slot + 1) != 0) {
 		/* No memory for its slot: it shares the last one. */
 		ms_atomic_add_relaxed(&g->threads_overflowed, 1);
@@ -680,9 +727,16 @@ static void bump(uint64_t *p, uint64_t v)
 /* Adds to a counter that every thread may change: an atomic add, or a
  * plain one when the store has a single writer (ms_store_single_writer).
  * Returns the new value. */
+/* Whether counters shared by all threads take plain stores now: a single
+ * writer (ms_store.single_writer) or solo mode. */
+static int plain_writes(const ms_store *st)
+{
+	return st->single_writer || __atomic_load_n(&st->solo, __ATOMIC_RELAXED);
+}
+
 static uint64_t shared_add(const ms_store *st, uint64_t *p, uint64_t v)
 {
-	if (st->single_writer) {
+	if (plain_writes(st)) {
 		bump(p, v);
 		return ms_atomic_load_relaxed(p);
 	}
@@ -692,9 +746,25 @@ static uint64_t shared_add(const ms_store *st, uint64_t *p, uint64_t v)
 /* Spins on the peak's lock before a thread yields its processor. */
 #define PEAK_SPINS 64
 
+/* Now, on the monotonic clock, from the store's own clock once the sampler
+ * has measured its rate: a program whose heap keeps growing raises the
+ * peak at nearly every allocation, and a clock read there cost more than
+ * the rest of the peak's upkeep. */
+static uint64_t peak_time_ns(const ms_store *st)
+{
+	uint64_t q = __atomic_load_n(&st->ns_per_unit_q32, __ATOMIC_RELAXED);
+	uint64_t units = ms_store_time() - st->start_time;
+
+	if (q == 0)
+		return ms_clock_mono_ns();
+	return st->start_time_mono_ns + (uint64_t)(((unsigned __int128)units * q) >> 32);
+}
+
 static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t live)
 {
-	if (st->shared_cells) {
+	int plain = plain_writes(st);
+
+	if (st->shared_cells && !plain) {
 		/* No lock at all: the highest live figure wins by CAS and stamps
 		 * its time right after. Two threads raising it at once may leave
 		 * the higher peak with the time of the lower one, reached an
@@ -704,7 +774,7 @@ static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t li
 		while (live > peak) {
 			if (__atomic_compare_exchange_n(&g->peak_bytes, &peak, live, 1,
 							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-				ms_atomic_store_relaxed(&g->peak_mono_ns, ms_clock_mono_ns());
+				ms_atomic_store_relaxed(&g->peak_mono_ns, peak_time_ns(st));
 				break;
 			}
 		}
@@ -718,7 +788,7 @@ static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t li
 	 * spinning through their time slices (threads outnumbering cores
 	 * took minutes under TSan): spin a little, then yield. */
 	for (unsigned spins = 0;
-	     !st->single_writer && !ms_atomic_cas_acquire_u32(&g->peak_lock, 0, 1); spins++) {
+	     !plain && !ms_atomic_cas_acquire_u32(&g->peak_lock, 0, 1); spins++) {
 		if (spins < PEAK_SPINS)
 			ms_cpu_relax();
 		else
@@ -728,10 +798,10 @@ static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t li
 		ms_atomic_store_relaxed_u32(&g->peak_seq, g->peak_seq + 1);
 		ms_atomic_fence_release();
 		ms_atomic_store_relaxed(&g->peak_bytes, live);
-		ms_atomic_store_relaxed(&g->peak_mono_ns, ms_clock_mono_ns());
+		ms_atomic_store_relaxed(&g->peak_mono_ns, peak_time_ns(st));
 		ms_atomic_store_release_u32(&g->peak_seq, g->peak_seq + 1);
 	}
-	if (!st->single_writer)
+	if (!plain)
 		ms_atomic_store_release_u32(&g->peak_lock, 0);
 }
 
@@ -776,10 +846,14 @@ static void count_lifetime(const ms_store *st, uint32_t stack, uint64_t lifetime
 		;
 }
 
-static void raise_site_peak(struct ms_seg_site *site, uint64_t live)
+static void raise_site_peak(const ms_store *st, struct ms_seg_site *site, uint64_t live)
 {
 	uint64_t peak = ms_atomic_load_relaxed(&site->peak_bytes);
 
+	if (plain_writes(st)) {
+		ms_atomic_store_relaxed(&site->peak_bytes, live);
+		return;
+	}
 	while (live > peak &&
 	       !__atomic_compare_exchange_n(&site->peak_bytes, &peak, live, 1, __ATOMIC_RELAXED,
 					    __ATOMIC_RELAXED))
@@ -862,7 +936,7 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 	shared_add(st, &site->alloc_bytes, size);
 	live = shared_add(st, &site->live_bytes, size);
 	if (live > ms_atomic_load_relaxed(&site->peak_bytes))
-		raise_site_peak(site, live);
+		raise_site_peak(st, site, live);
 	count_birth(st, stack, size, born);
 
 	live = shared_add(st, &g->live_bytes, size);
@@ -1198,9 +1272,14 @@ static void calibrate(ms_store *st, uint64_t mono_ns)
 	if (st->calibrated)
 		return;
 	st->calibrated = ns >= 2000000000u;
-	if (ns >= 1000000u || (ns >= 10000u && globals(st)->time_per_s == 0))
+	if (units == 0)
+		return;
+	if (ns >= 1000000u || (ns >= 10000u && globals(st)->time_per_s == 0)) {
 		ms_atomic_store_relaxed(&globals(st)->time_per_s,
 					(uint64_t)((unsigned __int128)units * 1000000000u / ns));
+		__atomic_store_n(&st->ns_per_unit_q32,
+				 (uint64_t)(((unsigned __int128)ns << 32) / units), __ATOMIC_RELAXED);
+	}
 }
 
 /* The clocks first, together, so CPU% is not skewed by our own work

@@ -472,6 +472,61 @@ TEST_P(Engine, EightThreadsExactWithCrossThreadFrees)
 	ms_snapshot_release(&s);
 }
 
+// core: the first thread accounts without a lock (solo mode) until a
+// second thread comes; the second's first operation lands while the first
+// is busy, and nothing is lost at the switch. In many rounds (a new engine
+// each), for the switch falls at another point of the first thread's
+// operation each time.
+TEST_P(Engine, SoloModeEndsWithoutLosingAnOperation)
+{
+	const int rounds = 40, per = 20000;
+	for (int round = 0; round < rounds; round++) {
+		if (round > 0) {
+			ms_reader_close(&r);
+			unlink(c.store.path);
+			ms_capture_close(&c);
+			ASSERT_EQ(ms_capture_open(&c, ops, dir.c_str(), getpid()), 0);
+			ASSERT_EQ(ms_reader_open(&r, c.store.path), 0);
+		}
+		mstest::alloc(&c, fake(0), 64);
+		EXPECT_EQ(c.store.solo, c.store.solo_allowed); // core and its wrappers
+		EXPECT_EQ(c.store.solo_allowed, is_core() || strcmp(GetParam(), "counting") == 0);
+		std::atomic<bool> go{ false };
+		std::thread other([&] {
+			while (!go.load())
+				;
+			for (int i = 0; i < per; i++)
+				mstest::alloc(&c, fake(1 + (uint64_t)i), 16);
+			for (int i = 0; i < per; i++)
+				mstest::free_block(&c, fake(1 + (uint64_t)i));
+		});
+		go.store(true);
+		for (int i = 0; i < per; i++) {
+			mstest::alloc(&c, fake(100000 + (uint64_t)i), 32);
+			mstest::free_block(&c, fake(100000 + (uint64_t)i));
+		}
+		other.join();
+		EXPECT_EQ(c.store.solo, 0u);
+
+		ms_snapshot s = snap();
+		EXPECT_EQ(s.total_allocs, 1u + 2u * per) << "round " << round;
+		EXPECT_EQ(s.total_frees, 2u * per) << "round " << round;
+		EXPECT_EQ(s.total_bytes, 64u + 48u * per) << "round " << round;
+		EXPECT_EQ(s.live_bytes, 64u) << "round " << round;
+		EXPECT_EQ(s.live_allocs, 1u) << "round " << round;
+		EXPECT_FALSE(s.torn);
+		uint64_t site_allocs = 0, site_live = 0;
+		for (size_t i = 0; i < s.nsites; i++) {
+			site_allocs += s.sites[i].allocs;
+			site_live += s.sites[i].live_bytes;
+		}
+		EXPECT_EQ(site_allocs, 1u + 2u * per) << "round " << round;
+		EXPECT_EQ(site_live, 64u) << "round " << round;
+		ms_snapshot_release(&s);
+		mstest::free_block(&c, fake(0));
+	}
+}
+
 // The sampler's upkeep runs while eight threads fill and churn a table far
 // past its first size: tables grow on the hook path and are replaced by
 // maintain (the lockfree backend), and nothing is lost or counted twice.

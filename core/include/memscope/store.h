@@ -66,6 +66,13 @@ typedef struct ms_store {
 	uint64_t reserved_notes, reserved_names, reserved_lives;
 	uint64_t start_time, start_time_mono_ns; /* for the time units' rate */
 	int calibrated; /* the rate is measured for good */
+	uint64_t ns_per_unit_q32; /* ns a time unit, 32 fraction bits (sampler); 0: not yet */
+	/* Solo mode (ms_store_solo_start): while solo is set, one thread of the
+	 * program accounts, and every counter takes plain stores. */
+	uint32_t solo;
+	uint32_t solo_allowed; /* solo mode is on for this store */
+	uint32_t solo_claimed; /* the solo thread has claimed its slot */
+	uint32_t solo_begun, solo_ended; /* the solo thread's operations */
 } ms_store;
 
 /* Creates the segment of the calling process in dir, named
@@ -90,9 +97,44 @@ void ms_store_finish(ms_store *st);
  * parent's segment before creating its own. */
 void ms_store_detach(ms_store *st);
 
+/*
+ * Solo mode: a program with one thread makes its counts without a single
+ * locked instruction. ms_store_solo_start turns it on (a backend, when it
+ * opens: core does); it returns 0, or -ENOSYS where the system cannot end
+ * it safely (no membarrier(2)), and the mode then stays off. The first
+ * thread to claim a slot is the solo thread; the claim of any other thread
+ * ends the mode for good: it waits until the solo thread is out of the
+ * operation it may be in (membarrier makes the solo thread's side free of
+ * fences), and from then on every counter is shared as usual. The solo
+ * thread brackets each operation: ms_store_solo_enter returns 1 if it may
+ * write plainly (then _leave(st, 1) after), else 0; for any other thread it
+ * returns 0. Hook path.
+ */
+int ms_store_solo_start(ms_store *st);
+
+static inline int ms_store_solo_enter(ms_store *st)
+{
+	if (!__atomic_load_n(&st->solo, __ATOMIC_RELAXED))
+		return 0;
+	__atomic_store_n(&st->solo_begun, st->solo_begun + 1, __ATOMIC_RELAXED);
+	/* The other side's membarrier orders this store before the load. */
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&st->solo, __ATOMIC_RELAXED))
+		return 1;
+	__atomic_store_n(&st->solo_ended, st->solo_begun, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static inline void ms_store_solo_leave(ms_store *st, int entered)
+{
+	if (entered)
+		__atomic_store_n(&st->solo_ended, st->solo_begun, __ATOMIC_RELEASE);
+}
+
 /* Takes a slot in the thread table for the calling thread. When the table is
- * full, every further thread shares its last slot. Hook path: lock-free,
- * does not allocate. */
+ * full, every further thread shares its last slot. Ends solo mode if the
+ * caller is not the first thread (see above). Hook path: does not
+ * allocate; waits only for the solo thread to leave an operation. */
 uint32_t ms_store_thread_claim(ms_store *st, pid_t tid, const char *name);
 void ms_store_thread_exit(ms_store *st, uint32_t slot);
 
