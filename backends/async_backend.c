@@ -20,7 +20,8 @@
  *
  * The "unified" backend is this one with a rule per thread (at WINDOW): a
  * thread applies its own events in place, under the drain's lock, until it
- * is busy enough for a ring.
+ * is busy enough for a ring; and while the program has one thread (solo
+ * mode, memscope/store.h), in place without the lock.
  */
 #define _GNU_SOURCE
 #include <memscope/backends.h>
@@ -440,6 +441,13 @@ static void route(ms_backend *be, struct slot *s)
 	struct ring *r;
 	uint64_t tail;
 
+	if (as->unified && ms_store_solo_enter(be->store)) {
+		/* The program's only thread: no ring, no lock (nothing else
+		 * writes the store; see unified_open). */
+		apply(be, s);
+		ms_store_solo_leave(be->store, 1);
+		return;
+	}
 	if (ms_atomic_load_relaxed_u32(&as->sync) || (as->unified && !use_ring(as)) ||
 	    (r = own_ring(as)) == NULL) {
 		apply_in_place(be, s);
@@ -638,8 +646,14 @@ static int unified_open(ms_backend *be)
 {
 	int err = async_open(be);
 
-	if (err == 0)
+	if (err == 0) {
 		state_of(be)->unified = 1;
+		/* While the program has one thread it applies its own events
+		 * with neither ring nor lock: the drain has nothing to apply,
+		 * for no other thread makes events. The second thread's first
+		 * claim ends that (memscope/store.h) before its first event. */
+		ms_store_solo_start(be->store);
+	}
 	return err;
 }
 

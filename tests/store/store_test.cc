@@ -472,7 +472,7 @@ TEST_P(Engine, EightThreadsExactWithCrossThreadFrees)
 	ms_snapshot_release(&s);
 }
 
-// core: the first thread accounts without a lock (solo mode) until a
+// core and unified: the first thread accounts without a lock (solo mode) until a
 // second thread comes; the second's first operation lands while the first
 // is busy, and nothing is lost at the switch. In many rounds (a new engine
 // each), for the switch falls at another point of the first thread's
@@ -489,8 +489,9 @@ TEST_P(Engine, SoloModeEndsWithoutLosingAnOperation)
 			ASSERT_EQ(ms_reader_open(&r, c.store.path), 0);
 		}
 		mstest::alloc(&c, fake(0), 64);
-		EXPECT_EQ(c.store.solo, c.store.solo_allowed); // core and its wrappers
-		EXPECT_EQ(c.store.solo_allowed, is_core() || strcmp(GetParam(), "counting") == 0);
+		EXPECT_EQ(c.store.solo, c.store.solo_allowed);
+		EXPECT_EQ(c.store.solo_allowed, is_core() || strcmp(GetParam(), "counting") == 0 ||
+							 strcmp(GetParam(), "unified") == 0);
 		std::atomic<bool> go{ false };
 		std::thread other([&] {
 			while (!go.load())
