@@ -724,16 +724,15 @@ static void bump(uint64_t *p, uint64_t v)
 	ms_atomic_store_relaxed(p, ms_atomic_load_relaxed(p) + v);
 }
 
-/* Adds to a counter that every thread may change: an atomic add, or a
- * plain one when the store has a single writer (ms_store_single_writer).
- * Returns the new value. */
 /* Whether counters shared by all threads take plain stores now: a single
- * writer (ms_store.single_writer) or solo mode. */
+ * writer (ms_store.single_writer) or solo mode (ms_store_solo_start). */
 static int plain_writes(const ms_store *st)
 {
 	return st->single_writer || __atomic_load_n(&st->solo, __ATOMIC_RELAXED);
 }
 
+/* Adds to a counter that every thread may change: an atomic add, or a
+ * plain one when plain_writes says so. Returns the new value. */
 static uint64_t shared_add(const ms_store *st, uint64_t *p, uint64_t v)
 {
 	if (plain_writes(st)) {
