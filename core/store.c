@@ -605,11 +605,14 @@ static int membarrier(int cmd)
 	return (int)syscall(SYS_membarrier, cmd, 0, 0);
 }
 
+/* solo_claimed: no thread yet, the solo thread's, the mode is over. */
+enum { SOLO_OPEN, SOLO_TAKEN, SOLO_OVER };
+
 int ms_store_solo_start(ms_store *st)
 {
 	if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0)
 		return -ENOSYS;
-	st->solo_claimed = 0;
+	st->solo_claimed = SOLO_OPEN;
 	st->solo_begun = st->solo_ended = 0;
 	st->solo_allowed = 1;
 	__atomic_store_n(&st->solo, 1, __ATOMIC_RELEASE);
@@ -622,16 +625,19 @@ int ms_store_solo_start(ms_store *st)
 #define SOLO_WAIT_NS 1000000000ull
 
 /* A thread claims a slot: the first is the solo thread; any other ends
- * the mode. Each such thread makes sure by itself that the solo thread
- * sees the end (its own membarrier), and waits for the operation the solo
- * thread may be in. */
+ * the mode. Until one of them has seen the solo thread out of its last
+ * plain operation (SOLO_OVER), each makes sure by itself that the solo
+ * thread sees the end (its own membarrier) and waits for that operation;
+ * later threads find the mode over and pay nothing (a program that makes
+ * thousands of threads must not send an interrupt to every CPU for each). */
 static void solo_join(ms_store *st)
 {
 	uint64_t deadline;
 
-	if (!st->solo_allowed)
+	if (!st->solo_allowed ||
+	    __atomic_load_n(&st->solo_claimed, __ATOMIC_ACQUIRE) == SOLO_OVER)
 		return;
-	if (ms_atomic_cas_acquire_u32(&st->solo_claimed, 0, 1))
+	if (ms_atomic_cas_acquire_u32(&st->solo_claimed, SOLO_OPEN, SOLO_TAKEN))
 		return;
 	__atomic_store_n(&st->solo, 0, __ATOMIC_SEQ_CST);
 	if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
@@ -641,6 +647,7 @@ static void solo_join(ms_store *st)
 		       __atomic_load_n(&st->solo_begun, __ATOMIC_RELAXED) &&
 	       ms_clock_mono_ns() < deadline)
 		sched_yield();
+	__atomic_store_n(&st->solo_claimed, SOLO_OVER, __ATOMIC_RELEASE);
 }
 
 uint32_t ms_store_thread_claim(ms_store *st, pid_t tid, const char *name)

@@ -71,7 +71,7 @@ typedef struct ms_store {
 	 * program accounts, and every counter takes plain stores. */
 	uint32_t solo;
 	uint32_t solo_allowed; /* solo mode is on for this store */
-	uint32_t solo_claimed; /* the solo thread has claimed its slot */
+	uint32_t solo_claimed; /* whether the solo thread claimed, or the mode is over */
 	uint32_t solo_begun, solo_ended; /* the solo thread's operations */
 } ms_store;
 
