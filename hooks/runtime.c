@@ -246,6 +246,7 @@ __attribute__((destructor)) static void runtime_stop(void)
 	 * run later may still free, and readers keep seeing it. */
 	ms_capture_finish(&ms_hook_capture);
 	pthread_mutex_unlock(&sample_lock);
+	ms_unwind_report();
 }
 
 void ms_runtime_exit(void)

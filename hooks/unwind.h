@@ -17,4 +17,13 @@ void ms_unwind_init(void);
  * innermost first; returns how many. Hook path. */
 uint32_t ms_unwind(uint64_t *frames);
 
+/* With MEMSCOPE_UNWIND_CHECK=FILE, writes the check's counts there: every
+ * capture, how it was made (reusing the thread's last stack, walked
+ * through, or by libunwind) and how many differed from unw_backtrace.
+ * At exit. */
+void ms_unwind_report(void);
+
+/* A library is gone: code addresses may now mean other code. */
+void ms_unwind_forget(void);
+
 #endif
