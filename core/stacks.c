@@ -61,15 +61,22 @@ static MS_TLS struct cached cache[CACHE_SIZE];
 
 static uint32_t generations;
 
+/* Every frame is multiplied on its own and the products summed, so the
+ * multiplications run side by side rather than one after the other (this
+ * runs at every allocation); each position has its own odd multiplier, so
+ * that a swap of two frames does not hash alike. murmur3's finaliser mixes
+ * the sum. Equal hashes are always checked frame by frame. */
 static uint64_t hash_frames(const uint64_t *frames, uint32_t depth)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ depth;
+	uint64_t h = depth;
 
-	for (uint32_t i = 0; i < depth; i++) {
-		h ^= frames[i];
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
+	for (uint32_t i = 0; i < depth; i++)
+		h += frames[i] * (0xff51afd7ed558ccdull + 2 * i * 0x9e3779b97f4a7c15ull);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
 	return h;
 }
 
