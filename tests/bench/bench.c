@@ -28,8 +28,9 @@
  * ran, the cpu line how much more CPU it took: a drain thread on another
  * core costs CPU and little wall time.
  *
- * Last, the hook's memory per live block: hold (a million live 16-byte
- * blocks) plain and hooked.
+ * Last, the hook's memory per live block: hold (one and two million live
+ * 16-byte blocks) plain and hooked; what a million more blocks cost beyond
+ * plain, per block, and the rest, fixed (the session, the hook's own).
  *
  * churn, cxx_churn, sparse and hold sit next to this binary; the hook is
  * ../../hooks/libmemscope.so from here (the bazel-bin layout) unless
@@ -479,39 +480,49 @@ static void set_workload(struct workload *w, const char *name, int nargs, ...)
 	va_end(ap);
 }
 
-/* The hook's memory per live block: hold's RSS hooked minus plain, over
- * the blocks it holds. */
-static void memory_row(const struct bench *b, const struct config *c)
+/* hold's resident kB holding blocks blocks, plain (c NULL) or under c. */
+static long hold_kb(const struct bench *b, const struct config *c, long blocks)
 {
 	struct workload w;
-	char path[PATH_MAX], count[24], buf[64];
-	long kb[2] = { 0, 0 };
+	char path[PATH_MAX], out_path[PATH_MAX], count[24], buf[64];
+	int fd;
+	ssize_t n;
+	long kb;
 
 	join(path, b->dir, "hold");
-	snprintf(count, sizeof(count), "%ld", HOLD_BLOCKS);
+	snprintf(count, sizeof(count), "%ld", blocks);
 	set_workload(&w, "hold", 2, path, count);
-	w.min_allocs = HOLD_BLOCKS;
-	for (int hooked = 0; hooked < 2; hooked++) {
-		char out_path[PATH_MAX];
-		int fd;
-		ssize_t n;
+	w.min_allocs = (unsigned long)blocks;
+	join(out_path, tmpdir, "hold.out");
+	fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("cannot create %s: %s", out_path, strerror(errno));
+	run_once(b, &w, c != NULL ? c : &configs[0], fd, NULL);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(out_path);
+	buf[n > 0 ? n : 0] = '\0';
+	kb = strtol(buf, NULL, 10);
+	if (kb <= 0)
+		die("hold printed no resident size");
+	return kb;
+}
 
-		join(out_path, tmpdir, "hold.out");
-		fd = open(out_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			die("cannot create %s: %s", out_path, strerror(errno));
-		run_once(b, &w, hooked ? c : &configs[0], fd, NULL);
-		n = pread(fd, buf, sizeof(buf) - 1, 0);
-		close(fd);
-		unlink(out_path);
-		buf[n > 0 ? n : 0] = '\0';
-		kb[hooked] = strtol(buf, NULL, 10);
-		if (kb[hooked] <= 0)
-			die("hold printed no resident size");
-	}
-	printf("%-9s %6.1f bytes per live block (%ld blocks: %ld kB resident plain, %ld kB "
-	       "hooked)\n",
-	       c->name, (double)(kb[1] - kb[0]) * 1024 / HOLD_BLOCKS, HOLD_BLOCKS, kb[0], kb[1]);
+/* The hook's memory per live block: what HOLD_BLOCKS more live blocks cost
+ * under the hook beyond what they cost plain (hold with N and with 2N
+ * blocks), so that the session's and the hook's own fixed memory, shown
+ * apart, does not count as a block's. */
+static void memory_row(const struct bench *b, const struct config *c)
+{
+	long plain1 = hold_kb(b, NULL, HOLD_BLOCKS), plain2 = hold_kb(b, NULL, 2 * HOLD_BLOCKS);
+	long hooked1 = hold_kb(b, c, HOLD_BLOCKS), hooked2 = hold_kb(b, c, 2 * HOLD_BLOCKS);
+	double per_block = (double)((hooked2 - hooked1) - (plain2 - plain1)) * 1024 / HOLD_BLOCKS;
+	double fixed_kb = (double)(hooked1 - plain1) - per_block * HOLD_BLOCKS / 1024;
+
+	printf("%-9s %6.1f bytes per live block, %6.0f kB fixed (%ld and %ld blocks: %ld and %ld kB "
+	       "resident plain, %ld and %ld kB hooked)\n",
+	       c->name, per_block, fixed_kb, HOLD_BLOCKS, 2 * HOLD_BLOCKS, plain1, plain2, hooked1,
+	       hooked2);
 }
 
 /* Deterministic: the same script on every machine. */
@@ -666,7 +677,7 @@ static int bench_run(int argc, char **argv)
 	w.min_allocs = 2000;
 	run_row(&b, &w);
 
-	printf("\nhook memory (RSS hooked minus plain, stacks on):\n");
+	printf("\nhook memory (RSS hooked minus plain, stacks on; per block: of a million more):\n");
 	memory_row(&b, &configs[1]); /* core */
 	memory_row(&b, &configs[3]); /* lockfree */
 	memory_row(&b, &configs[6]); /* unified, the default */
