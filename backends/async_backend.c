@@ -39,7 +39,6 @@
 #include <memscope/atomic.h>
 #include <memscope/own_threads.h>
 #include <memscope/platform.h>
-#include <memscope/ptr_map.h> /* ms_ptr_hash */
 
 #define MS_TLS __thread __attribute__((tls_model("initial-exec")))
 
@@ -147,11 +146,6 @@ static struct async_state *state_of(ms_backend *be)
 	return be->state;
 }
 
-static unsigned cell_of(uint64_t ptr)
-{
-	return (unsigned)(ms_ptr_hash(ptr) % MS_STORE_CELLS);
-}
-
 /* --- applying (the drain, or a thread in sync mode; under lock) ---------- */
 
 static void apply(ms_backend *be, const struct slot *s)
@@ -160,11 +154,11 @@ static void apply(ms_backend *be, const struct slot *s)
 
 	switch (s->op) {
 	case MS_OP_ALLOC:
-		ms_store_count_alloc(be->store, cell_of(s->ptr), s->thread, s->stack, s->size,
+		ms_store_count_alloc(be->store, ms_store_cell_of(s->ptr), s->thread, s->stack, s->size,
 				     s->flags & SLOT_RESIZED, s->born);
 		break;
 	case MS_OP_FREE:
-		ms_store_count_free(be->store, cell_of(s->ptr), s->thread, s->owner, s->stack,
+		ms_store_count_free(be->store, ms_store_cell_of(s->ptr), s->thread, s->owner, s->stack,
 				    s->size, s->born, now);
 		break;
 	default:
@@ -441,13 +435,6 @@ static void route(ms_backend *be, struct slot *s)
 	struct ring *r;
 	uint64_t tail;
 
-	if (as->unified && ms_store_solo_enter(be->store)) {
-		/* The program's only thread: no ring, no lock (nothing else
-		 * writes the store; see unified_open). */
-		apply(be, s);
-		ms_store_solo_leave(be->store, 1);
-		return;
-	}
 	if (ms_atomic_load_relaxed_u32(&as->sync) || (as->unified && !use_ring(as)) ||
 	    (r = own_ring(as)) == NULL) {
 		apply_in_place(be, s);
@@ -485,6 +472,15 @@ static void route(ms_backend *be, struct slot *s)
 
 static void async_record(ms_backend *be, const ms_event *ev)
 {
+	struct async_state *as = state_of(be);
+
+	if (as->unified && ms_store_solo_enter(be->store)) {
+		/* The program's only thread: no ring, no lock, no stamp
+		 * (nothing else writes the store; see unified_open). */
+		ms_store_count_event(be->store, ev);
+		ms_store_solo_leave(be->store, 1);
+		return;
+	}
 	struct slot s = {
 		.ptr = ev->ptr,
 		.size = ev->size,

@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include <memscope/platform.h>
-#include <memscope/ptr_map.h>
 
 #define SHARDS MS_STORE_CELLS
 
@@ -40,7 +39,7 @@ static struct core_state *state_of(ms_backend *be)
 
 static unsigned shard_of(uint64_t ptr)
 {
-	return (unsigned)(ms_ptr_hash(ptr) % SHARDS);
+	return ms_store_cell_of(ptr); /* a shard's cell is its own */
 }
 
 static void shards_init(struct core_state *cs)
@@ -68,47 +67,46 @@ static void core_close(ms_backend *be)
 	be->state = NULL;
 }
 
-/* solo: the store is in solo mode and this is its thread (no lock). */
-static void alloc_in(ms_backend *be, int solo, uint64_t ptr, uint32_t thread, uint32_t stack,
+static void alloc_in(ms_backend *be, uint64_t ptr, uint32_t thread, uint32_t stack,
 		     uint64_t size, int is_realloc, uint64_t born)
 {
 	struct shard *sh = &state_of(be)->shards[shard_of(ptr)];
 
-	if (!solo)
-		pthread_mutex_lock(&sh->lock);
+	pthread_mutex_lock(&sh->lock);
 	ms_store_count_alloc(be->store, shard_of(ptr), thread, stack, size, is_realloc, born);
-	if (!solo)
-		pthread_mutex_unlock(&sh->lock);
+	pthread_mutex_unlock(&sh->lock);
 }
 
-static void free_in(ms_backend *be, int solo, uint64_t ptr, uint32_t thread, uint32_t owner,
+static void free_in(ms_backend *be, uint64_t ptr, uint32_t thread, uint32_t owner,
 		    uint32_t stack, uint64_t size, uint64_t born, uint64_t now)
 {
 	struct shard *sh = &state_of(be)->shards[shard_of(ptr)];
 
-	if (!solo)
-		pthread_mutex_lock(&sh->lock);
+	pthread_mutex_lock(&sh->lock);
 	ms_store_count_free(be->store, shard_of(ptr), thread, owner, stack, size, born, now);
-	if (!solo)
-		pthread_mutex_unlock(&sh->lock);
+	pthread_mutex_unlock(&sh->lock);
 }
 
 static void core_record(ms_backend *be, const ms_event *ev)
 {
-	int solo = ms_store_solo_enter(be->store);
-
+	if (ms_store_solo_enter(be->store)) {
+		/* The program's only thread: no lock. */
+		ms_store_count_event(be->store, ev);
+		ms_store_solo_leave(be->store, 1);
+		return;
+	}
 	switch (ev->op) {
 	case MS_OP_ALLOC:
-		alloc_in(be, solo, ev->ptr, ev->thread, ev->stack, ev->size, 0, ev->born);
+		alloc_in(be, ev->ptr, ev->thread, ev->stack, ev->size, 0, ev->born);
 		break;
 	case MS_OP_FREE:
-		free_in(be, solo, ev->ptr, ev->thread, ev->owner, ev->stack, ev->size, ev->born,
+		free_in(be, ev->ptr, ev->thread, ev->owner, ev->stack, ev->size, ev->born,
 			ms_store_time());
 		break;
 	case MS_OP_REALLOC:
-		free_in(be, solo, ev->old_ptr, ev->thread, ev->old_thread, ev->old_stack,
-			ev->old_size, ev->old_born, ev->born);
-		alloc_in(be, solo, ev->ptr, ev->thread, ev->stack, ev->size, 1, ev->born);
+		free_in(be, ev->old_ptr, ev->thread, ev->old_thread, ev->old_stack, ev->old_size,
+			ev->old_born, ev->born);
+		alloc_in(be, ev->ptr, ev->thread, ev->stack, ev->size, 1, ev->born);
 		break;
 	case MS_OP_MOVE: /* annotations: counted, the blocks left as they are */
 	case MS_OP_BORROW:
@@ -116,7 +114,6 @@ static void core_record(ms_backend *be, const ms_event *ev)
 		ms_store_count_annotation(be->store, ev->op);
 		break;
 	}
-	ms_store_solo_leave(be->store, solo);
 }
 
 static void core_fork_prepare(ms_backend *be)

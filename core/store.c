@@ -74,6 +74,7 @@
 #include <memscope/event.h>
 #include <memscope/own_threads.h>
 #include <memscope/platform.h>
+#include <memscope/ptr_map.h>
 #include <memscope/session.h>
 
 #include "store_layout.h"
@@ -983,6 +984,34 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	count_death(st, stack, size, born, now);
 
 	shared_add(st, &g->live_bytes, -size);
+}
+
+unsigned ms_store_cell_of(uint64_t ptr)
+{
+	return (unsigned)(ms_ptr_hash(ptr) % MS_STORE_CELLS);
+}
+
+void ms_store_count_event(ms_store *st, const ms_event *ev)
+{
+	switch (ev->op) {
+	case MS_OP_ALLOC:
+		ms_store_count_alloc(st, ms_store_cell_of(ev->ptr), ev->thread, ev->stack, ev->size,
+				     0, ev->born);
+		break;
+	case MS_OP_FREE:
+		ms_store_count_free(st, ms_store_cell_of(ev->ptr), ev->thread, ev->owner, ev->stack,
+				    ev->size, ev->born, ms_store_time());
+		break;
+	case MS_OP_REALLOC: /* the old block ends as the new one is born */
+		ms_store_count_free(st, ms_store_cell_of(ev->old_ptr), ev->thread, ev->old_thread,
+				    ev->old_stack, ev->old_size, ev->old_born, ev->born);
+		ms_store_count_alloc(st, ms_store_cell_of(ev->ptr), ev->thread, ev->stack, ev->size,
+				     1, ev->born);
+		break;
+	default: /* annotations: counted, the blocks left as they are */
+		ms_store_count_annotation(st, ev->op);
+		break;
+	}
 }
 
 uint32_t ms_store_stack_add(ms_store *st, const uint64_t *frames, uint32_t depth,

@@ -153,6 +153,16 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 			  uint64_t size, int is_realloc, uint64_t born);
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
 			 uint32_t stack, uint64_t size, uint64_t born, uint64_t now);
+/* A whole event (memscope/event.h) at once, in the cells its blocks'
+ * addresses hash to, a free at the present time: for a caller that may
+ * write any cell now (the only writer, in solo mode; any thread, with
+ * shared_cells). */
+struct ms_event;
+void ms_store_count_event(ms_store *st, const struct ms_event *ev);
+
+/* The counter cell of a block's address, as the backends choose it. */
+unsigned ms_store_cell_of(uint64_t ptr);
+
 /* An operation the hook could not account (its own table could not grow). */
 void ms_store_count_dropped(ms_store *st);
 /* A free of a block the hook never saw allocated (before it loaded). */
