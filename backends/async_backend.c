@@ -53,6 +53,9 @@
 #define IDLE_MAX_NS 10000000
 #define FULL_MAX_NS 1000000 /* a thread with a full ring waits this long at most */
 #define ROUND 4096u     /* events the drain applies under its lock at once */
+/* A thread asks for the cache line of the event it will append this many
+ * events later, to be written: see prefetch_for_writing. */
+#define PREFETCH_AHEAD 32u
 
 /* An operation as a thread appends it. A realloc is two: the old block's
  * free, then the new block (SLOT_RESIZED). */
@@ -86,6 +89,22 @@ static inline uint64_t stamp(void)
 	return __builtin_ia32_rdtsc();
 #else
 	return ms_clock_mono_ns();
+#endif
+}
+
+/* The line of a ring slot, fetched ahead for writing. The drain has read
+ * the slots since the thread last wrote them, so each line the thread
+ * comes back to is shared with the drain's CPU, and the store had to wait
+ * for that CPU's copy to be invalidated: 42% of a busy thread's time (churn,
+ * one thread). Asked for a few events ahead, the wait overlaps the stack
+ * walk instead: churn 0.79 s -> 0.33 s. prefetchw, not __builtin_prefetch,
+ * which without -mprfchw is a read prefetch and leaves the line shared. */
+static inline void prefetch_for_writing(const void *p)
+{
+#if defined(__x86_64__)
+	__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1);
 #endif
 }
 
@@ -463,6 +482,7 @@ static void route(ms_backend *be, struct slot *s)
 	}
 	r->ev[tail & (RING_SIZE - 1)] = *s;
 	ms_atomic_store_release(&r->tail, tail + 1);
+	prefetch_for_writing(&r->ev[(tail + PREFETCH_AHEAD) & (RING_SIZE - 1)]);
 	/* A napping drain is woken by the first event after it went idle: a
 	 * reader then sees the figures within microseconds. The flag's line
 	 * is only written when the drain naps or wakes, so this load is
