@@ -59,6 +59,14 @@ struct cached {
 };
 static MS_TLS struct cached cache[CACHE_SIZE];
 
+/* The stack this thread interned last, its frames as the store keeps them:
+ * a loop allocating from one place finds it again with one comparison,
+ * before any hashing. */
+static MS_TLS struct {
+	const uint64_t *frames;
+	uint32_t depth, id, generation;
+} last;
+
 static uint32_t generations;
 
 /* Every frame is multiplied on its own and the products summed, so the
@@ -254,6 +262,14 @@ static uint32_t insert(ms_stacks *s, uint64_t hash, const struct key *key)
 	return id;
 }
 
+static void remember(const ms_stacks *s, uint32_t id, const uint64_t *frames, uint32_t depth)
+{
+	last.frames = frames;
+	last.depth = depth;
+	last.id = id;
+	last.generation = s->generation;
+}
+
 uint32_t ms_stacks_intern(ms_stacks *s, const uint64_t *frames, uint32_t depth)
 {
 	struct key key = { frames, depth };
@@ -264,12 +280,17 @@ uint32_t ms_stacks_intern(ms_stacks *s, const uint64_t *frames, uint32_t depth)
 
 	if (depth == 0 || s->index == NULL)
 		return MS_STACK_NONE;
+	if (last.generation == s->generation && last.frames != NULL &&
+	    same(last.frames, last.depth, frames, depth))
+		return last.id;
 	hash = hash_frames(frames, depth);
 	c = &cache[hash % CACHE_SIZE];
 	if (c->hash == hash && c->generation == s->generation) {
 		known = ms_store_stack_frames(s->store, c->id, &have);
-		if (known != NULL && same(known, have, frames, depth))
+		if (known != NULL && same(known, have, frames, depth)) {
+			remember(s, c->id, known, have);
 			return c->id;
+		}
 	}
 	id = lookup(s, hash, &key);
 	if (id == MS_STACK_NONE && !__atomic_load_n(&s->full, __ATOMIC_RELAXED))
@@ -278,6 +299,9 @@ uint32_t ms_stacks_intern(ms_stacks *s, const uint64_t *frames, uint32_t depth)
 		c->hash = hash;
 		c->id = id;
 		c->generation = s->generation;
+		known = ms_store_stack_frames(s->store, id, &have);
+		if (known != NULL)
+			remember(s, id, known, have);
 	}
 	return id;
 }
