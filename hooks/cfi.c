@@ -14,8 +14,10 @@
  * not at CFA - 8) is MS_CFI_OTHER, for libunwind.
  *
  * The unwind information comes from the objects the program loaded, which
- * the program trusts as code; still, every record is parsed within its own
- * length, and every rule that cannot be followed is OTHER.
+ * the program trusts as code; still, every read stays inside the loaded
+ * segment that holds it and inside its own record's length, every rule
+ * that cannot be followed is OTHER, and tests/fuzz/cfi_fuzz.c feeds the
+ * parser arbitrary bytes.
  *
  * The cache (cfi.h). A rule is found once per code address. Readers take
  * no lock; one writer at a time (a try-lock: a thread that finds it taken
@@ -131,14 +133,30 @@ static int read_sleb(const uint8_t **p, const uint8_t *end, int64_t *v)
 	return 0;
 }
 
+/* A little-endian integer of n (2, 4 or 8) bytes, sign-extended if
+ * is_signed. */
+static int read_int(const uint8_t **p, const uint8_t *end, unsigned n, int is_signed,
+		    uint64_t *v)
+{
+	uint64_t r = 0;
+
+	if (read_fixed(p, end, &r, n) != 0) /* x86-64 is little-endian */
+		return -1;
+	if (is_signed && n < 8 && (r >> (8 * n - 1)) & 1)
+		r |= ~(uint64_t)0 << (8 * n);
+	*v = r;
+	return 0;
+}
+
 /* A pointer in encoding enc; datarel is the base of PE_DATAREL (0: not
  * allowed here). An indirect pointer is read but not followed (only the
  * personality routine's is, which is skipped). */
 static int read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uint64_t datarel,
 			uint64_t *v)
 {
-	uint64_t base, r;
+	uint64_t base, r = 0;
 	const uint8_t *at = *p;
+	int err;
 
 	if (enc == PE_OMIT)
 		return -1;
@@ -160,80 +178,67 @@ static int read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, uint
 	switch (enc & 0x0f) {
 	case PE_ABSPTR:
 	case PE_UDATA8:
-	case PE_SDATA8: {
-		uint64_t u;
-
-		if (read_fixed(p, end, &u, 8) != 0)
-			return -1;
-		r = u;
+	case PE_SDATA8:
+		err = read_int(p, end, 8, 0, &r);
 		break;
-	}
-	case PE_UDATA2: {
-		uint16_t u;
-
-		if (read_fixed(p, end, &u, 2) != 0)
-			return -1;
-		r = u;
+	case PE_UDATA2:
+	case PE_SDATA2:
+		err = read_int(p, end, 2, enc & 0x08, &r);
 		break;
-	}
-	case PE_SDATA2: {
-		int16_t s;
-
-		if (read_fixed(p, end, &s, 2) != 0)
-			return -1;
-		r = (uint64_t)(int64_t)s;
+	case PE_UDATA4:
+	case PE_SDATA4:
+		err = read_int(p, end, 4, enc & 0x08, &r);
 		break;
-	}
-	case PE_UDATA4: {
-		uint32_t u;
-
-		if (read_fixed(p, end, &u, 4) != 0)
-			return -1;
-		r = u;
-		break;
-	}
-	case PE_SDATA4: {
-		int32_t s;
-
-		if (read_fixed(p, end, &s, 4) != 0)
-			return -1;
-		r = (uint64_t)(int64_t)s;
-		break;
-	}
 	case PE_ULEB128:
-		if (read_uleb(p, end, &r) != 0)
-			return -1;
+		err = read_uleb(p, end, &r);
 		break;
 	case PE_SLEB128: {
-		int64_t s;
+		int64_t sv;
 
-		if (read_sleb(p, end, &s) != 0)
-			return -1;
-		r = (uint64_t)s;
+		err = read_sleb(p, end, &sv);
+		r = (uint64_t)sv;
 		break;
 	}
 	default:
 		return -1;
 	}
+	if (err != 0)
+		return -1;
 	*v = r + base;
 	return 0;
 }
 
+/* The bytes the parser may read: the loaded segment that holds the unwind
+ * information (every offset in it is checked against these). */
+struct span {
+	uintptr_t lo, hi;
+};
+
+static int inside(const struct span *sp, const uint8_t *at, uint64_t n)
+{
+	uintptr_t a = (uintptr_t)at;
+
+	return a >= sp->lo && a <= sp->hi && n <= sp->hi - a;
+}
+
 /* A record's body and end: a 32-bit length (the 64-bit form is not made
- * for x86-64 .eh_frame and is refused). */
-static int record(const uint8_t *at, const uint8_t **body, const uint8_t **end)
+ * for x86-64 .eh_frame and is refused), all of it inside sp. */
+static int record(const struct span *sp, const uint8_t *at, const uint8_t **body,
+		  const uint8_t **end)
 {
 	uint32_t len;
 
+	if (!inside(sp, at, 4))
+		return -1;
 	memcpy(&len, at, 4);
-	if (len == 0 || len == 0xffffffffu)
+	if (len == 0 || len == 0xffffffffu || !inside(sp, at + 4, len))
 		return -1;
 	*body = at + 4;
 	*end = at + 4 + len;
 	return 0;
 }
 
-static int parse_cie(const uint8_t *at, struct cie *c)
+static int parse_cie(const struct span *sp, const uint8_t *at, struct cie *c)
 {
 	const uint8_t *p, *end, *aug;
 	uint32_t id;
@@ -242,7 +247,7 @@ static int parse_cie(const uint8_t *at, struct cie *c)
 
 	memset(c, 0, sizeof(*c));
 	c->fde_enc = PE_ABSPTR;
-	if (record(at, &p, &end) != 0 || read_fixed(&p, end, &id, 4) != 0 || id != 0 ||
+	if (record(sp, at, &p, &end) != 0 || read_fixed(&p, end, &id, 4) != 0 || id != 0 ||
 	    read_u8(&p, end, &version) != 0 || (version != 1 && version != 3))
 		return -1;
 	aug = p;
@@ -307,6 +312,14 @@ static int parse_cie(const uint8_t *at, struct cie *c)
 
 /* ---- call frame instructions ----------------------------------------- */
 
+/* An operand times the data alignment factor, wrapping as two's
+ * complement: a huge product is nonsense that the final checks refuse, not
+ * undefined behaviour. */
+static int64_t factored(uint64_t v, int64_t factor)
+{
+	return (int64_t)(v * (uint64_t)factor);
+}
+
 static void set_offset(struct state *s, uint64_t reg, int64_t off)
 {
 	if (reg == REG_RBP) {
@@ -358,7 +371,7 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 		case 0x80: /* DW_CFA_offset */
 			if (read_uleb(&p, end, &u) != 0)
 				return -1;
-			set_offset(s, op & 0x3f, (int64_t)u * c->data_align);
+			set_offset(s, op & 0x3f, factored(u, c->data_align));
 			continue;
 		case 0xc0: /* DW_CFA_restore */
 			restore(s, initial, op & 0x3f);
@@ -400,7 +413,7 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 		case 0x05: /* DW_CFA_offset_extended */
 			if (read_uleb(&p, end, &reg) != 0 || read_uleb(&p, end, &u) != 0)
 				return -1;
-			set_offset(s, reg, (int64_t)u * c->data_align);
+			set_offset(s, reg, factored(u, c->data_align));
 			break;
 		case 0x06: /* DW_CFA_restore_extended */
 			if (read_uleb(&p, end, &reg) != 0)
@@ -466,19 +479,19 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 		case 0x11: /* DW_CFA_offset_extended_sf */
 			if (read_uleb(&p, end, &reg) != 0 || read_sleb(&p, end, &sv) != 0)
 				return -1;
-			set_offset(s, reg, sv * c->data_align);
+			set_offset(s, reg, factored((uint64_t)sv, c->data_align));
 			break;
 		case 0x12: /* DW_CFA_def_cfa_sf */
 			if (read_uleb(&p, end, &reg) != 0 || read_sleb(&p, end, &sv) != 0)
 				return -1;
 			s->cfa_reg = reg;
-			s->cfa_off = sv * c->data_align;
+			s->cfa_off = factored((uint64_t)sv, c->data_align);
 			s->cfa_expr = 0;
 			break;
 		case 0x13: /* DW_CFA_def_cfa_offset_sf */
 			if (read_sleb(&p, end, &sv) != 0)
 				return -1;
-			s->cfa_off = sv * c->data_align;
+			s->cfa_off = factored((uint64_t)sv, c->data_align);
 			break;
 		case 0x14: /* DW_CFA_val_offset */
 			if (read_uleb(&p, end, &reg) != 0 || read_uleb(&p, end, &u) != 0)
@@ -497,7 +510,7 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 		case 0x2f: /* DW_CFA_GNU_negative_offset_extended */
 			if (read_uleb(&p, end, &reg) != 0 || read_uleb(&p, end, &u) != 0)
 				return -1;
-			set_offset(s, reg, -(int64_t)u * c->data_align);
+			set_offset(s, reg, factored(-u, c->data_align));
 			break;
 		default:
 			return -1;
@@ -516,6 +529,7 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 struct find {
 	uint64_t pc;
 	const uint8_t *hdr; /* the object's .eh_frame_hdr; NULL: none */
+	struct span eh;     /* the loaded segment that holds it */
 	uint64_t seg_hi;    /* the end of the loaded segment holding pc */
 	int found;
 };
@@ -524,7 +538,7 @@ static int find_object(struct dl_phdr_info *info, size_t size, void *data)
 {
 	struct find *f = data;
 	const ElfW(Phdr) *eh = NULL;
-	int inside = 0;
+	int holds_pc = 0;
 
 	(void)size;
 	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
@@ -532,16 +546,27 @@ static int find_object(struct dl_phdr_info *info, size_t size, void *data)
 		uint64_t lo = (uint64_t)info->dlpi_addr + ph->p_vaddr;
 
 		if (ph->p_type == PT_LOAD && f->pc >= lo && f->pc - lo < ph->p_memsz) {
-			inside = 1;
+			holds_pc = 1;
 			f->seg_hi = lo + ph->p_memsz;
-		}
-		else if (ph->p_type == PT_GNU_EH_FRAME)
+		} else if (ph->p_type == PT_GNU_EH_FRAME) {
 			eh = ph;
+		}
 	}
-	if (!inside)
+	if (!holds_pc)
 		return 0;
 	f->found = 1;
-	f->hdr = eh != NULL ? (const uint8_t *)(uintptr_t)(info->dlpi_addr + eh->p_vaddr) : NULL;
+	if (eh == NULL)
+		return 1;
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_LOAD && eh->p_vaddr >= ph->p_vaddr &&
+		    eh->p_vaddr - ph->p_vaddr < ph->p_filesz) {
+			f->hdr = (const uint8_t *)(uintptr_t)(info->dlpi_addr + eh->p_vaddr);
+			f->eh.lo = (uintptr_t)(info->dlpi_addr + ph->p_vaddr);
+			f->eh.hi = f->eh.lo + ph->p_filesz;
+		}
+	}
 	return 1;
 }
 
@@ -554,21 +579,22 @@ static int32_t table_word(const uint8_t *table, uint64_t i)
 }
 
 /* The FDE of pc through the header's search table, or NULL. */
-static const uint8_t *find_fde(const uint8_t *hdr, uint64_t pc)
+static const uint8_t *find_fde(const struct span *sp, const uint8_t *hdr, uint64_t pc)
 {
 	/* Header: version, three encodings, then the pointer to .eh_frame,
 	 * the count and the table; the table is read by halves only in the
 	 * one encoding every linker writes (4-byte offsets from the header). */
-	const uint8_t *p = hdr + 4, *end = hdr + 4 + 16;
+	const uint8_t *p = hdr + 4, *end;
 	uint64_t ignored, count, lo = 0, hi;
 	const uint8_t *table;
 	uint64_t base = (uint64_t)(uintptr_t)hdr;
 
-	if (hdr[0] != 1 || hdr[3] != (PE_DATAREL | PE_SDATA4))
+	if (!inside(sp, hdr, 4) || hdr[0] != 1 || hdr[3] != (PE_DATAREL | PE_SDATA4))
 		return NULL;
+	end = (const uint8_t *)sp->hi;
 	if (read_encoded(&p, end, hdr[1], base, &ignored) != 0 ||
 	    read_encoded(&p, end, hdr[2], base, &count) != 0 || count == 0 ||
-	    count > (1ull << 31))
+	    count > (uint64_t)(end - p) / 8)
 		return NULL;
 	table = p;
 	if (pc < base + (uint64_t)(int64_t)table_word(table, 0))
@@ -582,7 +608,7 @@ static const uint8_t *find_fde(const uint8_t *hdr, uint64_t pc)
 		else
 			hi = mid;
 	}
-	return hdr + table_word(table, 2 * lo + 1);
+	return (const uint8_t *)((uintptr_t)hdr + (uintptr_t)(intptr_t)table_word(table, 2 * lo + 1));
 }
 
 static ms_cfi_rule pack(enum ms_cfi_kind kind, int cfa_rbp, int rbp_saved, int64_t cfa_off,
@@ -606,26 +632,23 @@ static int before_sigreturn(const struct find *f)
 		      sizeof(sigreturn_code)) == 0;
 }
 
-/* The rule at pc, uncached. */
-static ms_cfi_rule compute(uint64_t pc)
+ms_cfi_rule ms_cfi_parse(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, uint64_t pc)
 {
-	struct find f = { .pc = pc };
+	const struct span sp = { lo, hi };
 	const uint8_t *fde, *p, *end, *cie_at;
 	struct cie c;
 	struct state s = { 0 }, initial;
 	uint32_t cie_off;
 	uint64_t begin, range;
-
 	const ms_cfi_rule other = pack(MS_CFI_OTHER, 0, 0, 0, 0);
 
-	dl_iterate_phdr(find_object, &f);
-	if (!f.found || f.hdr == NULL || before_sigreturn(&f) ||
-	    (fde = find_fde(f.hdr, pc)) == NULL)
+	if ((fde = find_fde(&sp, hdr, pc)) == NULL)
 		return other;
-	if (record(fde, &p, &end) != 0 || read_fixed(&p, end, &cie_off, 4) != 0 || cie_off == 0)
+	if (record(&sp, fde, &p, &end) != 0 || read_fixed(&p, end, &cie_off, 4) != 0 ||
+	    cie_off == 0 || (uintptr_t)p - 4 - lo < cie_off)
 		return other;
 	cie_at = p - 4 - cie_off;
-	if (parse_cie(cie_at, &c) != 0 || c.signal)
+	if (parse_cie(&sp, cie_at, &c) != 0 || c.signal)
 		return other;
 	if (read_encoded(&p, end, c.fde_enc, 0, &begin) != 0 ||
 	    read_encoded(&p, end, c.fde_enc & 0x0f, 0, &range) != 0 || pc < begin ||
@@ -653,6 +676,17 @@ static ms_cfi_rule compute(uint64_t pc)
 		return other;
 	return pack(MS_CFI_STANDARD, s.cfa_reg == REG_RBP, s.rbp == HOW_OFFSET, s.cfa_off,
 		    s.rbp == HOW_OFFSET ? s.rbp_off : 0);
+}
+
+/* The rule at pc, uncached. */
+static ms_cfi_rule compute(uint64_t pc)
+{
+	struct find f = { .pc = pc };
+
+	dl_iterate_phdr(find_object, &f);
+	if (!f.found || f.hdr == NULL || before_sigreturn(&f))
+		return pack(MS_CFI_OTHER, 0, 0, 0, 0);
+	return ms_cfi_parse(f.hdr, f.eh.lo, f.eh.hi, pc);
 }
 
 /* ---- the cache ------------------------------------------------------- */

@@ -48,6 +48,11 @@ static inline int64_t ms_cfi_rbp_off(ms_cfi_rule r)
 	return (int64_t)r >> 36;
 }
 
+/* The rule at pc from the unwind information whose .eh_frame_hdr is at
+ * hdr, reading nothing outside [lo, hi). What ms_cfi_fill does once it has
+ * found the object of pc; apart, for the fuzzer. */
+ms_cfi_rule ms_cfi_parse(const uint8_t *hdr, uintptr_t lo, uintptr_t hi, uint64_t pc);
+
 /* Forgets every cached rule: after a dlclose, an address may hold other
  * code. Cheap; any thread. */
 void ms_cfi_forget(void);
