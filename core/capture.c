@@ -156,7 +156,7 @@ void ms_capture_alloc(ms_capture *c, void *user, size_t size, uint64_t offset,
 		.ptr = (uintptr_t)user,
 		.size = size,
 		.stack = ms_stacks_intern(&c->stacks, frames, depth),
-		.born = ms_store_time() & MS_BLOCK_BORN_MASK,
+		.born = ms_store_time(), /* whole: it also stamps a new peak */
 	};
 
 	if (size > MS_BLOCK_SIZE_MAX) {
@@ -234,7 +234,7 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_user
 		.thread = ms_capture_thread(c),
 		.ptr = (uintptr_t)new_user,
 		.size = size,
-		.born = ms_store_time() & MS_BLOCK_BORN_MASK,
+		.born = ms_store_time(), /* whole: it also stamps a new peak */
 		.old_ptr = claim->ptr,
 		.old_size = claim->size,
 		.old_thread = claim->owner,

@@ -753,21 +753,23 @@ static uint64_t shared_add(const ms_store *st, uint64_t *p, uint64_t v)
 /* Spins on the peak's lock before a thread yields its processor. */
 #define PEAK_SPINS 64
 
-/* Now, on the monotonic clock, from the store's own clock once the sampler
- * has measured its rate: a program whose heap keeps growing raises the
- * peak at nearly every allocation, and a clock read there cost more than
- * the rest of the peak's upkeep. */
-static uint64_t peak_time_ns(const ms_store *st)
+/* A store time (units) on the monotonic clock, once the sampler has
+ * measured the units' rate (before, the clock is read): a program whose
+ * heap keeps growing raises the peak at nearly every allocation, and a
+ * clock read there cost more than the rest of the peak's upkeep. */
+static uint64_t peak_time_ns(const ms_store *st, uint64_t now)
 {
 	uint64_t q = __atomic_load_n(&st->ns_per_unit_q32, __ATOMIC_RELAXED);
-	uint64_t units = ms_store_time() - st->start_time;
 
-	if (q == 0)
+	if (q == 0 || now < st->start_time)
 		return ms_clock_mono_ns();
-	return st->start_time_mono_ns + (uint64_t)(((unsigned __int128)units * q) >> 32);
+	return st->start_time_mono_ns +
+	       (uint64_t)(((unsigned __int128)(now - st->start_time) * q) >> 32);
 }
 
-static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t live)
+/* A new peak of live bytes, reached at now (store time units: the birth of
+ * the block that made it, so that no clock is read again). */
+static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t live, uint64_t now)
 {
 	int plain = plain_writes(st);
 
@@ -781,7 +783,7 @@ static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t li
 		while (live > peak) {
 			if (__atomic_compare_exchange_n(&g->peak_bytes, &peak, live, 1,
 							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-				ms_atomic_store_relaxed(&g->peak_mono_ns, peak_time_ns(st));
+				ms_atomic_store_relaxed(&g->peak_mono_ns, peak_time_ns(st, now));
 				break;
 			}
 		}
@@ -805,7 +807,7 @@ static void raise_peak(const ms_store *st, struct ms_seg_globals *g, uint64_t li
 		ms_atomic_store_relaxed_u32(&g->peak_seq, g->peak_seq + 1);
 		ms_atomic_fence_release();
 		ms_atomic_store_relaxed(&g->peak_bytes, live);
-		ms_atomic_store_relaxed(&g->peak_mono_ns, peak_time_ns(st));
+		ms_atomic_store_relaxed(&g->peak_mono_ns, peak_time_ns(st, now));
 		ms_atomic_store_release_u32(&g->peak_seq, g->peak_seq + 1);
 	}
 	if (!plain)
@@ -948,7 +950,7 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 
 	live = shared_add(st, &g->live_bytes, size);
 	if (live > ms_atomic_load_relaxed(&g->peak_bytes))
-		raise_peak(st, g, live);
+		raise_peak(st, g, live, born);
 }
 
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,

@@ -35,7 +35,8 @@ typedef struct ms_event {
 	uint32_t thread;
 	/* The block made (ALLOC, REALLOC; ptr 0 when realloc(p, 0) freed p),
 	 * or ended (FREE): its address, size, stack id (memscope/stacks.h)
-	 * and birth (store time units, low MS_BLOCK_BORN_BITS). */
+	 * and birth (store time units: whole for a block made, the low
+	 * MS_BLOCK_BORN_BITS its header keeps for a block ended). */
 	uint64_t ptr;
 	uint64_t size;
 	uint32_t stack;

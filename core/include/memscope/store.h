@@ -147,7 +147,9 @@ void ms_store_thread_exit(ms_store *st, uint32_t slot);
  * thread's slot, `owner` the slot of the thread that allocated the block
  * being freed, `stack` the block's stack id (MS_STACK_NONE when it has
  * none), `born` its birth and `now` the time of its free, in store time
- * units (the low MS_BLOCK_BORN_BITS of them: memscope/block.h).
+ * units. An allocation's `born` is the whole time (a new peak is stamped
+ * with it); a freed block's may be the low MS_BLOCK_BORN_BITS its header
+ * keeps (memscope/block.h).
  */
 void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t stack,
 			  uint64_t size, int is_realloc, uint64_t born);
