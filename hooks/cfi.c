@@ -97,7 +97,8 @@ static int read_fixed(const uint8_t **p, const uint8_t *end, void *v, size_t n)
 	return 0;
 }
 
-static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
+/* A LEB128 number, sign-extended from its last byte if is_signed. */
+static int read_leb(const uint8_t **p, const uint8_t *end, int is_signed, uint64_t *v)
 {
 	uint64_t r = 0;
 	unsigned shift = 0;
@@ -110,25 +111,23 @@ static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
 		r |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 	} while (b & 0x80);
+	if (is_signed && shift < 64 && (b & 0x40))
+		r |= ~(uint64_t)0 << shift;
 	*v = r;
 	return 0;
 }
 
+static int read_uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	return read_leb(p, end, 0, v);
+}
+
 static int read_sleb(const uint8_t **p, const uint8_t *end, int64_t *v)
 {
-	uint64_t r = 0;
-	unsigned shift = 0;
-	uint8_t b;
+	uint64_t r;
 
-	do {
-		if (*p >= end || shift > 63)
-			return -1;
-		b = *(*p)++;
-		r |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		r |= ~(uint64_t)0 << shift;
+	if (read_leb(p, end, 1, &r) != 0)
+		return -1;
 	*v = (int64_t)r;
 	return 0;
 }
