@@ -25,6 +25,7 @@
 
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
+#include <memscope/ptr_map.h>
 
 #define MS_TLS __thread __attribute__((tls_model("initial-exec")))
 
@@ -72,20 +73,16 @@ static uint32_t generations;
 /* Every frame is multiplied on its own and the products summed, so the
  * multiplications run side by side rather than one after the other (this
  * runs at every allocation); each position has its own odd multiplier, so
- * that a swap of two frames does not hash alike. murmur3's finaliser mixes
- * the sum. Equal hashes are always checked frame by frame. */
+ * that a swap of two frames does not hash alike. The sum is mixed as an
+ * address is (murmur3's finaliser). Equal hashes are always checked frame
+ * by frame. */
 static uint64_t hash_frames(const uint64_t *frames, uint32_t depth)
 {
 	uint64_t h = depth;
 
 	for (uint32_t i = 0; i < depth; i++)
 		h += frames[i] * (0xff51afd7ed558ccdull + 2 * i * 0x9e3779b97f4a7c15ull);
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
+	return ms_ptr_hash(h);
 }
 
 static int same(const uint64_t *a, uint32_t adepth, const uint64_t *b, uint32_t bdepth)

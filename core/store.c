@@ -74,7 +74,6 @@
 #include <memscope/event.h>
 #include <memscope/own_threads.h>
 #include <memscope/platform.h>
-#include <memscope/ptr_map.h>
 #include <memscope/session.h>
 
 #include "store_layout.h"
@@ -986,11 +985,6 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	count_death(st, stack, size, born, now);
 
 	shared_add(st, &g->live_bytes, -size);
-}
-
-unsigned ms_store_cell_of(uint64_t ptr)
-{
-	return (unsigned)(ms_ptr_hash(ptr) % MS_STORE_CELLS);
 }
 
 void ms_store_count_event(ms_store *st, const ms_event *ev)

@@ -132,7 +132,7 @@ static int read_sleb(const uint8_t **p, const uint8_t *end, int64_t *v)
 	return 0;
 }
 
-/* A little-endian integer of n (2, 4 or 8) bytes, sign-extended if
+/* A little-endian integer of n (1, 2, 4 or 8) bytes, sign-extended if
  * is_signed. */
 static int read_int(const uint8_t **p, const uint8_t *end, unsigned n, int is_signed,
 		    uint64_t *v)
@@ -385,30 +385,12 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 			if (loc > pc)
 				return 0;
 			break;
-		case 0x02: { /* DW_CFA_advance_loc1 */
-			uint8_t d;
-
-			if (read_u8(&p, end, &d) != 0)
+		case 0x02: /* DW_CFA_advance_loc1, 2 and 4: a 1, 2 or 4-byte delta */
+		case 0x03:
+		case 0x04:
+			if (read_int(&p, end, 1u << (op - 2), 0, &delta) != 0)
 				return -1;
-			delta = d;
 			goto advance;
-		}
-		case 0x03: { /* DW_CFA_advance_loc2 */
-			uint16_t d;
-
-			if (read_fixed(&p, end, &d, 2) != 0)
-				return -1;
-			delta = d;
-			goto advance;
-		}
-		case 0x04: { /* DW_CFA_advance_loc4 */
-			uint32_t d;
-
-			if (read_fixed(&p, end, &d, 4) != 0)
-				return -1;
-			delta = d;
-			goto advance;
-		}
 		case 0x05: /* DW_CFA_offset_extended */
 			if (read_uleb(&p, end, &reg) != 0 || read_uleb(&p, end, &u) != 0)
 				return -1;

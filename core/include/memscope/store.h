@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <memscope/ptr_map.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -162,8 +164,12 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 struct ms_event;
 void ms_store_count_event(ms_store *st, const struct ms_event *ev);
 
-/* The counter cell of a block's address, as the backends choose it. */
-unsigned ms_store_cell_of(uint64_t ptr);
+/* The counter cell of a block's address, as the backends choose it. Hook
+ * path: inline, as every event needs it. */
+static inline unsigned ms_store_cell_of(uint64_t ptr)
+{
+	return (unsigned)(ms_ptr_hash(ptr) % MS_STORE_CELLS);
+}
 
 /* An operation the hook could not account (its own table could not grow). */
 void ms_store_count_dropped(ms_store *st);
