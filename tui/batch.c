@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <memscope/frame.h>
+#include "frame.h"
 #include <memscope/platform.h>
 #include <memscope/recording.h>
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 #include <memscope/snapshot.h>
 #include <memscope/symbols.h>
 

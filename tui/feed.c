@@ -13,7 +13,7 @@
 #include <urcu/pointer.h>
 
 #include <memscope/platform.h>
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 
 /* How often the feed looks for a launched program's session until it has
  * one, and for its end once its exit path ran. */

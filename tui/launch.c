@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include <memscope/platform.h>
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 #include <memscope/snapshot.h>
 #include <memscope/stream.h>
 

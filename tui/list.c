@@ -9,9 +9,9 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#include <memscope/frame.h>
+#include "frame.h"
 #include <memscope/platform.h>
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 #include <memscope/snapshot.h>
 
 /* The terminal's width when stdout is one, else 0: into a pipe or a file

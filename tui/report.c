@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <memscope/frame.h>
+#include "frame.h"
 #include <memscope/recording.h>
 
 enum mode { SUMMARY, JSON, FOLDED, LEAKS, EVENTS };

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <memscope/frame.h>
+#include "frame.h"
 
 /* A live block. */
 struct block {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include <memscope/platform.h>
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 #include <memscope/snapshot.h>
 
 #include "batch.h"

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <memscope/frame.h>
+#include "frame.h"
 
 /* How often the loop looks for a new model when no key comes. */
 #define INPUT_TIMEOUT_MS 50

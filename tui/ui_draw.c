@@ -10,7 +10,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#include <memscope/frame.h>
+#include "frame.h"
 
 void ms_ui_text(struct ms_ui *ui, int row, int col, int width, int color, int attrs,
 		const char *text)

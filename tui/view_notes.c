@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <memscope/frame.h>
+#include "frame.h"
 
 enum { COL_LIVE_BYTES, COL_LIVE, COL_ENDED, COL_BORROWS, COL_LENT, COL_MIN, COL_MEDIAN, COL_MAX,
        COL_NAME, NCOLS };

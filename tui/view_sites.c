@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <memscope/frame.h>
+#include "frame.h"
 
 enum { COL_LIVE_BYTES, COL_LIVE, COL_ALLOCS, COL_TOTAL_BYTES, COL_PEAK, COL_LIFE, COL_PERCENT,
        COL_NAME, NCOLS };

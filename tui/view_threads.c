@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <memscope/frame.h>
+#include "frame.h"
 
 enum { COL_TID, COL_NAME, COL_STATE, COL_CPU, COL_ALLOC_RATE, COL_FREE_RATE, COL_LIVE_BYTES,
        COL_TOTAL_BYTES, NCOLS };

@@ -53,7 +53,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 #include <memscope/snapshot.h>
 
 #define DEFAULT_OPS 2000000UL    /* churn: malloc+free per thread */

@@ -23,7 +23,7 @@
 #include <memscope/snapshot.h>
 #include <memscope/store.h>
 
-#include "store_layout.h"
+#include "core/shared/store_layout.h"
 
 struct region {
 	uint64_t off, len;

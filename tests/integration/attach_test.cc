@@ -8,7 +8,7 @@
 #include <chrono>
 #include <string>
 
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 #include <memscope/snapshot.h>
 
 #include "tests/support/json.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <memscope/recording.h>
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 #include <memscope/stream.h>
 #include <memscope/snapshot.h>
 

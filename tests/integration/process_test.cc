@@ -13,7 +13,7 @@
 #include <sstream>
 #include <string>
 
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 #include <memscope/snapshot.h>
 
 #include "tests/support/json.h"

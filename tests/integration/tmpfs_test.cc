@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 
 #include "tests/support/json.h"
 #include "tests/support/run.h"

@@ -15,10 +15,10 @@
 
 #include <memscope/backends.h>
 #include <memscope/capture.h>
-#include <memscope/frame.h>
+#include "tui/frame.h"
 #include <memscope/snapshot.h>
 
-#include "core/store_layout.h"
+#include "core/shared/store_layout.h"
 
 #include "tests/support/blocks.h"
 #include "tests/support/run.h"

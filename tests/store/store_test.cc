@@ -23,11 +23,11 @@
 #include <memscope/backends.h>
 #include <memscope/capture.h>
 #include <memscope/platform.h>
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 #include <memscope/snapshot.h>
 #include <memscope/store.h>
 
-#include "core/store_layout.h"
+#include "core/shared/store_layout.h"
 
 #include "tests/support/blocks.h"
 #include "tests/support/run.h"

@@ -8,7 +8,7 @@
 #include <stdexcept>
 #include <string>
 
-#include <memscope/frame.h>
+#include "tui/frame.h"
 #include <memscope/snapshot.h>
 
 #include "tests/support/json.h"

@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include <memscope/session.h>
+#include <memscope/sessions.h>
 
 #include "tests/support/run.h"
 

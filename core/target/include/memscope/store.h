@@ -3,7 +3,7 @@
  * fills with what its heap does. Backends call the accounting functions; the
  * hook's sampler thread calls ms_store_sample(). memscope/snapshot.h is the
  * reader side. The protocol between the two is described at the top of
- * core/store.c.
+ * core/target/store.c.
  */
 #ifndef MEMSCOPE_STORE_H
 #define MEMSCOPE_STORE_H
@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include <memscope/ptr_map.h>
+#include <memscope/segment.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,13 +42,6 @@ static inline uint64_t ms_store_time(void)
 
 /* Number of counter cells: a backend maps each of its lock domains to one. */
 #define MS_STORE_CELLS 64u
-
-/* The store's clock ticks every MS_STORE_TICK_NS (the sampler advances it);
- * blocks are stamped with it. The leak scan counts, per call site, the live
- * blocks older than each of MS_STORE_AGE_TICKS (1 s, 10 s, 60 s). */
-#define MS_STORE_TICK_NS 100000000ull
-#define MS_STORE_AGES 3u
-#define MS_STORE_AGE_TICKS { 10u, 100u, 600u }
 
 typedef struct ms_store {
 	void *base;       /* the mapped segment; NULL when not open */
@@ -178,10 +172,6 @@ void ms_store_count_untracked_free(ms_store *st);
 /* Annotation events. */
 void ms_store_count_annotation(ms_store *st, int op);
 
-/* The stack id of blocks without a stack (stacks off, or the table full):
- * their call site reads "(no stack)". Real ids start at 1. */
-#define MS_STACK_NONE 0u
-
 /* Appends a stack (return addresses, innermost first) to the stack table
  * and publishes it. Returns its id, or MS_STACK_NONE when the table is
  * full. Hook path: lock-free, does not allocate. Interning (finding an
@@ -227,9 +217,6 @@ typedef struct ms_note {
 	uint32_t stack;
 	uint32_t borrows, lent;
 } ms_note;
-
-/* Slots of annotated blocks, live and ended. */
-#define MS_STORE_NOTES 16384u
 
 /* Writes note slot i (< MS_STORE_NOTES). Returns 0 or -ENOSPC. */
 int ms_store_note_put(ms_store *st, uint32_t i, const ms_note *n);

@@ -1,5 +1,5 @@
 /* The event stream's sending side (memscope/stream.h), used by the capture
- * engine on the hook path. Private to core/. */
+ * engine on the hook path. Private to core/target. */
 #ifndef MEMSCOPE_STREAM_WRITER_H
 #define MEMSCOPE_STREAM_WRITER_H
 

@@ -1,7 +1,7 @@
 /*
  * Recordings: what memscope-top saw, frame by frame, in a file that replays
  * without the program or its binaries. The format is described in
- * core/RECORDING.md. Reader side only (never in the target).
+ * core/recording/RECORDING.md. Reader side only (never in the program).
  */
 #ifndef MEMSCOPE_RECORDING_H
 #define MEMSCOPE_RECORDING_H

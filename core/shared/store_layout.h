@@ -1,6 +1,7 @@
 /*
- * The shared segment's layout, shared by the writer (store.c, in the target)
- * and the reader (snapshot.c, in memscope-top). Private to core/.
+ * The shared segment's layout, shared by the writer (core/target/store.c, in
+ * the program) and the reader (core/reader/snapshot.c, in memscope-top).
+ * Private to core/ and the tests (Bazel's visibility).
  *
  * The segment holds no pointers, only offsets from its start, so that every
  * process may map it anywhere. All multi-byte words are naturally aligned and
@@ -12,7 +13,7 @@
 
 #include <stdint.h>
 
-#include <memscope/store.h>
+#include <memscope/segment.h>
 
 #ifdef __cplusplus
 #define MS_STATIC_ASSERT static_assert

@@ -11,7 +11,7 @@
 #include <memscope/platform.h>
 
 #include "notes.h"
-#include "store_layout.h"
+#include "core/shared/store_layout.h"
 #include "stream_writer.h"
 
 /* Static TLS: a preloaded library may use it, and unlike the default

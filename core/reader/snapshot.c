@@ -19,7 +19,7 @@
 #include <memscope/platform.h>
 #include <memscope/python.h>
 
-#include "store_layout.h"
+#include "core/shared/store_layout.h"
 
 /* A section of count elements of elem bytes at off lies inside size. */
 static int section_ok(uint64_t off, uint64_t count, uint64_t elem, uint64_t expected_elem,

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <memscope/store.h>
+#include <memscope/segment.h>
 
 #ifdef __cplusplus
 extern "C" {

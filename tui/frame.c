@@ -1,4 +1,4 @@
-#include <memscope/frame.h>
+#include "frame.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

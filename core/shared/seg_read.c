@@ -7,7 +7,7 @@
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
 
-#include "store_layout.h"
+#include "core/shared/store_layout.h"
 
 /*
  * How long a reader waits for a seqcount to turn even. A live writer holds a

@@ -76,7 +76,7 @@
 #include <memscope/platform.h>
 #include <memscope/session.h>
 
-#include "store_layout.h"
+#include "core/shared/store_layout.h"
 
 /* Largest number of images (exec generations) of one pid kept apart. */
 #define MAX_GENERATIONS 1024u
