@@ -1,7 +1,9 @@
 /* Call frame rules for the hook's own unwinder (unwind.c): for a code
  * address, where its frame's caller left the return address and the frame
- * pointer, read from the module's .eh_frame and cached. Hook path: no
- * malloc, no stdio. Private to hooks/; x86-64 only. */
+ * pointer, read from the module's .eh_frame and cached. Private to hooks/;
+ * x86-64 only.
+ *
+ * Runs: the hook path (no malloc, no stdio, no lock). */
 #ifndef MEMSCOPE_HOOK_CFI_H
 #define MEMSCOPE_HOOK_CFI_H
 

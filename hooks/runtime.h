@@ -1,5 +1,8 @@
 /* The hook library's runtime: the one capture engine of the process, its
- * start-up, fork handling, sampler thread and shutdown. Private to hooks/. */
+ * start-up, fork handling, sampler thread and shutdown. Private to hooks/.
+ *
+ * Runs: in the program: the hook path, the sampler thread, the start, fork
+ * and exit paths. */
 #ifndef MEMSCOPE_HOOK_RUNTIME_H
 #define MEMSCOPE_HOOK_RUNTIME_H
 

@@ -1,5 +1,8 @@
 /* Stack capture for the hook: the caller's return addresses, with the
- * hook's own frames left out. Private to hooks/. */
+ * hook's own frames left out. Private to hooks/.
+ *
+ * Runs: the hook path (no malloc; libunwind only where the hook's own walk
+ * gives up). */
 #ifndef MEMSCOPE_HOOK_UNWIND_H
 #define MEMSCOPE_HOOK_UNWIND_H
 

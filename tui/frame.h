@@ -2,6 +2,8 @@
  * Frames: one snapshot printed for people (text, like top -b) or for
  * programs (one JSON object on one line). The JSON field names are a
  * contract that scripts and tests depend on; see DESIGN.md.
+ *
+ * Runs: readers only (memscope-top, memscope-report).
  */
 #ifndef MEMSCOPE_FRAME_H
 #define MEMSCOPE_FRAME_H

@@ -1,6 +1,8 @@
 /* The recording format's constants and its encoding helpers, shared by
  * record_write.c and record_read.c. Private to core/recording; RECORDING.md
- * is the format's description. */
+ * is the format's description.
+ *
+ * Runs: readers only. */
 #ifndef MEMSCOPE_RECORD_FORMAT_H
 #define MEMSCOPE_RECORD_FORMAT_H
 

@@ -7,53 +7,22 @@
 #include <errno.h>
 #include <string.h>
 
+#include <memscope/platform.h> /* ms_text_put */
+
 static const char prefix[] = "memscope-";
-
-static size_t put_str(char *buf, size_t len, size_t n, const char *s)
-{
-	while (*s != '\0') {
-		if (n + 1 < len)
-			buf[n] = *s;
-		n++;
-		s++;
-	}
-	return n;
-}
-
-static size_t put_uint(char *buf, size_t len, size_t n, unsigned long v)
-{
-	char rev[24];
-	size_t r = 0;
-
-	do {
-		rev[r++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (r > 0) {
-		if (n + 1 < len)
-			buf[n] = rev[r - 1];
-		n++;
-		r--;
-	}
-	return n;
-}
 
 int ms_session_path(char *buf, size_t len, const char *dir, uid_t uid, pid_t pid, unsigned gen)
 {
-	size_t n = 0;
+	size_t n = ms_text_put(buf, len, 0, dir);
 
-	if (len == 0)
-		return -ENAMETOOLONG;
-	n = put_str(buf, len, n, dir);
-	n = put_str(buf, len, n, "/");
-	n = put_str(buf, len, n, prefix);
-	n = put_uint(buf, len, n, (unsigned long)uid);
-	n = put_str(buf, len, n, "-");
-	n = put_uint(buf, len, n, (unsigned long)pid);
-	n = put_str(buf, len, n, "-");
-	n = put_uint(buf, len, n, gen);
-	buf[n < len ? n : len - 1] = '\0';
-	return n < len ? 0 : -ENAMETOOLONG;
+	n = ms_text_put(buf, len, n, "/");
+	n = ms_text_put(buf, len, n, prefix);
+	n = ms_text_put_uint(buf, len, n, uid);
+	n = ms_text_put(buf, len, n, "-");
+	n = ms_text_put_uint(buf, len, n, (uint64_t)pid);
+	n = ms_text_put(buf, len, n, "-");
+	n = ms_text_put_uint(buf, len, n, gen);
+	return ms_text_end(buf, len, n);
 }
 
 /* Parses decimal digits up to `stop`; at most 10 digits, value <= max. */

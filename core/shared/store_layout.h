@@ -3,6 +3,8 @@
  * the program) and the reader (core/reader/snapshot.c, in memscope-top).
  * Private to core/ and the tests (Bazel's visibility).
  *
+ * Runs: anywhere (layout and bounded reads: no allocation).
+ *
  * The segment holds no pointers, only offsets from its start, so that every
  * process may map it anywhere. All multi-byte words are naturally aligned and
  * accessed through memscope/atomic.h. Any change to this file that changes

@@ -2,6 +2,8 @@
  * The modules' files as the symbol resolver reads them (libdw), private to
  * symbols.c. One thread only: everything here belongs to the resolver
  * thread, which alone touches libdw.
+ *
+ * Runs: readers only.
  */
 #ifndef MEMSCOPE_SYMBOLS_ELF_H
 #define MEMSCOPE_SYMBOLS_ELF_H

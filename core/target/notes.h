@@ -1,5 +1,7 @@
 /* The engine's side of annotations (notes.c), for capture.c. Private to
- * core/. */
+ * core/target.
+ *
+ * Runs: the hook path (the program's ms_track and friends, and frees). */
 #ifndef MEMSCOPE_NOTES_H
 #define MEMSCOPE_NOTES_H
 

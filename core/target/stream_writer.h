@@ -1,5 +1,7 @@
 /* The event stream's sending side (memscope/stream.h), used by the capture
- * engine on the hook path. Private to core/target. */
+ * engine. Private to core/target.
+ *
+ * Runs: the hook path (no malloc: buffers come from ms_pages_alloc). */
 #ifndef MEMSCOPE_STREAM_WRITER_H
 #define MEMSCOPE_STREAM_WRITER_H
 

@@ -15,6 +15,9 @@
  * behind these calls live in the hook (libmemscope.so): without the hook
  * none is found and every call does nothing, so the program runs
  * unchanged.
+ *
+ * Runs: in the program, called by its own code on any thread; the hook
+ * behind each call never reaches the hooked malloc.
  */
 #ifndef MEMSCOPE_API_H
 #define MEMSCOPE_API_H

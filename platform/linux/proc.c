@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,39 +38,26 @@ ssize_t ms_read_file(const char *path, char *buf, size_t len)
 	return (ssize_t)got;
 }
 
-/* Writes "/proc/<pid or self>/<leaf>" into buf without stdio (hook-safe). */
+/* Writes "/proc/<pid or self>/<leaf>" into buf; cut to fit. */
 static void proc_path(char *buf, size_t len, pid_t pid, const char *leaf)
 {
-	char digits[24];
-	size_t n = 0, d = 0;
-	const char *self = "self";
-	unsigned long v = (unsigned long)pid;
+	size_t n = ms_text_put(buf, len, 0, "/proc/");
 
-	if (pid <= 0) {
-		while (self[d] != '\0')
-			digits[n++] = self[d++];
-	} else {
-		char rev[24];
-		size_t r = 0;
+	n = pid > 0 ? ms_text_put_uint(buf, len, n, (uint64_t)pid) : ms_text_put(buf, len, n, "self");
+	n = ms_text_put(buf, len, n, "/");
+	n = ms_text_put(buf, len, n, leaf);
+	ms_text_end(buf, len, n);
+}
 
-		do {
-			rev[r++] = (char)('0' + v % 10);
-			v /= 10;
-		} while (v != 0);
-		while (r > 0)
-			digits[n++] = rev[--r];
-	}
-	digits[n] = '\0';
-	n = 0;
-	for (const char *p = "/proc/"; *p != '\0' && n + 1 < len; p++)
-		buf[n++] = *p;
-	for (const char *p = digits; *p != '\0' && n + 1 < len; p++)
-		buf[n++] = *p;
-	if (n + 1 < len)
-		buf[n++] = '/';
-	for (const char *p = leaf; *p != '\0' && n + 1 < len; p++)
-		buf[n++] = *p;
-	buf[n] = '\0';
+/* "task/<tid>/<leaf>", the leaf of one thread's file. */
+static void task_leaf(char *buf, size_t len, pid_t tid, const char *leaf)
+{
+	size_t n = ms_text_put(buf, len, 0, "task/");
+
+	n = ms_text_put_uint(buf, len, n, (uint64_t)(tid > 0 ? tid : 0));
+	n = ms_text_put(buf, len, n, "/");
+	n = ms_text_put(buf, len, n, leaf);
+	ms_text_end(buf, len, n);
 }
 
 /* Parses one unsigned decimal field; advances *p past it and one space. */
@@ -199,7 +185,7 @@ int ms_proc_thread_stat(pid_t pid, pid_t tid, char *state, uint64_t *cpu_ns)
 	struct proc_stat st;
 	int err;
 
-	snprintf(leaf, sizeof(leaf), "task/%d/stat", (int)tid);
+	task_leaf(leaf, sizeof(leaf), tid, "stat");
 	err = read_stat_leaf(pid, leaf, &st);
 	if (err != 0)
 		return err;
@@ -271,7 +257,7 @@ int ms_thread_name(pid_t pid, pid_t tid, char *buf, size_t len)
 
 	if (len == 0)
 		return -EINVAL;
-	snprintf(leaf, sizeof(leaf), "task/%d/comm", (int)tid);
+	task_leaf(leaf, sizeof(leaf), tid, "comm");
 	proc_path(path, sizeof(path), pid, leaf);
 	n = ms_read_file(path, name, sizeof(name));
 	if (n < 0)

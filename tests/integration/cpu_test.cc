@@ -51,8 +51,9 @@ void one_busy_thread(const std::string &backend)
 	// thread (solo mode): their sampler may well stay under 1%.)
 	const char *env_backend = getenv("MEMSCOPE_BACKEND");
 	std::string used = !backend.empty() ? backend : env_backend != nullptr ? env_backend : "";
-	if (used == "async")
+	if (used == "async") {
 		EXPECT_GT(ours, 1.0);
+	}
 	EXPECT_GT(frames.back()["total_allocs"].u64(), 100000u);
 }
 

@@ -432,6 +432,28 @@ TEST(Shm, CreateMapAndRefuse)
 	rmdir(dir.c_str());
 }
 
+TEST(Text, PutsNumbersAndStringsAndSaysWhenCut)
+{
+	char buf[32];
+	size_t n = ms_text_put(buf, sizeof(buf), 0, "task/");
+
+	n = ms_text_put_uint(buf, sizeof(buf), n, 0);
+	n = ms_text_put(buf, sizeof(buf), n, "/");
+	n = ms_text_put_uint(buf, sizeof(buf), n, UINT64_MAX);
+	EXPECT_EQ(n, 27u);
+	EXPECT_EQ(ms_text_end(buf, sizeof(buf), n), 0);
+	EXPECT_STREQ(buf, "task/0/18446744073709551615");
+
+	// Cut: as much as fits, NUL-terminated, and the length it needed.
+	char small[8];
+	n = ms_text_put(small, sizeof(small), 0, "abc");
+	n = ms_text_put_uint(small, sizeof(small), n, 123456);
+	EXPECT_EQ(n, 9u);
+	EXPECT_EQ(ms_text_end(small, sizeof(small), n), -ENAMETOOLONG);
+	EXPECT_STREQ(small, "abc1234");
+	EXPECT_EQ(ms_text_end(small, 0, 0), -ENAMETOOLONG);
+}
+
 TEST(Pages, ZeroFilled)
 {
 	const size_t size = 1u << 20;

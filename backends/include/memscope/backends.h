@@ -1,4 +1,9 @@
-/* The capture backends memscope ships, and how to pick one by name. */
+/*
+ * The capture backends memscope ships, and how to pick one by name.
+ *
+ * Runs: in the program: a backend's record on the hook path, its drain (if
+ * any) on a thread of memscope's own there.
+ */
 #ifndef MEMSCOPE_BACKENDS_H
 #define MEMSCOPE_BACKENDS_H
 
@@ -8,12 +13,13 @@
 extern "C" {
 #endif
 
-/* Synchronous; a live-pointer table in 64 shards, each under its own mutex,
- * each shard accounted in its own store cell. */
+/* Synchronous: the calling thread accounts under the mutex of one of 64
+ * address-hashed store cells, with none while the program has one thread
+ * (core_backend.c). */
 extern const ms_backend_ops ms_backend_core;
 
-/* Synchronous with no lock: a compare-and-swap table, replaced under RCU
- * by the sampler as it fills (lockfree_backend.c). */
+/* Synchronous with no lock: the calling thread accounts by atomic adds
+ * (lockfree_backend.c). */
 extern const ms_backend_ops ms_backend_lockfree;
 
 /* Threads append events to rings of their own; a drain thread applies

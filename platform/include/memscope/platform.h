@@ -6,9 +6,10 @@
  *
  * Conventions for every function here:
  *   - Errors: functions that can fail return 0 on success or -errno.
- *   - Hook-safe: nothing here allocates through malloc, takes a lock or uses
- *     stdio, so each may be called from inside an interposed malloc; the only
- *     exception is said on the function.
+ *   - Runs: anywhere, the hook path included. Nothing here allocates
+ *     through malloc, takes a lock or uses stdio, so each may be called from
+ *     inside an interposed malloc (ms_modules_scan takes the loader's lock:
+ *     said on it).
  *   - Strings written to caller buffers are always NUL-terminated and
  *     truncated to fit.
  *   - /proc content is untrusted: readers are bounds-checked and a malformed
@@ -53,8 +54,7 @@ pid_t ms_thread_id(void);
 /* Name of the calling thread (the kernel "comm", at most 15 characters). */
 void ms_thread_name_self(char *buf, size_t len);
 
-/* Name of thread tid of process pid, from /proc. Reader side: not hook-safe
- * (formats with snprintf). */
+/* Name of thread tid of process pid (0 = the caller), from /proc. */
 int ms_thread_name(pid_t pid, pid_t tid, char *buf, size_t len);
 
 /* Reads a whole small file into buf (at most len - 1 bytes, NUL-terminated).
@@ -77,7 +77,7 @@ int ms_proc_thread_count(pid_t pid, uint64_t *threads);
 int ms_proc_state(pid_t pid, char *state, uint64_t *threads);
 
 /* State letter (R, S, D, Z, ...) and user plus system CPU time of thread
- * tid of pid, from /proc/PID/task/TID/stat. Reader side (formats paths). */
+ * tid of pid, from /proc/PID/task/TID/stat. */
 int ms_proc_thread_stat(pid_t pid, pid_t tid, char *state, uint64_t *cpu_ns);
 
 /* Start time of pid (0 = the caller) in clock ticks since boot, from
@@ -98,6 +98,14 @@ int ms_proc_threads(pid_t pid, pid_t *tids, int max);
 /* The command line of the calling process, arguments separated by NULs.
  * Returns its length in bytes (truncated to len - 1) or -errno. */
 ssize_t ms_proc_cmdline_self(char *buf, size_t len);
+
+/* Text without stdio, for the paths and names built inside the program.
+ * Each put appends to buf from offset n while room is left (one byte stays
+ * for the NUL) and returns the offset the whole text reaches; ms_text_end
+ * writes the NUL and returns 0, or -ENAMETOOLONG if the text was cut. */
+size_t ms_text_put(char *buf, size_t len, size_t n, const char *s);
+size_t ms_text_put_uint(char *buf, size_t len, size_t n, uint64_t v);
+int ms_text_end(char *buf, size_t len, size_t n);
 
 /* Shared memory. Segments are plain files in a tmpfs directory: the default
  * is /dev/shm, the MEMSCOPE_DIR environment variable overrides it. */

@@ -5,7 +5,8 @@
  * most of a Python program's heap is out of sight. PYTHONMALLOC=malloc
  * makes it call malloc for every object.
  * This module tells, from outside the process, whether that is the case.
- * Reader side: reads /proc and allocates.
+ *
+ * Runs: readers only (reads /proc and allocates).
  */
 #ifndef MEMSCOPE_PYTHON_H
 #define MEMSCOPE_PYTHON_H

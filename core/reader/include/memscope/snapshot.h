@@ -3,7 +3,9 @@
  * it, and copies consistent snapshots out of it. The segment's bytes are
  * untrusted (another process writes them, and may die at any instant):
  * every offset, count and string is validated, and every retry is bounded.
- * Not hook-safe: snapshots allocate.
+ *
+ * Runs: readers only (memscope-top, memscope-report, tests): snapshots
+ * allocate.
  */
 #ifndef MEMSCOPE_SNAPSHOT_H
 #define MEMSCOPE_SNAPSHOT_H

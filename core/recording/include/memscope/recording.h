@@ -1,7 +1,9 @@
 /*
  * Recordings: what memscope-top saw, frame by frame, in a file that replays
  * without the program or its binaries. The format is described in
- * core/recording/RECORDING.md. Reader side only (never in the program).
+ * core/recording/RECORDING.md.
+ *
+ * Runs: readers only (memscope-top, memscope-report), never in the program.
  */
 #ifndef MEMSCOPE_RECORDING_H
 #define MEMSCOPE_RECORDING_H

@@ -5,6 +5,8 @@
  * because they live in a segment shared with other processes and in structs
  * that C++ tests read; the GCC/Clang __atomic builtins give C11 semantics on
  * them and are lock-free for 32- and 64-bit words on every target we build.
+ *
+ * Runs: anywhere (inline, lock-free).
  */
 #ifndef MEMSCOPE_ATOMIC_H
 #define MEMSCOPE_ATOMIC_H

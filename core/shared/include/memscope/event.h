@@ -1,6 +1,8 @@
 /*
  * The memscope event model: one event per heap operation (or annotation),
  * handed by the capture engine to a backend, which applies it to the store.
+ *
+ * Runs: anywhere: the hook path makes events, readers name their ops.
  */
 #ifndef MEMSCOPE_EVENT_H
 #define MEMSCOPE_EVENT_H

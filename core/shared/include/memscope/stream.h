@@ -15,6 +15,9 @@
  * Every event carries a number from one process-wide counter, taken after a
  * block is obtained and before it is given back: for any one address the
  * numbers follow the real order of its allocations and frees.
+ *
+ * Runs: the format is shared: the hook path writes it (core/target/stream.c),
+ * memscope-top reads it (core/recording).
  */
 #ifndef MEMSCOPE_STREAM_H
 #define MEMSCOPE_STREAM_H

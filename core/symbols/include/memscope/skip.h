@@ -1,9 +1,9 @@
 /*
- * Which frames of a stack are not call sites, reader side only: the
- * allocator itself (the malloc family, operator new and delete, the hook)
- * and the functions that only wrap it (xmalloc, g_malloc, Perl_safesysmalloc,
- * os::malloc, CRYPTO_zalloc, PyMem_RawMalloc, std::allocator<T>::allocate,
- * strdup, ...: the built-in list in skip.c), plus the names a user adds
+ * Which frames of a stack are not call sites: the allocator itself (the
+ * malloc family, operator new and delete, the hook) and the functions that
+ * only wrap it (xmalloc, g_malloc, Perl_safesysmalloc, os::malloc,
+ * CRYPTO_zalloc, PyMem_RawMalloc, std::allocator<T>::allocate, strdup,
+ * ...: the built-in list in skip.c), plus the names a user adds
  * (MEMSCOPE_SKIP, memscope-top --skip). A call site is named for the
  * innermost frame that is none of these; the full stack still shows them.
  *
@@ -13,6 +13,8 @@
  * "__gnu_cxx::new_allocator::allocate"), a C name without a compiler's clone
  * suffix ("xmalloc.cold" is "xmalloc"). A user's name ending in '*' matches
  * every base that starts with the rest.
+ *
+ * Runs: readers only.
  */
 #ifndef MEMSCOPE_SKIP_H
 #define MEMSCOPE_SKIP_H

@@ -1,7 +1,6 @@
 /*
- * Symbolization, reader side only (never in the target): return addresses
- * recorded by the hook become function, file:line and module, read from the
- * modules' files with elfutils' libdw. libdw is the library perf and
+ * Symbolization: return addresses recorded by the hook become function,
+ * file:line and module, read from the modules' files with elfutils' libdw. libdw is the library perf and
  * systemtap use: it reads DWARF 5, split and separate debug info
  * (.gnu_debuglink, /usr/lib/debug, build ids) and ELF symbol tables, and
  * Debian keeps it current. Where a module has no symbols, a frame reads
@@ -21,6 +20,8 @@
  * Threads: one owner thread calls everything here (for memscope-top, its
  * feed or its batch loop); frames and call-site arrays it hands out may be
  * read from any thread while sym lives.
+ *
+ * Runs: readers only (libdw), never in the program.
  */
 #ifndef MEMSCOPE_SYMBOLS_H
 #define MEMSCOPE_SYMBOLS_H

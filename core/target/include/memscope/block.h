@@ -3,7 +3,7 @@
  * bytes just before the pointer the program sees, so that free() and
  * realloc() read it there instead of looking the address up anywhere.
  *
- * Runs on the hook path (every function here is inline or hook-safe).
+ * Runs: the hook path (every function here is inline or hook-safe).
  *
  *   user - 16  word0: size (45 bits) | stack id (18) | ALIGNED (1)
  *   user -  8  word1: check (8) | generation (4) | owner slot (12) | born (40)

@@ -5,6 +5,10 @@
  *
  * One engine is active per process (the hook has exactly one); tests may
  * open and close engines one after another.
+ *
+ * Runs: in the program: the hook path (recording operations), memscope's
+ * own threads there (the sampler, a backend's drain), and its start, fork
+ * and exit paths. Never reaches the hooked malloc.
  */
 #ifndef MEMSCOPE_CAPTURE_H
 #define MEMSCOPE_CAPTURE_H

@@ -2,9 +2,9 @@
  * memscope's own threads inside the monitored program (the sampler, a
  * backend's drain), by kernel thread id.
  *
- * Where it runs: in the program, on memscope's own threads and on the hook
- * path. Every function here is hook-safe (no malloc, no lock) and may be
- * called from any thread at any time.
+ * Runs: in the program, on memscope's own threads and on the hook path.
+ * Every function here is hook-safe (no malloc, no lock) and may be called
+ * from any thread at any time.
  *
  * Why: the program's figures leave these threads out (its thread count,
  * its CPU time: ours is shown as memscope's own cost), and the sampler

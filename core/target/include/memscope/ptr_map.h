@@ -4,6 +4,8 @@
  * tombstones, so lookups stay short under churn). Memory comes straight from
  * the kernel (ms_pages_alloc), never from malloc, so the hook may use it.
  * Not thread-safe: the caller locks.
+ *
+ * Runs: in the program, the hook path included (no malloc, no lock).
  */
 #ifndef MEMSCOPE_PTR_MAP_H
 #define MEMSCOPE_PTR_MAP_H

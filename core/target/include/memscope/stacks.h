@@ -8,6 +8,9 @@
  *
  * Interning a new stack first brings the store's module map up to date, so
  * every address of a published stack lies in a module a reader can find.
+ *
+ * Runs: in the program: interning on the hook path (lock-free reads, a
+ * lock only to append a new stack); ms_stacks_maintain on the sampler.
  */
 #ifndef MEMSCOPE_STACKS_H
 #define MEMSCOPE_STACKS_H

@@ -4,6 +4,10 @@
  * hook's sampler thread calls ms_store_sample(). memscope/snapshot.h is the
  * reader side. The protocol between the two is described at the top of
  * core/target/store.c.
+ *
+ * Runs: in the program: accounting and stacks on the hook path, the
+ * sampler's functions (said on each) on memscope's own thread there.
+ * Nothing here allocates through malloc.
  */
 #ifndef MEMSCOPE_STORE_H
 #define MEMSCOPE_STORE_H
