@@ -19,3 +19,5 @@
 #include <memscope/store.h>
 #include <memscope/stream.h>
 #include <memscope/symbols.h>
+
+#include "tui/frame.h"
