@@ -28,6 +28,10 @@
 /* The leak scan walks every live block: once a second is enough for ages
  * counted in seconds. */
 #define SCAN_EVERY 10
+/* The sampler's stack: its deepest path (a sample, the leak scan, a
+ * backend's maintenance) uses a few KiB, and the kernel only backs what is
+ * touched. */
+#define SAMPLER_STACK (64u << 10)
 
 MS_HOOK_TLS int ms_hook_busy;
 int ms_hook_ready;
@@ -128,7 +132,7 @@ static void start_sampler(void)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
+	pthread_attr_setstacksize(&attr, SAMPLER_STACK);
 	if (pthread_create(&tid, &attr, sampler_main, NULL) == 0)
 		pthread_setname_np(tid, "memscope");
 	pthread_attr_destroy(&attr);

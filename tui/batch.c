@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "batch.h"
 #include "events.h"
+#include "follow.h"
 #include "launch.h"
 #include "model.h"
 
@@ -34,14 +35,13 @@ struct watch {
 	int reaped;
 	int exit_status;    /* shell convention: code, or 128 + signal */
 	int exited;         /* reaped, and it exited (was not killed) */
-	ms_reader reader;   /* base NULL while no session is open */
-	ms_symbols *symbols; /* for reader's session; NULL while none */
-	const char *skip;    /* the user's frames that are not call sites */
+	/* The session and its symbols; earlier images' symbols are kept while
+	 * recording (the recorder knows their frames by address until it sees
+	 * the new image). */
+	ms_follow follow;
 	ms_recorder *recorder; /* -w */
 	struct ms_event_tap *events; /* --events */
-	ms_symbols **old_symbols; /* of earlier images: recorded frames point there */
 	ms_model_history history; /* for the threads' rates in recordings */
-	size_t nold;
 };
 
 static void sleep_ns(uint64_t ns)
@@ -50,37 +50,6 @@ static void sleep_ns(uint64_t ns)
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
-}
-
-/* Opens the newest session of the pid, following it across exec. */
-static void follow(struct watch *w)
-{
-	char path[512];
-
-	if (ms_session_find(ms_shm_dir(), w->pid, path, sizeof(path)) != 0)
-		return;
-	if (w->reader.base != NULL && strcmp(path, w->reader.path) == 0)
-		return;
-	if (w->reader.base != NULL)
-		ms_reader_close(&w->reader);
-	/* A new image: new stacks and modules, so fresh symbols. The old ones
-	 * are kept while recording (the recorder knows their frames by
-	 * address until it sees the new image). */
-	if (w->recorder != NULL && w->symbols != NULL) {
-		ms_symbols **more = realloc(w->old_symbols, (w->nold + 1) * sizeof(*more));
-
-		if (more != NULL) {
-			w->old_symbols = more;
-			w->old_symbols[w->nold++] = w->symbols;
-			w->symbols = NULL;
-		}
-	}
-	ms_symbols_free(w->symbols);
-	w->symbols = NULL;
-	if (ms_reader_open(&w->reader, path) != 0)
-		w->reader.base = NULL;
-	else
-		w->symbols = ms_symbols_new(w->skip);
 }
 
 static void reap(struct watch *w, int block)
@@ -127,6 +96,7 @@ static void record_events(const struct ms_top_options *opt, struct watch *w, ms_
 			opt->record, strerror(-err));
 		ms_recorder_close(w->recorder);
 		w->recorder = NULL;
+		w->follow.keep_old = 0;
 	}
 }
 
@@ -141,16 +111,16 @@ static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch
 	ms_snapshot s;
 	int err;
 
-	if (w->reader.base == NULL)
+	if (w->follow.reader.base == NULL)
 		return -ENOENT;
 	/* Events first, then the snapshot: it has every call site they name. */
 	if (w->events != NULL && w->recorder != NULL)
 		events = ms_event_tap_take(w->events, final);
-	err = ms_snapshot_take(&w->reader, &s);
+	err = ms_snapshot_take(&w->follow.reader, &s);
 	if (err != 0) {
 		ms_event_tap_return(w->events, &events);
-		fprintf(stderr, "memscope-top: cannot read session %s: %s\n", w->reader.path,
-			ms_reader_strerror(err));
+		fprintf(stderr, "memscope-top: cannot read session %s: %s\n",
+			w->follow.reader.path, ms_reader_strerror(err));
 		return err;
 	}
 	/* Our child is reaped: its status says how it ended, whatever the
@@ -168,14 +138,15 @@ static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch
 	}
 	x.exit_status = final && w->reaped ? w->exit_status : -1;
 	x.max_sites = (size_t)opt->sites;
-	if (w->symbols != NULL) {
+	if (w->follow.symbols != NULL) {
 		/* Whole stacks where they are written: all of them in a
 		 * recording, the frame's share in JSON; text shows call sites
 		 * only. Frames never wait for names; the last one does. */
 		size_t whole = w->recorder != NULL || (opt->json && opt->sites == 0) ? SIZE_MAX :
 			       opt->json ? (size_t)opt->sites : 0;
-		int n = ms_symbols_sorted_callsites(w->symbols, &w->reader, &s, whole,
-						    last ? MS_LAST_FRAME_NAMES_NS : 0, &sites);
+		int n = ms_symbols_sorted_callsites(w->follow.symbols, &w->follow.reader, &s,
+						    whole, last ? MS_LAST_FRAME_NAMES_NS : 0,
+						    &sites);
 
 		if (n > 0) {
 			x.sites = sites;
@@ -212,7 +183,7 @@ int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int lau
 		 struct ms_event_tap *events)
 {
 	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0, .events = events,
-			   .skip = opt->skip };
+			   .follow = { .pid = pid, .skip = opt->skip } };
 	int err;
 	uint64_t interval = (uint64_t)(opt->interval_s * 1e9);
 	uint64_t start = ms_clock_mono_ns(), next = start + interval;
@@ -226,6 +197,7 @@ int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int lau
 				strerror(-err));
 			return 1;
 		}
+		w.follow.keep_old = 1;
 	}
 	if (launched) {
 		/* Like time(1): Ctrl-C and Ctrl-\ are for the target; we report
@@ -236,7 +208,7 @@ int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int lau
 	for (;;) {
 		uint64_t now;
 
-		follow(&w);
+		ms_follow_update(&w.follow);
 		gone = target_gone(&w);
 		if (gone)
 			break;
@@ -258,7 +230,8 @@ int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int lau
 			if (next < now)
 				next = now + interval;
 		}
-		if (w.reader.base == NULL && !warned && launched && now - start > NO_SESSION_WARN_NS) {
+		if (w.follow.reader.base == NULL && !warned && launched &&
+		    now - start > NO_SESSION_WARN_NS) {
 			fprintf(stderr, "memscope-top: pid %d has no memscope session yet (a static "
 				"binary, or one that clears LD_PRELOAD, cannot be watched)\n", (int)pid);
 			warned = 1;
@@ -267,21 +240,16 @@ int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int lau
 		sleep_ns(next > now && next - now < POLL_NS ? next - now : POLL_NS);
 	}
 	if (gone) {
-		follow(&w); /* an exec just before the exit made a new generation */
-		if (print_frame(opt, out, &w, 1, 1) != 0 && launched && w.reader.base == NULL &&
+		ms_follow_update(&w.follow); /* an exec just before the exit made a new generation */
+		if (print_frame(opt, out, &w, 1, 1) != 0 && launched && w.follow.reader.base == NULL &&
 		    w.exit_status != 127)
 			fprintf(stderr, "memscope-top: pid %d exited without a memscope session "
 				"(statically linked, or LD_PRELOAD was cleared)\n", (int)pid);
 	}
-	if (w.reader.base != NULL)
-		ms_reader_close(&w.reader);
 	if (w.recorder != NULL && (err = ms_recorder_close(w.recorder)) != 0)
 		fprintf(stderr, "memscope-top: cannot finish %s: %s\n", opt->record, strerror(-err));
-	ms_symbols_free(w.symbols);
+	ms_follow_close(&w.follow);
 	ms_model_history_free(&w.history);
-	for (size_t i = 0; i < w.nold; i++)
-		ms_symbols_free(w.old_symbols[i]);
-	free(w.old_symbols);
 	if (launched && gone)
 		ms_launch_cleanup(pid);
 	return launched && gone ? w.exit_status : 0;

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <memscope/grow.h>
+
 int ms_event_tap_open(ms_event_tap *t)
 {
 	int sv[2];
@@ -47,16 +49,12 @@ static int well_formed(ms_event_tap *t, const struct ms_stream_head *h, size_t l
 static int append(ms_event_tap *t, const struct ms_stream_event *ev, size_t n)
 {
 	if (t->count + n > t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 65536;
-		struct ms_stream_event *more;
+		struct ms_stream_event *more = ms_grow(t->events, &t->cap, t->count + n,
+						       sizeof(*more), 65536);
 
-		while (cap < t->count + n)
-			cap *= 2;
-		more = realloc(t->events, cap * sizeof(*more));
 		if (more == NULL)
 			return -ENOMEM;
 		t->events = more;
-		t->cap = cap;
 	}
 	memcpy(t->events + t->count, ev, n * sizeof(*ev));
 	t->count += n;

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "feed.h"
 #include "events.h"
+#include "follow.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -19,14 +20,6 @@
  * one, and for its end once its exit path ran. */
 #define POLL_S 0.05
 
-/* Per session image: its reader and symbols. Symbols of an earlier image
- * (before an exec) are kept: older models may still point into them. */
-struct source {
-	ms_reader reader;
-	ms_symbols *symbols;
-	ms_model_history history;
-};
-
 static void set_error(ms_feed *f, const char *msg)
 {
 	pthread_mutex_lock(&f->lock);
@@ -39,35 +32,19 @@ static void poke(void *f)
 	ms_feed_poke(f);
 }
 
-/* Opens the newest session of the pid; follows it across exec. */
-static void follow(ms_feed *f, struct source *src, ms_symbols ***old, size_t *nold)
+/* Opens the newest session of the pid, across exec: a new image starts a
+ * new history, and names found between two ticks are shown at once. */
+static void follow(ms_feed *f, ms_follow *src, ms_model_history *history)
 {
-	char path[512];
-	int err;
+	int got = ms_follow_update(src);
 
-	if (ms_session_find(ms_shm_dir(), f->pid, path, sizeof(path)) != 0)
-		return;
-	if (src->reader.base != NULL && strcmp(path, src->reader.path) == 0)
-		return;
-	if (src->reader.base != NULL) {
-		ms_symbols **more = realloc(*old, (*nold + 1) * sizeof(**old));
-
-		if (more == NULL)
-			return;
-		*old = more;
-		(*old)[(*nold)++] = src->symbols;
-		ms_reader_close(&src->reader);
-		ms_model_history_free(&src->history);
-	}
-	src->symbols = NULL;
-	err = ms_reader_open(&src->reader, path);
-	if (err != 0) {
-		src->reader.base = NULL;
-		set_error(f, ms_reader_strerror(err));
+	if (got < 0) {
+		set_error(f, ms_reader_strerror(got));
 		return;
 	}
-	src->symbols = ms_symbols_new(f->skip);
-	/* Names found between two ticks are shown at once. */
+	if (got == 0)
+		return;
+	ms_model_history_free(history);
 	if (src->symbols != NULL)
 		ms_symbols_on_progress(src->symbols, poke, f);
 }
@@ -139,10 +116,11 @@ static int record_frame(ms_recorder *rec, const ms_model *m)
 static void *feed_main(void *arg)
 {
 	ms_feed *f = arg;
-	struct source src = { 0 };
-	ms_symbols **old = NULL;
+	/* Symbols of an earlier image are kept: older models may still point
+	 * into them. */
+	ms_follow src = { .pid = f->pid, .skip = f->skip, .keep_old = 1 };
+	ms_model_history history = { 0 };
 	ms_model *last;
-	size_t nold = 0;
 	int gone = 0, ending = 0;
 
 	do {
@@ -152,7 +130,7 @@ static void *feed_main(void *arg)
 
 		if (!gone)
 			gone = target_gone(f);
-		follow(f, &src, &old, &nold);
+		follow(f, &src, &history);
 		if (gone && src.reader.base == NULL) {
 			/* It ended without a session we could read: nothing more
 			 * will come. */
@@ -173,7 +151,7 @@ static void *feed_main(void *arg)
 		 * name. */
 		if (f->events != NULL && f->recorder != NULL)
 			events = ms_event_tap_take(f->events, gone);
-		m = ms_model_build(&src.reader, src.symbols, &src.history, gone, &err);
+		m = ms_model_build(&src.reader, src.symbols, &history, gone, &err);
 		if (m == NULL) {
 			ms_event_tap_return(f->events, &events);
 			set_error(f, ms_reader_strerror(err));
@@ -230,18 +208,13 @@ static void *feed_main(void *arg)
 	} while (!wait_tick(f, gone ? 0 :
 			       src.reader.base == NULL || ending ? POLL_S : f->interval_s));
 
-	if (src.reader.base != NULL)
-		ms_reader_close(&src.reader);
-	ms_model_history_free(&src.history);
+	ms_model_history_free(&history);
 	/* Models point into the symbols: the last model goes first. */
 	last = f->current;
 	rcu_assign_pointer(f->current, NULL);
 	urcu_bp_synchronize_rcu();
 	ms_model_free(last);
-	ms_symbols_free(src.symbols);
-	for (size_t i = 0; i < nold; i++)
-		ms_symbols_free(old[i]);
-	free(old);
+	ms_follow_close(&src);
 	return NULL;
 }
 

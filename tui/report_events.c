@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <memscope/grow.h>
+
 #include "frame.h"
 
 /* A live block. */
@@ -119,15 +121,13 @@ static struct site *site_of(struct analysis *a, uint32_t stack)
 static void add_lifetime(struct analysis *a, struct site *s, uint64_t us)
 {
 	if (s->nlifetimes == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		uint64_t *more = realloc(s->lifetimes, cap * sizeof(*more));
+		uint64_t *more = ms_grow(s->lifetimes, &s->cap, s->nlifetimes + 1, sizeof(*more), 16);
 
 		if (more == NULL) {
 			a->failed = 1;
 			return;
 		}
 		s->lifetimes = more;
-		s->cap = cap;
 	}
 	s->lifetimes[s->nlifetimes++] = us;
 }

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <memscope/grow.h>
+
 /* The image of session `session`: frames of one image mostly come
  * together, so the last one found is tried first. */
 static struct ms_report_image *find(struct ms_report_images *im, size_t session)
@@ -40,15 +42,13 @@ int ms_report_images(const ms_recording *r, struct ms_report_images *out)
 		g = find(out, f.image);
 		if (g == NULL) {
 			if (out->n == cap) {
-				size_t more = cap ? 2 * cap : 4;
-				struct ms_report_image *v = realloc(out->v, more * sizeof(*v));
+				struct ms_report_image *v = ms_grow(out->v, &cap, out->n + 1, sizeof(*v), 4);
 
 				if (v == NULL) {
 					ms_report_images_free(out);
 					return -ENOMEM;
 				}
 				out->v = v;
-				cap = more;
 			}
 			g = &out->v[out->n++];
 			*g = (struct ms_report_image){ .session = f.image, .generation = f.generation,

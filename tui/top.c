@@ -94,7 +94,7 @@ static int launch(const struct ms_top_options *opt, FILE *frames, char *const ar
 
 static int attach(const struct ms_top_options *opt, FILE *frames)
 {
-	char path[512];
+	char path[MS_SESSION_PATH_MAX];
 	ms_reader r;
 	int err;
 

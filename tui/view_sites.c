@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <memscope/grow.h>
+
 #include "frame.h"
 
 enum { COL_LIVE_BYTES, COL_LIVE, COL_ALLOCS, COL_TOTAL_BYTES, COL_PEAK, COL_LIFE, COL_PERCENT,
@@ -65,13 +67,11 @@ static uint64_t hash_text(uint64_t h, const char *a)
 static struct row *add_row(void)
 {
 	if (nrows == cap) {
-		size_t n = cap ? cap * 2 : 256;
-		struct row *more = realloc(rows, n * sizeof(*more));
+		struct row *more = ms_grow(rows, &cap, nrows + 1, sizeof(*more), 256);
 
 		if (more == NULL)
 			return NULL;
 		rows = more;
-		cap = n;
 	}
 	memset(&rows[nrows], 0, sizeof(rows[nrows]));
 	return &rows[nrows++];

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <memscope/grow.h>
 #include <memscope/platform.h>
 
 /* An environment larger than this is not read (PYTHONMALLOC unknown). */
@@ -125,13 +126,11 @@ static char *read_proc(pid_t pid, const char *leaf, size_t *len)
 		ssize_t got;
 
 		if (n == cap) {
-			size_t grown = cap ? cap * 2 : 16384;
-			char *more = grown <= ENV_MAX ? realloc(buf, grown) : NULL;
+			char *more = cap < ENV_MAX ? ms_grow(buf, &cap, n + 1, 1, 16384) : NULL;
 
 			if (more == NULL)
 				goto fail;
 			buf = more;
-			cap = grown;
 		}
 		got = read(fd, buf + n, cap - n);
 		if (got < 0 && errno == EINTR)

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <memscope/grow.h>
+
 static int entry_cmp(const void *a, const void *b)
 {
 	const ms_session_entry *x = a, *y = b;
@@ -40,16 +42,14 @@ int ms_session_list(const char *dir, ms_session_entry **out)
 		if (ms_session_path(e.path, sizeof(e.path), dir, uid, e.pid, e.gen) != 0)
 			continue;
 		if (count == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			ms_session_entry *n = realloc(list, ncap * sizeof(*n));
+			ms_session_entry *more = ms_grow(list, &cap, count + 1, sizeof(*more), 16);
 
-			if (n == NULL) {
+			if (more == NULL) {
 				free(list);
 				closedir(d);
 				return -ENOMEM;
 			}
-			list = n;
-			cap = ncap;
+			list = more;
 		}
 		list[count++] = e;
 	}

@@ -21,6 +21,12 @@
 
 #include "core/shared/store_layout.h"
 
+/* CPU% is taken over the newest samples spanning at least CPU_SPAN_S (the
+ * newest is often only milliseconds old), and not at all over less than
+ * CPU_MIN_SPAN_S: too short for the kernel's CPU clocks. In seconds. */
+#define CPU_SPAN_S 0.09
+#define CPU_MIN_SPAN_S 0.01
+
 /* A section of count elements of elem bytes at off lies inside size. */
 static int section_ok(uint64_t off, uint64_t count, uint64_t elem, uint64_t expected_elem,
 		      uint64_t size)
@@ -578,15 +584,14 @@ static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 
 		s->rss_bytes = last->rss_bytes;
 		s->thread_count = last->threads;
-		/* CPU% over the last full interval: the newest sample is often only
-		 * milliseconds old, too short to measure CPU time over. */
+		/* CPU% over the last full interval (CPU_SPAN_S). */
 		for (size_t i = s->nsamples - 1; i-- > 0;) {
-			if (last->time_s - s->samples[i].time_s >= 0.09) {
+			if (last->time_s - s->samples[i].time_s >= CPU_SPAN_S) {
 				prev = &s->samples[i];
 				break;
 			}
 		}
-		if (last->time_s - prev->time_s >= 0.01)
+		if (last->time_s - prev->time_s >= CPU_MIN_SPAN_S)
 			cpu_split(prev, last, s);
 	}
 	/* A process that is gone has no running threads, whatever their slots
@@ -721,65 +726,87 @@ static void install_guard(void)
 	sigaction(SIGBUS, &sa, &before);
 }
 
-int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
+/* Runs read(r, out) guarded: a SIGBUS during it ends it, undo(out) (if
+ * any) frees what it had made, and MS_ERR_TRUNCATED is returned. */
+static int guarded(const ms_reader *r, int (*read)(const ms_reader *r, void *out), void *out,
+		   void (*undo)(void *out))
 {
 	sigjmp_buf jump;
 	int err;
 
 	pthread_once(&guard_once, install_guard);
 	if (sigsetjmp(jump, 1) != 0) {
-		ms_snapshot_release(s);
+		if (undo != NULL)
+			undo(out);
 		return MS_ERR_TRUNCATED;
 	}
 	guard = &jump;
-	err = snapshot_take(r, s);
+	err = read(r, out);
 	guard = NULL;
 	return err;
+}
+
+static int take_read(const ms_reader *r, void *out)
+{
+	return snapshot_take(r, out);
+}
+
+static void take_undo(void *out)
+{
+	ms_snapshot_release(out);
+}
+
+int ms_snapshot_take(const ms_reader *r, ms_snapshot *s)
+{
+	return guarded(r, take_read, s, take_undo);
+}
+
+struct stack_read {
+	uint32_t id, max;
+	uint64_t *frames;
+	uint32_t *epoch;
+};
+
+static int stack_read(const ms_reader *r, void *out)
+{
+	struct stack_read *a = out;
+
+	return reader_stack(r, a->id, a->frames, a->max, a->epoch);
 }
 
 int ms_reader_stack(const ms_reader *r, uint32_t id, uint64_t *frames, uint32_t max,
 		    uint32_t *epoch)
 {
-	sigjmp_buf jump;
-	int err;
+	struct stack_read a = { .id = id, .max = max, .frames = frames, .epoch = epoch };
 
-	pthread_once(&guard_once, install_guard);
-	if (sigsetjmp(jump, 1) != 0)
-		return MS_ERR_TRUNCATED;
-	guard = &jump;
-	err = reader_stack(r, id, frames, max, epoch);
-	guard = NULL;
-	return err;
+	return guarded(r, stack_read, &a, NULL);
+}
+
+static int modules_read(const ms_reader *r, void *out)
+{
+	return reader_modules(r, out);
+}
+
+static void modules_undo(void *out)
+{
+	ms_module_entry **m = out;
+
+	free(*m);
+	*m = NULL;
 }
 
 int ms_reader_modules(const ms_reader *r, ms_module_entry **out)
 {
-	sigjmp_buf jump;
-	int err;
-
-	pthread_once(&guard_once, install_guard);
 	*out = NULL;
-	if (sigsetjmp(jump, 1) != 0) {
-		free(*out);
-		*out = NULL;
-		return MS_ERR_TRUNCATED;
-	}
-	guard = &jump;
-	err = reader_modules(r, out);
-	guard = NULL;
-	return err;
+	return guarded(r, modules_read, out, modules_undo);
+}
+
+static int header_read(const ms_reader *r, void *out)
+{
+	return load_header(r, out);
 }
 
 static int guarded_load_header(const ms_reader *r, struct ms_seg_header *copy)
 {
-	sigjmp_buf jump;
-	int err;
-
-	pthread_once(&guard_once, install_guard);
-	if (sigsetjmp(jump, 1) != 0)
-		return MS_ERR_TRUNCATED;
-	guard = &jump;
-	err = load_header(r, copy);
-	guard = NULL;
-	return err;
+	return guarded(r, header_read, copy, NULL);
 }

@@ -3,6 +3,121 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <memscope/grow.h>
+
+/* How a head field holds its snapshot figure. */
+enum head_unit {
+	COUNT,  /* a uint64_t as it is */
+	MICROS, /* seconds (double) as µs */
+	TENTHS, /* a percentage (double) in tenths */
+	FLAG,   /* an int, 0 or 1 */
+	STATE,  /* an ms_session_state */
+	EXIT,   /* the exit status (not in the snapshot), + 1 */
+};
+
+#define FIELD(field, member, unit) { field, offsetof(ms_snapshot, member), unit }
+#define NOT_IN_SNAPSHOT 0
+
+static const struct {
+	enum ms_rec_head_field field;
+	size_t offset;
+	enum head_unit unit;
+} head_fields[] = {
+	FIELD(MS_REC_HEAD_TIME, time_s, MICROS),
+	FIELD(MS_REC_HEAD_STATE, state, STATE),
+	{ MS_REC_HEAD_EXIT, NOT_IN_SNAPSHOT, EXIT },
+	FIELD(MS_REC_HEAD_LIVE_BYTES, live_bytes, COUNT),
+	FIELD(MS_REC_HEAD_LIVE_ALLOCS, live_allocs, COUNT),
+	FIELD(MS_REC_HEAD_PEAK_BYTES, peak_bytes, COUNT),
+	FIELD(MS_REC_HEAD_PEAK_TIME, peak_time_s, MICROS),
+	FIELD(MS_REC_HEAD_ALLOCS, total_allocs, COUNT),
+	FIELD(MS_REC_HEAD_FREES, total_frees, COUNT),
+	FIELD(MS_REC_HEAD_REALLOCS, total_reallocs, COUNT),
+	FIELD(MS_REC_HEAD_BYTES, total_bytes, COUNT),
+	FIELD(MS_REC_HEAD_RSS, rss_bytes, COUNT),
+	FIELD(MS_REC_HEAD_CPU, cpu_percent, TENTHS),
+	FIELD(MS_REC_HEAD_DROPPED, dropped_events, COUNT),
+	FIELD(MS_REC_HEAD_UNTRACKED, untracked_frees, COUNT),
+	FIELD(MS_REC_HEAD_OVERFLOWED, threads_overflowed, COUNT),
+	FIELD(MS_REC_HEAD_AGES_SCANNED, ages_scanned, FLAG),
+	FIELD(MS_REC_HEAD_THREADS, thread_count, COUNT),
+	FIELD(MS_REC_HEAD_OWN_CPU, memscope_cpu_percent, TENTHS),
+};
+
+_Static_assert(sizeof(head_fields) / sizeof(head_fields[0]) == MS_REC_HEAD_FIELDS - 2,
+	       "every head field but key and session has its entry");
+
+uint64_t ms_rec_us(double seconds)
+{
+	return seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
+}
+
+void ms_rec_head_put(uint64_t v[MS_REC_HEAD_FIELDS], const ms_snapshot *s, int exit_status)
+{
+	for (size_t i = 0; i < sizeof(head_fields) / sizeof(head_fields[0]); i++) {
+		const char *at = (const char *)s + head_fields[i].offset;
+		uint64_t *out = &v[head_fields[i].field];
+		double d;
+
+		switch (head_fields[i].unit) {
+		case COUNT:
+			memcpy(out, at, sizeof(*out));
+			break;
+		case MICROS:
+			memcpy(&d, at, sizeof(d));
+			*out = ms_rec_us(d);
+			break;
+		case TENTHS:
+			memcpy(&d, at, sizeof(d));
+			*out = d > 0 ? (uint64_t)(d * 10 + 0.5) : 0;
+			break;
+		case FLAG:
+			*out = *(const int *)at != 0;
+			break;
+		case STATE:
+			*out = (uint64_t)*(const ms_session_state *)at;
+			break;
+		case EXIT:
+			*out = exit_status >= 0 ? (uint64_t)exit_status + 1 : 0;
+			break;
+		}
+	}
+}
+
+/* The file's values are untrusted: every one decodes to something valid. */
+void ms_rec_head_get(const uint64_t v[MS_REC_HEAD_FIELDS], ms_snapshot *s, int *exit_status)
+{
+	for (size_t i = 0; i < sizeof(head_fields) / sizeof(head_fields[0]); i++) {
+		char *at = (char *)s + head_fields[i].offset;
+		uint64_t in = v[head_fields[i].field];
+		double d;
+
+		switch (head_fields[i].unit) {
+		case COUNT:
+			memcpy(at, &in, sizeof(in));
+			break;
+		case MICROS:
+			d = (double)in / 1e6;
+			memcpy(at, &d, sizeof(d));
+			break;
+		case TENTHS:
+			d = (double)in / 10.0;
+			memcpy(at, &d, sizeof(d));
+			break;
+		case FLAG:
+			*(int *)at = in != 0;
+			break;
+		case STATE:
+			*(ms_session_state *)at =
+				in <= MS_SESSION_GONE ? (ms_session_state)in : MS_SESSION_GONE;
+			break;
+		case EXIT:
+			*exit_status = in ? (int)(in - 1 < 256 ? in - 1 : 255) : -1;
+			break;
+		}
+	}
+}
+
 uint32_t ms_crc32c(uint32_t crc, const void *data, size_t len)
 {
 	static uint32_t table[256];
@@ -27,21 +142,16 @@ uint32_t ms_crc32c(uint32_t crc, const void *data, size_t len)
 
 static void reserve(struct ms_buf *b, size_t more)
 {
-	size_t cap;
 	unsigned char *d;
 
 	if (b->failed || b->len + more <= b->cap)
 		return;
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + more)
-		cap *= 2;
-	d = realloc(b->data, cap);
+	d = more <= SIZE_MAX - b->len ? ms_grow(b->data, &b->cap, b->len + more, 1, 4096) : NULL;
 	if (d == NULL) {
 		b->failed = 1;
 		return;
 	}
 	b->data = d;
-	b->cap = cap;
 }
 
 void ms_buf_put_varint(struct ms_buf *b, uint64_t v)

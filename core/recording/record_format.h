@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <memscope/snapshot.h>
+
 #define MS_REC_MAGIC "MSREC\r\n\x1a"
 #define MS_REC_VERSION 4u
 #define MS_REC_HEADER 16u
@@ -52,6 +54,44 @@ enum {
 
 /* Flags of a session chunk (RECORDING.md). */
 #define MS_REC_SESSION_PYMALLOC 1u /* CPython with its own allocator */
+
+/*
+ * A frame's head: one varint per field, in this order (RECORDING.md, "A
+ * frame"). ms_rec_head_put and ms_rec_head_get turn a snapshot into these
+ * fields and back by one table (record_format.c), so the writer and the
+ * reader cannot disagree on a field's place or unit. Key and session are
+ * the writer's own: neither function touches them.
+ */
+enum ms_rec_head_field {
+	MS_REC_HEAD_KEY,         /* 1: the full state follows */
+	MS_REC_HEAD_SESSION,     /* session chunks before it, less one */
+	MS_REC_HEAD_TIME,        /* µs since the image started */
+	MS_REC_HEAD_STATE,
+	MS_REC_HEAD_EXIT,        /* exit status + 1; 0: unknown */
+	MS_REC_HEAD_LIVE_BYTES,
+	MS_REC_HEAD_LIVE_ALLOCS,
+	MS_REC_HEAD_PEAK_BYTES,
+	MS_REC_HEAD_PEAK_TIME,   /* µs */
+	MS_REC_HEAD_ALLOCS,
+	MS_REC_HEAD_FREES,
+	MS_REC_HEAD_REALLOCS,
+	MS_REC_HEAD_BYTES,       /* allocated, all told */
+	MS_REC_HEAD_RSS,
+	MS_REC_HEAD_CPU,         /* the program's, per mille of a core */
+	MS_REC_HEAD_DROPPED,
+	MS_REC_HEAD_UNTRACKED,
+	MS_REC_HEAD_OVERFLOWED,  /* threads folded into the shared slot */
+	MS_REC_HEAD_AGES_SCANNED, /* 0/1 */
+	MS_REC_HEAD_THREADS,     /* the process's thread count */
+	MS_REC_HEAD_OWN_CPU,     /* memscope's threads', per mille (version 4) */
+	MS_REC_HEAD_FIELDS
+};
+
+void ms_rec_head_put(uint64_t v[MS_REC_HEAD_FIELDS], const ms_snapshot *s, int exit_status);
+void ms_rec_head_get(const uint64_t v[MS_REC_HEAD_FIELDS], ms_snapshot *s, int *exit_status);
+
+/* Seconds as the file's µs (rounded; 0 for none or negative). */
+uint64_t ms_rec_us(double seconds);
 
 uint32_t ms_crc32c(uint32_t crc, const void *data, size_t len);
 

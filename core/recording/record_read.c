@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <memscope/grow.h>
+
 #include "record_format.h"
 
 #define MAX_SAMPLES 2048
@@ -94,20 +96,11 @@ const char *ms_recording_strerror(int err)
 
 static int grow(void **array, size_t *cap, size_t need, size_t elem)
 {
-	void *more;
-	size_t n;
+	void *more = ms_grow(*array, cap, need, elem, 64);
 
-	if (need <= *cap)
-		return 0;
-	n = *cap ? *cap * 2 : 64;
-	while (n < need)
-		n *= 2;
-	more = realloc(*array, n * elem);
 	if (more == NULL)
 		return -ENOMEM;
-	memset((char *)more + *cap * elem, 0, (n - *cap) * elem);
 	*array = more;
-	*cap = n;
 	return 0;
 }
 
@@ -262,9 +255,6 @@ static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 	r->sessions[r->nsessions++] = s;
 	return 0;
 }
-
-/* The varints that open a frame (RECORDING.md). */
-#define FRAME_HEAD 21
 
 /* What the index says of a frame (in this order), or what is read from
  * the frame itself. */
@@ -440,19 +430,19 @@ out:
 /* The frame's figures from its payload. */
 static int read_frame_notes(struct ms_cursor *c, uint64_t v[FRAME_NOTES])
 {
-	uint64_t all[FRAME_HEAD];
+	uint64_t head[MS_REC_HEAD_FIELDS];
 
-	for (int i = 0; i < FRAME_HEAD; i++)
-		all[i] = ms_cur_varint(c);
-	v[NOTE_KEY] = all[0];
-	v[NOTE_SESSION] = all[1];
-	v[NOTE_TIME] = all[2];
-	v[NOTE_LIVE_BYTES] = all[5];
-	v[NOTE_LIVE_ALLOCS] = all[6];
-	v[NOTE_ALLOCS] = all[9];
-	v[NOTE_FREES] = all[10];
-	v[NOTE_BYTES] = all[12];
-	v[NOTE_RSS] = all[13];
+	for (int i = 0; i < MS_REC_HEAD_FIELDS; i++)
+		head[i] = ms_cur_varint(c);
+	v[NOTE_KEY] = head[MS_REC_HEAD_KEY];
+	v[NOTE_SESSION] = head[MS_REC_HEAD_SESSION];
+	v[NOTE_TIME] = head[MS_REC_HEAD_TIME];
+	v[NOTE_LIVE_BYTES] = head[MS_REC_HEAD_LIVE_BYTES];
+	v[NOTE_LIVE_ALLOCS] = head[MS_REC_HEAD_LIVE_ALLOCS];
+	v[NOTE_ALLOCS] = head[MS_REC_HEAD_ALLOCS];
+	v[NOTE_FREES] = head[MS_REC_HEAD_FREES];
+	v[NOTE_BYTES] = head[MS_REC_HEAD_BYTES];
+	v[NOTE_RSS] = head[MS_REC_HEAD_RSS];
 	return c->bad ? -1 : 0;
 }
 
@@ -1045,38 +1035,20 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 	unsigned char *p;
 	uint32_t len;
 	struct ms_cursor c;
-	uint64_t v[FRAME_HEAD], n;
+	uint64_t v[MS_REC_HEAD_FIELDS], n;
 	int err = load_payload(r, f->offset, f->length, f->packed, &p, &len);
 
 	if (err != 0)
 		return err;
 	c = (struct ms_cursor){ p, p + len, 0 };
-	for (int i = 0; i < FRAME_HEAD; i++)
+	for (int i = 0; i < MS_REC_HEAD_FIELDS; i++)
 		v[i] = ms_cur_varint(&c);
-	if (v[0]) {
+	if (v[MS_REC_HEAD_KEY]) {
 		st->nthreads = 0;
 		if (st->present != NULL)
 			memset(st->present, 0, st->cap_sites);
 	}
-	s->time_s = (double)v[2] / 1e6;
-	s->state = v[3] <= MS_SESSION_GONE ? (ms_session_state)v[3] : MS_SESSION_GONE;
-	*exit_status = v[4] ? (int)(v[4] - 1 < 256 ? v[4] - 1 : 255) : -1;
-	s->live_bytes = v[5];
-	s->live_allocs = v[6];
-	s->peak_bytes = v[7];
-	s->peak_time_s = (double)v[8] / 1e6;
-	s->total_allocs = v[9];
-	s->total_frees = v[10];
-	s->total_reallocs = v[11];
-	s->total_bytes = v[12];
-	s->rss_bytes = v[13];
-	s->cpu_percent = (double)v[14] / 10.0;
-	s->dropped_events = v[15];
-	s->untracked_frees = v[16];
-	s->threads_overflowed = v[17];
-	s->ages_scanned = v[18] != 0;
-	s->thread_count = v[19];
-	s->memscope_cpu_percent = (double)v[20] / 10.0;
+	ms_rec_head_get(v, s, exit_status);
 
 	n = ms_cur_count(&c, 14);
 	for (uint64_t i = 0; i < n && !c.bad; i++) {

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <memscope/grow.h>
+
 #include "record_format.h"
 
 /* An open-addressing map from a key (a string's hash and text, or a
@@ -238,16 +240,14 @@ static uint32_t stack_id(ms_recorder *rec, const ms_callsite *c)
 	uint32_t sid = c->site.stack, id, top = 0;
 
 	if (sid >= rec->nstack_ids) {
-		size_t n = sid + 1 > rec->nstack_ids * 2 ? sid + 1 : rec->nstack_ids * 2;
-		uint32_t *more = realloc(rec->stack_ids, n * sizeof(*more));
+		uint32_t *more = ms_grow(rec->stack_ids, &rec->nstack_ids, (size_t)sid + 1,
+					 sizeof(*more), 1024);
 
 		if (more == NULL) {
 			rec->failed = 1;
 			return 0;
 		}
-		memset(more + rec->nstack_ids, 0, (n - rec->nstack_ids) * sizeof(*more));
 		rec->stack_ids = more;
-		rec->nstack_ids = n;
 	}
 	if (rec->stack_ids[sid] != 0) {
 		id = rec->stack_ids[sid] - 1;
@@ -255,15 +255,14 @@ static uint32_t stack_id(ms_recorder *rec, const ms_callsite *c)
 			return id;
 	} else {
 		if (rec->nstacks == rec->cwritten) {
-			size_t n = rec->cwritten ? rec->cwritten * 2 : 1024;
-			const void **more = realloc(rec->written, n * sizeof(*more));
+			const void **more = ms_grow(rec->written, &rec->cwritten, rec->nstacks + 1,
+						    sizeof(*more), 1024);
 
 			if (more == NULL) {
 				rec->failed = 1;
 				return 0;
 			}
 			rec->written = more;
-			rec->cwritten = n;
 		}
 		id = rec->nstacks++;
 		rec->stack_ids[sid] = id + 1;
@@ -438,11 +437,6 @@ static int start_session(ms_recorder *rec, const ms_snapshot *s)
 	return 0;
 }
 
-static uint64_t us(double seconds)
-{
-	return seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
-}
-
 /* A view as the file holds it: state, CPU in thousandths of a percent,
  * allocations and frees per second. */
 static void encode_view(const ms_thread_view *v, uint64_t out[4])
@@ -489,14 +483,12 @@ static void put_thread(ms_recorder *rec, struct ms_buf *b, size_t index, const m
 static struct site_mark *mark_of(ms_recorder *rec, uint32_t id)
 {
 	if (id >= rec->nmarks) {
-		size_t n = id + 1 > rec->nmarks * 2 ? id + 1 : rec->nmarks * 2;
-		struct site_mark *more = realloc(rec->marks, n * sizeof(*more));
+		struct site_mark *more = ms_grow(rec->marks, &rec->nmarks, (size_t)id + 1,
+						 sizeof(*more), 1024);
 
 		if (more == NULL)
 			return NULL;
-		memset(more + rec->nmarks, 0, (n - rec->nmarks) * sizeof(*more));
 		rec->marks = more;
-		rec->nmarks = n;
 	}
 	return &rec->marks[id];
 }
@@ -518,6 +510,7 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 		      const ms_callsite *sites, size_t nsites, int exit_status)
 {
 	struct ms_buf b = { 0 };
+	uint64_t head[MS_REC_HEAD_FIELDS];
 	uint64_t(*coded)[4] = NULL;
 	uint32_t *ids = NULL;
 	size_t nchanged = 0;
@@ -579,28 +572,11 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 	key = rec->since_key >= MS_REC_KEY_EVERY || s->nthreads < rec->nthreads;
 	for (size_t i = 0; !key && i < rec->nthreads; i++)
 		key = rec->threads[i].info.tid != s->threads[i].tid;
-	ms_buf_put_varint(&b, key);
-	ms_buf_put_varint(&b, rec->sessions - 1);
-	ms_buf_put_varint(&b, us(s->time_s));
-	ms_buf_put_varint(&b, (uint64_t)s->state);
-	ms_buf_put_varint(&b, exit_status >= 0 ? (uint64_t)exit_status + 1 : 0);
-	ms_buf_put_varint(&b, s->live_bytes);
-	ms_buf_put_varint(&b, s->live_allocs);
-	ms_buf_put_varint(&b, s->peak_bytes);
-	ms_buf_put_varint(&b, us(s->peak_time_s));
-	ms_buf_put_varint(&b, s->total_allocs);
-	ms_buf_put_varint(&b, s->total_frees);
-	ms_buf_put_varint(&b, s->total_reallocs);
-	ms_buf_put_varint(&b, s->total_bytes);
-	ms_buf_put_varint(&b, s->rss_bytes);
-	ms_buf_put_varint(&b, s->cpu_percent > 0 ? (uint64_t)(s->cpu_percent * 10 + 0.5) : 0);
-	ms_buf_put_varint(&b, s->dropped_events);
-	ms_buf_put_varint(&b, s->untracked_frees);
-	ms_buf_put_varint(&b, s->threads_overflowed);
-	ms_buf_put_varint(&b, s->ages_scanned ? 1 : 0);
-	ms_buf_put_varint(&b, s->thread_count);
-	ms_buf_put_varint(&b, s->memscope_cpu_percent > 0 ?
-				      (uint64_t)(s->memscope_cpu_percent * 10 + 0.5) : 0);
+	ms_rec_head_put(head, s, exit_status);
+	head[MS_REC_HEAD_KEY] = (uint64_t)key;
+	head[MS_REC_HEAD_SESSION] = rec->sessions - 1;
+	for (int i = 0; i < MS_REC_HEAD_FIELDS; i++)
+		ms_buf_put_varint(&b, head[i]);
 
 	/* Threads. */
 	coded = malloc((s->nthreads ? s->nthreads : 1) * sizeof(*coded));
@@ -685,16 +661,24 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 		ms_buf_put_varint(&b, n->live ? 1 : 0);
 		ms_buf_put_varint(&b, n->borrows);
 		ms_buf_put_varint(&b, n->lent);
-		ms_buf_put_varint(&b, us(n->tracked_s));
+		ms_buf_put_varint(&b, ms_rec_us(n->tracked_s));
 		ms_buf_put_varint(&b, life_ns(n->lifetime_s));
 	}
 	{
 		/* What the index keeps of a frame: what seeking and the graph
 		 * need without reading it. */
 		struct ms_buf note = { 0 };
-		const uint64_t v[] = { (uint64_t)key, rec->sessions - 1, us(s->time_s),
-				       s->live_bytes, s->live_allocs, s->total_allocs,
-				       s->total_frees, s->total_bytes, s->rss_bytes };
+		const uint64_t v[] = {
+			head[MS_REC_HEAD_KEY],
+			head[MS_REC_HEAD_SESSION],
+			head[MS_REC_HEAD_TIME],
+			head[MS_REC_HEAD_LIVE_BYTES],
+			head[MS_REC_HEAD_LIVE_ALLOCS],
+			head[MS_REC_HEAD_ALLOCS],
+			head[MS_REC_HEAD_FREES],
+			head[MS_REC_HEAD_BYTES],
+			head[MS_REC_HEAD_RSS],
+		};
 
 		for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 			ms_buf_put_varint(&note, v[i]);

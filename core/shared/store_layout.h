@@ -36,7 +36,6 @@
 #define MS_SEG_STACKS (1u << 18)       /* distinct stacks (call sites) */
 #define MS_SEG_STACK_WORDS (1u << 23)  /* return addresses, all stacks */
 #define MS_SEG_MODULES 1024u
-#define MS_MODULE_PATH_MAX 256u
 #define MS_LIFE_BUCKETS 46u   /* a call site's lifetimes: powers of two of time units */
 #define MS_SEG_NOTES MS_STORE_NOTES /* annotated blocks (memscope.h), live and ended */
 #define MS_SEG_NAMES 4096u    /* distinct variable, type and scope names */

@@ -31,6 +31,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <memscope/grow.h>
 #include <memscope/platform.h>
 #include <memscope/skip.h>
 
@@ -136,13 +137,11 @@ struct ms_symbols {
 static int keep(struct keep *k, void *p)
 {
 	if (k->len == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 256;
-		void **v = realloc(k->v, cap * sizeof(*v));
+		void **v = ms_grow(k->v, &k->cap, k->len + 1, sizeof(*v), 256);
 
 		if (v == NULL)
 			return -ENOMEM;
 		k->v = v;
-		k->cap = cap;
 	}
 	k->v[k->len++] = p;
 	return 0;
@@ -156,13 +155,11 @@ static int queue_push(struct queue *q, const struct job *j)
 		q->head = 0;
 	}
 	if (q->len == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 256;
-		struct job *v = realloc(q->v, cap * sizeof(*v));
+		struct job *v = ms_grow(q->v, &q->cap, q->len + 1, sizeof(*v), 256);
 
 		if (v == NULL)
 			return -ENOMEM;
 		q->v = v;
-		q->cap = cap;
 	}
 	q->v[q->len++] = *j;
 	return 0;
@@ -248,16 +245,11 @@ static void *resolver_main(void *arg)
 
 		pthread_mutex_lock(&sym->lock);
 		if (sym->nresults + n > sym->cresults) {
-			size_t cap = sym->cresults ? sym->cresults * 2 : 256;
-			struct result *more;
+			struct result *more = ms_grow(sym->results, &sym->cresults, sym->nresults + n,
+						      sizeof(*more), 256);
 
-			while (cap < sym->nresults + n)
-				cap *= 2;
-			more = realloc(sym->results, cap * sizeof(*more));
-			if (more != NULL) {
+			if (more != NULL)
 				sym->results = more;
-				sym->cresults = cap;
-			}
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (sym->nresults < sym->cresults)
@@ -432,13 +424,12 @@ static long entry_of(ms_symbols *sym, const ms_reader *r, uint64_t address, uint
 			return (long)sym->slots[j] - 1;
 	}
 	if (sym->nentries == sym->centries) {
-		size_t n = sym->centries ? sym->centries * 2 : 1024;
-		struct entry *more = realloc(sym->entries, n * sizeof(*more));
+		struct entry *more = ms_grow(sym->entries, &sym->centries, sym->nentries + 1,
+					     sizeof(*more), 1024);
 
 		if (more == NULL)
 			return -1;
 		sym->entries = more;
-		sym->centries = n;
 	}
 	m = module_of(sym, address, epoch);
 	if (m == 0 && r != NULL) {
@@ -567,14 +558,12 @@ static struct stack *stack_of(ms_symbols *sym, const ms_reader *r, uint32_t id)
 	int depth;
 
 	if (id >= sym->nstacks) {
-		size_t n = id + 1 > sym->nstacks * 2 ? id + 1 : sym->nstacks * 2;
-		struct stack *more = realloc(sym->stacks, n * sizeof(*more));
+		struct stack *more = ms_grow(sym->stacks, &sym->nstacks, (size_t)id + 1,
+					     sizeof(*more), 256);
 
 		if (more == NULL)
 			return NULL;
-		memset(more + sym->nstacks, 0, (n - sym->nstacks) * sizeof(*more));
 		sym->stacks = more;
-		sym->nstacks = n;
 	}
 	st = &sym->stacks[id];
 	if (st->loaded)

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <memscope/grow.h>
+
 /* From the C++ runtime (libstdc++), to show C++ names as people write them. */
 extern char *__cxa_demangle(const char *mangled, char *out, size_t *len, int *status);
 
@@ -110,13 +112,11 @@ static void build_index(struct module *m)
 		    (type != STT_FUNC && type != STT_GNU_IFUNC))
 			continue;
 		if (m->nsyms == cap) {
-			size_t more = cap ? cap * 2 : 1024;
-			struct symbol *syms = realloc(m->syms, more * sizeof(*syms));
+			struct symbol *syms = ms_grow(m->syms, &cap, cap + 1, sizeof(*syms), 1024);
 
 			if (syms == NULL)
 				break; /* what we have still names most frames */
 			m->syms = syms;
-			cap = more;
 		}
 		m->syms[m->nsyms++] = (struct symbol){ addr, s.st_size, name, rank_of(&s) };
 	}
@@ -205,14 +205,11 @@ void ms_elf_lookup(ms_elf_modules *em, uint32_t index, const ms_module_entry *e,
 	*function = *file = NULL;
 	*line = 0;
 	if (index >= em->nmods) {
-		size_t n = index + 1 > em->nmods * 2 ? index + 1 : em->nmods * 2;
-		struct module *more = realloc(em->mods, n * sizeof(*more));
+		struct module *more = ms_grow(em->mods, &em->nmods, index + 1, sizeof(*more), 16);
 
 		if (more == NULL)
 			return;
-		memset(more + em->nmods, 0, (n - em->nmods) * sizeof(*more));
 		em->mods = more;
-		em->nmods = n;
 	}
 	m = &em->mods[index];
 	if (!m->opened)

@@ -468,7 +468,7 @@ struct settle {
 static int settle_one(void *ctx, const char *name)
 {
 	struct settle *s = ctx;
-	char path[512];
+	char path[MS_SESSION_PATH_MAX];
 	uid_t uid;
 	pid_t pid;
 	unsigned gen;
@@ -1322,6 +1322,10 @@ static void read_clocks(struct ms_seg_sample *now)
 	now->own_cpu_ns = ms_own_threads_cpu_ns();
 }
 
+/* Thread names are read from /proc every this many samples (each is a
+ * file read a thread): names change rarely. */
+#define NAMES_EVERY 5
+
 void ms_store_sample(ms_store *st)
 {
 	struct ms_seg_header *h = header(st);
@@ -1367,7 +1371,7 @@ void ms_store_sample(ms_store *st)
 	ms_atomic_store_relaxed_u32(&g->ticks,
 				    (uint32_t)((now.mono_ns - h->start_mono_ns) / MS_STORE_TICK_NS));
 
-	if (calls++ % 5 == 0) {
+	if (calls++ % NAMES_EVERY == 0) {
 		uint32_t used = ms_atomic_load_relaxed_u32(&g->threads_used);
 
 		for (uint32_t i = 0; i < used && i < MS_SEG_THREADS - 1; i++) {

@@ -5,6 +5,7 @@
 #include <memscope/block.h>
 #include <memscope/capture.h>
 #include <memscope/event.h>
+#include <memscope/grow.h>
 #include <memscope/own_threads.h>
 #include <memscope/platform.h>
 #include <memscope/ptr_map.h>

@@ -16,7 +16,7 @@ extern "C" {
 typedef struct ms_session_entry {
 	pid_t pid;
 	unsigned gen;
-	char path[512];
+	char path[MS_SESSION_PATH_MAX];
 } ms_session_entry;
 
 /* Lists the caller's sessions in dir, sorted by pid then generation. *out is

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include <memscope/segment.h>
+#include <memscope/session.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,7 +41,7 @@ typedef enum ms_session_state {
 typedef struct ms_reader {
 	const void *base;
 	size_t size;
-	char path[512];
+	char path[MS_SESSION_PATH_MAX];
 	/* The program is CPython with its own allocator (memscope/python.h),
 	 * as found when the reader opened: it needs the live process. */
 	int python_pymalloc;
@@ -74,7 +75,7 @@ typedef struct ms_site_info {
 typedef struct ms_module_entry {
 	uint64_t base, lo, hi;
 	uint32_t load_epoch, unload_epoch; /* unload 0: still loaded */
-	char path[256];
+	char path[MS_MODULE_PATH_MAX];
 } ms_module_entry;
 
 /* An annotated block (memscope.h): its names, borrows and lifetime. */

@@ -19,6 +19,9 @@
  * their call site reads "(no stack)". Real ids start at 1. */
 #define MS_STACK_NONE 0u
 
+/* Bytes of a loaded object's path the segment keeps, its NUL included. */
+#define MS_MODULE_PATH_MAX 256u
+
 /* Slots of annotated blocks, live and ended. */
 #define MS_STORE_NOTES 16384u
 

@@ -15,6 +15,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Room for the segment directory's path and for a session's path (the
+ * directory and memscope-UID-PID-GEN), their NULs included. */
+#define MS_SESSION_DIR_MAX 256u
+#define MS_SESSION_PATH_MAX 512u
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -97,7 +97,7 @@ typedef struct ms_capture {
 	uint32_t gen;        /* the session's block generation (memscope/block.h) */
 	struct ms_stream *stream; /* the event stream; NULL when off */
 	struct ms_notes *notes;   /* annotations (notes.c); NULL until the first */
-	char dir[256];
+	char dir[MS_SESSION_DIR_MAX];
 	pid_t keeper_pid;
 } ms_capture;
 

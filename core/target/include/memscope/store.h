@@ -19,6 +19,7 @@
 
 #include <memscope/ptr_map.h>
 #include <memscope/segment.h>
+#include <memscope/session.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,7 +51,7 @@ static inline uint64_t ms_store_time(void)
 typedef struct ms_store {
 	void *base;       /* the mapped segment; NULL when not open */
 	size_t size;
-	char path[512];
+	char path[MS_SESSION_PATH_MAX];
 	/* The segment is sparse; regions that grow (threads, stacks, frames,
 	 * modules) get real memory a chunk ahead of their use (see store.c),
 	 * through the file kept open here. */
