@@ -1,0 +1,309 @@
+/*
+ * A recording's frame as a snapshot again: rebuilt from the key frame
+ * before it and the deltas in between (RECORDING.md). The file is
+ * untrusted: every id and count is checked.
+ *
+ * Runs: readers only.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "record_read.h"
+
+/* A replayed frame's graph: at most about this many samples, the image's
+ * frames so far thinned out evenly. */
+#define MAX_SAMPLES 2048
+
+/* The state rebuilt frame by frame. */
+struct state {
+	ms_thread_info *threads;
+	ms_thread_view *views;
+	size_t nthreads, cap_threads, cap_views;
+	ms_site_info *sites; /* by stack id */
+	unsigned char *present;
+	size_t cap_sites;
+	ms_note_info *notes; /* the last frame's, whole */
+	size_t nnotes;
+};
+
+/* The longest lifetime a file may keep (about 52 days, in ns): what a
+ * double holds exactly. */
+#define MAX_LIFE_NS (1ull << 52)
+
+/* A lifetime as the file keeps it (ns + 1, 0: none), in seconds or -1. */
+static double life_s(uint64_t v)
+{
+	return v == 0 ? -1 : (double)(v - 1) / 1e9;
+}
+
+/* Copies a name of the strings dictionary into a note's field, printable
+ * (a file's strings reach the terminal). */
+static void note_name(char *dst, size_t cap, const char *text)
+{
+	size_t n = 0;
+
+	for (; text != NULL && text[n] != '\0' && n + 1 < cap; n++)
+		dst[n] = (unsigned char)text[n] >= 0x20 && text[n] != 0x7f ? text[n] : '?';
+	dst[n] = '\0';
+}
+
+/* A frame's annotated blocks: they replace the last frame's. */
+static int read_notes(ms_recording *r, struct ms_cursor *c, struct state *st)
+{
+	uint64_t n = ms_cur_count(c, 10);
+
+	free(st->notes);
+	st->notes = NULL;
+	st->nnotes = 0;
+	if (n > MS_STORE_NOTES) /* more than a program can have */
+		c->bad = 1;
+	if (c->bad || n == 0)
+		return 0;
+	st->notes = calloc(n, sizeof(*st->notes));
+	if (st->notes == NULL)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n && !c->bad; i++) {
+		ms_note_info *d = &st->notes[st->nnotes++];
+
+		note_name(d->var, sizeof(d->var), rec_string_ref(r, c));
+		note_name(d->type, sizeof(d->type), rec_string_ref(r, c));
+		note_name(d->scope, sizeof(d->scope), rec_string_ref(r, c));
+		d->ptr = ms_cur_varint(c);
+		d->size = ms_cur_varint(c);
+		d->live = ms_cur_varint(c) != 0;
+		d->borrows = (uint32_t)ms_cur_varint(c);
+		d->lent = (uint32_t)ms_cur_varint(c);
+		d->tracked_s = (double)ms_cur_varint(c) / 1e6;
+		d->lifetime_s = life_s(ms_cur_varint(c) & (MAX_LIFE_NS - 1));
+		if (d->lifetime_s < 0)
+			d->lifetime_s = 0;
+	}
+	return 0;
+}
+
+static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, ms_snapshot *s,
+		 int *exit_status)
+{
+	unsigned char *p;
+	uint32_t len;
+	struct ms_cursor c;
+	uint64_t v[MS_REC_HEAD_FIELDS], n;
+	int err = rec_load_payload(r, f->offset, f->length, f->packed, &p, &len);
+
+	if (err != 0)
+		return err;
+	c = (struct ms_cursor){ p, p + len, 0 };
+	for (int i = 0; i < MS_REC_HEAD_FIELDS; i++)
+		v[i] = ms_cur_varint(&c);
+	if (v[MS_REC_HEAD_KEY]) {
+		st->nthreads = 0;
+		if (st->present != NULL)
+			memset(st->present, 0, st->cap_sites);
+	}
+	ms_rec_head_get(v, s, exit_status);
+
+	n = ms_cur_count(&c, 14);
+	for (uint64_t i = 0; i < n && !c.bad; i++) {
+		uint64_t index = ms_cur_varint(&c), state, cpu;
+		ms_thread_info t = { 0 };
+		ms_thread_view view = { 0 };
+		const char *name;
+
+		if (index > st->nthreads || index >= (1u << 20)) { /* in place, or the next */
+			c.bad = 1;
+			break;
+		}
+		t.tid = (pid_t)ms_cur_varint(&c);
+		name = rec_string_ref(r, &c);
+		snprintf(t.name, sizeof(t.name), "%s", name != NULL ? name : "");
+		t.exited = ms_cur_varint(&c) != 0;
+		t.allocs = ms_cur_varint(&c);
+		t.frees = ms_cur_varint(&c);
+		t.alloc_bytes = ms_cur_varint(&c);
+		t.free_bytes = ms_cur_varint(&c);
+		t.live_bytes = ms_cur_varint(&c);
+		t.live_allocs = ms_cur_varint(&c);
+		state = ms_cur_varint(&c);
+		cpu = ms_cur_varint(&c);
+		view.state = state >= 0x21 && state < 0x7f ? (char)state : '?';
+		view.cpu_percent = (double)cpu / 1000.0;
+		view.allocs_per_s = (double)ms_cur_varint(&c);
+		view.frees_per_s = (double)ms_cur_varint(&c);
+		if (rec_grow((void **)&st->threads, &st->cap_threads, index + 1, sizeof(*st->threads)) != 0 ||
+		    rec_grow((void **)&st->views, &st->cap_views, index + 1, sizeof(*st->views)) != 0) {
+			free(p);
+			return -ENOMEM;
+		}
+		st->threads[index] = t;
+		st->views[index] = view;
+		if (index == st->nthreads)
+			st->nthreads++;
+	}
+	n = ms_cur_count(&c, 6 + 2 * MS_STORE_AGES);
+	for (uint64_t i = 0; i < n && !c.bad; i++) {
+		uint64_t id = ms_cur_varint(&c);
+		ms_site_info si = { 0 };
+		size_t old_cap = st->cap_sites;
+
+		if (c.bad || id >= r->nstacks) {
+			c.bad = 1;
+			break;
+		}
+		/* Changes from the site as known since the key frame. */
+		if (id < st->cap_sites && st->present[id])
+			si = st->sites[id];
+		else /* none yet */
+			si.life_min_s = si.life_median_s = si.life_max_s = -1;
+		si.stack = (uint32_t)id;
+		si.allocs += rec_unzigzag(ms_cur_varint(&c));
+		si.frees += rec_unzigzag(ms_cur_varint(&c));
+		si.alloc_bytes += rec_unzigzag(ms_cur_varint(&c));
+		si.free_bytes += rec_unzigzag(ms_cur_varint(&c));
+		si.peak_bytes += rec_unzigzag(ms_cur_varint(&c));
+		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
+			si.old_bytes[a] += rec_unzigzag(ms_cur_varint(&c));
+			si.old_allocs[a] += rec_unzigzag(ms_cur_varint(&c));
+		}
+		{
+			/* Kept as file values, ns + 1, changed like the rest. */
+			uint64_t life[3] = { si.life_min_s < 0 ? 0 : (uint64_t)(si.life_min_s * 1e9 + 0.5) + 1,
+					     si.life_median_s < 0 ? 0 : (uint64_t)(si.life_median_s * 1e9 + 0.5) + 1,
+					     si.life_max_s < 0 ? 0 : (uint64_t)(si.life_max_s * 1e9 + 0.5) + 1 };
+
+			for (int k = 0; k < 3; k++) {
+				life[k] += rec_unzigzag(ms_cur_varint(&c));
+				if (life[k] > MAX_LIFE_NS) /* kept exact as a double */
+					c.bad = 1;
+			}
+			si.life_min_s = life_s(life[0]);
+			si.life_median_s = life_s(life[1]);
+			si.life_max_s = life_s(life[2]);
+		}
+		si.live_allocs = si.allocs > si.frees ? si.allocs - si.frees : 0;
+		si.live_bytes = si.alloc_bytes > si.free_bytes ? si.alloc_bytes - si.free_bytes : 0;
+		if (rec_grow((void **)&st->sites, &st->cap_sites, id + 1, sizeof(*st->sites)) != 0) {
+			free(p);
+			return -ENOMEM;
+		}
+		if (st->cap_sites != old_cap) {
+			unsigned char *more = realloc(st->present, st->cap_sites);
+
+			if (more == NULL) {
+				free(p);
+				return -ENOMEM;
+			}
+			memset(more + old_cap, 0, st->cap_sites - old_cap);
+			st->present = more;
+		}
+		st->sites[id] = si;
+		st->present[id] = 1;
+	}
+	if (!c.bad && read_notes(r, &c, st) != 0) {
+		free(p);
+		return -ENOMEM;
+	}
+	free(p);
+	return c.bad ? MS_REC_ERR_DAMAGED : 0;
+}
+
+int ms_recording_load(ms_recording *r, size_t i, ms_replay *out)
+{
+	struct state st = { 0 };
+	const struct frame_ref *f;
+	const struct session *sess;
+	ms_snapshot *s = &out->snap;
+	size_t from, count = 0, stride;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->exit_status = -1;
+	if (i >= r->nrefs)
+		return -EINVAL;
+	f = &r->refs[i];
+	for (size_t k = f->key_index; k <= i && err == 0; k++)
+		err = apply(r, &r->refs[k], &st, s, &out->exit_status);
+	if (err != 0)
+		goto done;
+	sess = &r->sessions[f->session];
+	s->pid = sess->pid;
+	s->generation = sess->generation;
+	s->start_real_ns = sess->start_real_ns;
+	memcpy(s->command, sess->command, sizeof(s->command));
+	s->python_pymalloc = (sess->flags & MS_REC_SESSION_PYMALLOC) != 0;
+	for (unsigned a = 0; a < MS_STORE_AGES; a++)
+		s->age_s[a] = a == 0 ? 1 : a == 1 ? 10 : 60;
+
+	s->threads = st.threads;
+	s->nthreads = st.nthreads;
+	out->views = st.views;
+	s->notes = st.notes;
+	s->nnotes = st.nnotes;
+	st.threads = NULL;
+	st.views = NULL;
+	st.notes = NULL;
+	s->sites = calloc(st.cap_sites ? st.cap_sites : 1, sizeof(*s->sites));
+	out->sites = calloc(st.cap_sites ? st.cap_sites : 1, sizeof(*out->sites));
+	if (s->sites == NULL || out->sites == NULL) {
+		err = -ENOMEM;
+		goto done;
+	}
+	for (size_t k = 0; k < st.cap_sites; k++) {
+		const struct stack *stack;
+		ms_callsite *cs;
+
+		if (!st.present[k] || st.sites[k].allocs == 0)
+			continue;
+		s->sites[s->nsites++] = st.sites[k];
+		stack = &r->stacks[k];
+		cs = &out->sites[out->nsites++];
+		cs->site = st.sites[k];
+		cs->depth = stack->depth;
+		cs->frames = stack->frames;
+		cs->top = stack->top;
+	}
+
+	/* The graph: this image's frames so far, thinned out. */
+	for (from = i; from > 0 && r->refs[from - 1].session == f->session; from--)
+		;
+	stride = (i - from + MAX_SAMPLES) / MAX_SAMPLES;
+	s->samples = calloc((i - from) / stride + 2, sizeof(*s->samples));
+	if (s->samples == NULL) {
+		err = -ENOMEM;
+		goto done;
+	}
+	for (size_t k = from; k <= i; k += stride) {
+		const struct frame_ref *g = &r->refs[k];
+		ms_sample *d = &s->samples[count++];
+
+		d->time_s = (double)g->time_us / 1e6;
+		d->live_bytes = g->live_bytes;
+		d->live_allocs = g->live_allocs;
+		d->total_allocs = g->total_allocs;
+		d->total_frees = g->total_frees;
+		d->total_bytes = g->total_bytes;
+		d->rss_bytes = g->rss_bytes;
+	}
+	s->nsamples = count;
+done:
+	free(st.threads);
+	free(st.views);
+	free(st.notes);
+	free(st.sites);
+	free(st.present);
+	if (err != 0)
+		ms_replay_release(out);
+	return err;
+}
+
+void ms_replay_release(ms_replay *f)
+{
+	ms_snapshot_release(&f->snap);
+	free(f->views);
+	f->views = NULL;
+	free(f->sites);
+	f->sites = NULL;
+	f->nsites = 0;
+}
