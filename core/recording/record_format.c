@@ -52,6 +52,101 @@ uint64_t ms_rec_us(double seconds)
 	return seconds > 0 ? (uint64_t)(seconds * 1e6 + 0.5) : 0;
 }
 
+uint64_t ms_rec_life(double seconds)
+{
+	const double most = (double)(MS_REC_MAX_LIFE_NS - 1) / 1e9; /* 52 days */
+
+	return !(seconds >= 0) ? 0 :
+				 (uint64_t)((seconds < most ? seconds : most) * 1e9 + 0.5) + 1;
+}
+
+double ms_rec_life_s(uint64_t v)
+{
+	return v == 0 ? -1 : (double)(v - 1) / 1e9;
+}
+
+/* A rate or a percentage in the file's units: rounded, 0 for none. */
+static uint64_t scaled(double x, double unit)
+{
+	return x > 0 ? (uint64_t)(x * unit + 0.5) : 0;
+}
+
+void ms_rec_thread_put(uint64_t v[MS_REC_THREAD_FIELDS], const ms_thread_info *t,
+		       const ms_thread_view *view)
+{
+	static const ms_thread_view unknown = { .state = '-' };
+
+	if (view == NULL)
+		view = &unknown;
+	v[MS_REC_THREAD_EXITED] = t->exited ? 1 : 0;
+	v[MS_REC_THREAD_ALLOCS] = t->allocs;
+	v[MS_REC_THREAD_FREES] = t->frees;
+	v[MS_REC_THREAD_ALLOC_BYTES] = t->alloc_bytes;
+	v[MS_REC_THREAD_FREE_BYTES] = t->free_bytes;
+	v[MS_REC_THREAD_LIVE_BYTES] = t->live_bytes;
+	v[MS_REC_THREAD_LIVE_ALLOCS] = t->live_allocs;
+	v[MS_REC_THREAD_STATE] = (unsigned char)view->state;
+	v[MS_REC_THREAD_CPU] = scaled(view->cpu_percent, 1000);
+	v[MS_REC_THREAD_ALLOC_RATE] = scaled(view->allocs_per_s, 1);
+	v[MS_REC_THREAD_FREE_RATE] = scaled(view->frees_per_s, 1);
+}
+
+void ms_rec_thread_get(const uint64_t v[MS_REC_THREAD_FIELDS], ms_thread_info *t,
+		       ms_thread_view *view)
+{
+	uint64_t state = v[MS_REC_THREAD_STATE];
+
+	t->exited = v[MS_REC_THREAD_EXITED] != 0;
+	t->allocs = v[MS_REC_THREAD_ALLOCS];
+	t->frees = v[MS_REC_THREAD_FREES];
+	t->alloc_bytes = v[MS_REC_THREAD_ALLOC_BYTES];
+	t->free_bytes = v[MS_REC_THREAD_FREE_BYTES];
+	t->live_bytes = v[MS_REC_THREAD_LIVE_BYTES];
+	t->live_allocs = v[MS_REC_THREAD_LIVE_ALLOCS];
+	view->state = state >= 0x21 && state < 0x7f ? (char)state : '?';
+	view->cpu_percent = (double)v[MS_REC_THREAD_CPU] / 1000.0;
+	view->allocs_per_s = (double)v[MS_REC_THREAD_ALLOC_RATE];
+	view->frees_per_s = (double)v[MS_REC_THREAD_FREE_RATE];
+}
+
+void ms_rec_site_put(uint64_t v[MS_REC_SITE_FIELDS], const ms_site_info *s)
+{
+	v[MS_REC_SITE_ALLOCS] = s->allocs;
+	v[MS_REC_SITE_FREES] = s->frees;
+	v[MS_REC_SITE_ALLOC_BYTES] = s->alloc_bytes;
+	v[MS_REC_SITE_FREE_BYTES] = s->free_bytes;
+	v[MS_REC_SITE_PEAK] = s->peak_bytes;
+	for (unsigned a = 0; a < MS_STORE_AGES; a++) {
+		v[MS_REC_SITE_OLD + 2 * a] = s->old_bytes[a];
+		v[MS_REC_SITE_OLD + 2 * a + 1] = s->old_allocs[a];
+	}
+	v[MS_REC_SITE_LIFE] = ms_rec_life(s->life_min_s);
+	v[MS_REC_SITE_LIFE + 1] = ms_rec_life(s->life_median_s);
+	v[MS_REC_SITE_LIFE + 2] = ms_rec_life(s->life_max_s);
+}
+
+int ms_rec_site_get(const uint64_t v[MS_REC_SITE_FIELDS], ms_site_info *s)
+{
+	for (int k = 0; k < 3; k++)
+		if (v[MS_REC_SITE_LIFE + k] > MS_REC_MAX_LIFE_NS)
+			return -1;
+	s->allocs = v[MS_REC_SITE_ALLOCS];
+	s->frees = v[MS_REC_SITE_FREES];
+	s->alloc_bytes = v[MS_REC_SITE_ALLOC_BYTES];
+	s->free_bytes = v[MS_REC_SITE_FREE_BYTES];
+	s->peak_bytes = v[MS_REC_SITE_PEAK];
+	for (unsigned a = 0; a < MS_STORE_AGES; a++) {
+		s->old_bytes[a] = v[MS_REC_SITE_OLD + 2 * a];
+		s->old_allocs[a] = v[MS_REC_SITE_OLD + 2 * a + 1];
+	}
+	s->life_min_s = ms_rec_life_s(v[MS_REC_SITE_LIFE]);
+	s->life_median_s = ms_rec_life_s(v[MS_REC_SITE_LIFE + 1]);
+	s->life_max_s = ms_rec_life_s(v[MS_REC_SITE_LIFE + 2]);
+	s->live_allocs = s->allocs > s->frees ? s->allocs - s->frees : 0;
+	s->live_bytes = s->alloc_bytes > s->free_bytes ? s->alloc_bytes - s->free_bytes : 0;
+	return 0;
+}
+
 void ms_rec_head_put(uint64_t v[MS_REC_HEAD_FIELDS], const ms_snapshot *s, int exit_status)
 {
 	for (size_t i = 0; i < sizeof(head_fields) / sizeof(head_fields[0]); i++) {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <memscope/recording.h>
 #include <memscope/snapshot.h>
 
 #define MS_REC_MAGIC "MSREC\r\n\x1a"
@@ -90,8 +91,60 @@ enum ms_rec_head_field {
 void ms_rec_head_put(uint64_t v[MS_REC_HEAD_FIELDS], const ms_snapshot *s, int exit_status);
 void ms_rec_head_get(const uint64_t v[MS_REC_HEAD_FIELDS], ms_snapshot *s, int *exit_status);
 
+/*
+ * A thread in a frame, after its index, tid and name (string id): these
+ * fields, in this order, one varint each (RECORDING.md). put: view NULL
+ * for a thread not on screen. get: every value decodes to a valid one.
+ */
+enum ms_rec_thread_field {
+	MS_REC_THREAD_EXITED, /* 0/1 */
+	MS_REC_THREAD_ALLOCS,
+	MS_REC_THREAD_FREES,
+	MS_REC_THREAD_ALLOC_BYTES,
+	MS_REC_THREAD_FREE_BYTES,
+	MS_REC_THREAD_LIVE_BYTES,
+	MS_REC_THREAD_LIVE_ALLOCS,
+	MS_REC_THREAD_STATE,  /* an ASCII letter from /proc, 'X' gone, '-' not known */
+	MS_REC_THREAD_CPU,    /* thousandths of a percent */
+	MS_REC_THREAD_ALLOC_RATE, /* a second */
+	MS_REC_THREAD_FREE_RATE,
+	MS_REC_THREAD_FIELDS
+};
+
+void ms_rec_thread_put(uint64_t v[MS_REC_THREAD_FIELDS], const ms_thread_info *t,
+		       const ms_thread_view *view);
+void ms_rec_thread_get(const uint64_t v[MS_REC_THREAD_FIELDS], ms_thread_info *t,
+		       ms_thread_view *view);
+
+/*
+ * A call site in a frame, after its stack id: these figures, in this
+ * order, each written as the zigzag change from the site's figure in the
+ * frame before (RECORDING.md). get fails (-1) on a lifetime longer than a
+ * double keeps exactly; live figures are derived.
+ */
+enum ms_rec_site_field {
+	MS_REC_SITE_ALLOCS,
+	MS_REC_SITE_FREES,
+	MS_REC_SITE_ALLOC_BYTES,
+	MS_REC_SITE_FREE_BYTES,
+	MS_REC_SITE_PEAK,
+	MS_REC_SITE_OLD, /* per age: live bytes, then blocks, older than it */
+	MS_REC_SITE_LIFE = MS_REC_SITE_OLD + 2 * MS_STORE_AGES, /* min, median, max */
+	MS_REC_SITE_FIELDS = MS_REC_SITE_LIFE + 3
+};
+
+void ms_rec_site_put(uint64_t v[MS_REC_SITE_FIELDS], const ms_site_info *s);
+int ms_rec_site_get(const uint64_t v[MS_REC_SITE_FIELDS], ms_site_info *s);
+
 /* Seconds as the file's µs (rounded; 0 for none or negative). */
 uint64_t ms_rec_us(double seconds);
+
+/* A lifetime as the file keeps it: ns + 1, 0 for none (negative), at most
+ * MS_REC_MAX_LIFE_NS (about 52 days: what a double holds exactly). */
+#define MS_REC_MAX_LIFE_NS (1ull << 52)
+uint64_t ms_rec_life(double seconds);
+/* ... and back: seconds, or -1 for none. */
+double ms_rec_life_s(uint64_t v);
 
 uint32_t ms_crc32c(uint32_t crc, const void *data, size_t len);
 

@@ -105,7 +105,8 @@ static int read_frames(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 			r->frames[id] = f;
 			continue;
 		}
-		if (rec_grow((void **)&r->frames, &cap->frames, r->nframes + 1, sizeof(*r->frames)) != 0)
+		if (rec_grow((void **)&r->frames, &cap->frames, r->nframes + 1,
+			     sizeof(*r->frames)) != 0)
 			return -1;
 		r->frames[r->nframes++] = f;
 	}
@@ -151,7 +152,8 @@ static int read_stacks(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 			r->stacks[id] = st;
 			continue;
 		}
-		if (rec_grow((void **)&r->stacks, &cap->stacks, r->nstacks + 1, sizeof(*r->stacks)) != 0) {
+		if (rec_grow((void **)&r->stacks, &cap->stacks, r->nstacks + 1,
+			     sizeof(*r->stacks)) != 0) {
 			free(st.frames);
 			return -1;
 		}
@@ -186,7 +188,8 @@ static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 		return -1;
 	s.pid = (pid_t)pid;
 	s.generation = (unsigned)gen;
-	if (rec_grow((void **)&r->sessions, &cap->sessions, r->nsessions + 1, sizeof(*r->sessions)) != 0)
+	if (rec_grow((void **)&r->sessions, &cap->sessions, r->nsessions + 1,
+		     sizeof(*r->sessions)) != 0)
 		return -1;
 	r->sessions[r->nsessions++] = s;
 	return 0;

@@ -147,7 +147,8 @@ int rec_note_events(ms_recording *r, struct caps *cap, uint64_t session, uint64_
 		    uint64_t offset, uint32_t length, int packed)
 {
 	if (session >= r->nsessions || count == 0 || count > SIZE_MAX - r->nevents ||
-	    rec_grow((void **)&r->events, &cap->events, r->nevents_refs + 1, sizeof(*r->events)) != 0)
+	    rec_grow((void **)&r->events, &cap->events, r->nevents_refs + 1,
+		     sizeof(*r->events)) != 0)
 		return -1;
 	r->events[r->nevents_refs++] = (struct events_ref){ offset, length, packed, (size_t)count };
 	r->nevents += (size_t)count;

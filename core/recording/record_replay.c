@@ -29,16 +29,6 @@ struct state {
 	size_t nnotes;
 };
 
-/* The longest lifetime a file may keep (about 52 days, in ns): what a
- * double holds exactly. */
-#define MAX_LIFE_NS (1ull << 52)
-
-/* A lifetime as the file keeps it (ns + 1, 0: none), in seconds or -1. */
-static double life_s(uint64_t v)
-{
-	return v == 0 ? -1 : (double)(v - 1) / 1e9;
-}
-
 /* Copies a name of the strings dictionary into a note's field, printable
  * (a file's strings reach the terminal). */
 static void note_name(char *dst, size_t cap, const char *text)
@@ -77,7 +67,7 @@ static int read_notes(ms_recording *r, struct ms_cursor *c, struct state *st)
 		d->borrows = (uint32_t)ms_cur_varint(c);
 		d->lent = (uint32_t)ms_cur_varint(c);
 		d->tracked_s = (double)ms_cur_varint(c) / 1e6;
-		d->lifetime_s = life_s(ms_cur_varint(c) & (MAX_LIFE_NS - 1));
+		d->lifetime_s = ms_rec_life_s(ms_cur_varint(c) & (MS_REC_MAX_LIFE_NS - 1));
 		if (d->lifetime_s < 0)
 			d->lifetime_s = 0;
 	}
@@ -107,7 +97,7 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 
 	n = ms_cur_count(&c, 14);
 	for (uint64_t i = 0; i < n && !c.bad; i++) {
-		uint64_t index = ms_cur_varint(&c), state, cpu;
+		uint64_t index = ms_cur_varint(&c), fields[MS_REC_THREAD_FIELDS];
 		ms_thread_info t = { 0 };
 		ms_thread_view view = { 0 };
 		const char *name;
@@ -119,21 +109,13 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 		t.tid = (pid_t)ms_cur_varint(&c);
 		name = rec_string_ref(r, &c);
 		snprintf(t.name, sizeof(t.name), "%s", name != NULL ? name : "");
-		t.exited = ms_cur_varint(&c) != 0;
-		t.allocs = ms_cur_varint(&c);
-		t.frees = ms_cur_varint(&c);
-		t.alloc_bytes = ms_cur_varint(&c);
-		t.free_bytes = ms_cur_varint(&c);
-		t.live_bytes = ms_cur_varint(&c);
-		t.live_allocs = ms_cur_varint(&c);
-		state = ms_cur_varint(&c);
-		cpu = ms_cur_varint(&c);
-		view.state = state >= 0x21 && state < 0x7f ? (char)state : '?';
-		view.cpu_percent = (double)cpu / 1000.0;
-		view.allocs_per_s = (double)ms_cur_varint(&c);
-		view.frees_per_s = (double)ms_cur_varint(&c);
-		if (rec_grow((void **)&st->threads, &st->cap_threads, index + 1, sizeof(*st->threads)) != 0 ||
-		    rec_grow((void **)&st->views, &st->cap_views, index + 1, sizeof(*st->views)) != 0) {
+		for (int k = 0; k < MS_REC_THREAD_FIELDS; k++)
+			fields[k] = ms_cur_varint(&c);
+		ms_rec_thread_get(fields, &t, &view);
+		if (rec_grow((void **)&st->threads, &st->cap_threads, index + 1,
+			     sizeof(*st->threads)) != 0 ||
+		    rec_grow((void **)&st->views, &st->cap_views, index + 1,
+			     sizeof(*st->views)) != 0) {
 			free(p);
 			return -ENOMEM;
 		}
@@ -144,7 +126,7 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 	}
 	n = ms_cur_count(&c, 6 + 2 * MS_STORE_AGES);
 	for (uint64_t i = 0; i < n && !c.bad; i++) {
-		uint64_t id = ms_cur_varint(&c);
+		uint64_t id = ms_cur_varint(&c), fields[MS_REC_SITE_FIELDS] = { 0 };
 		ms_site_info si = { 0 };
 		size_t old_cap = st->cap_sites;
 
@@ -152,39 +134,17 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 			c.bad = 1;
 			break;
 		}
-		/* Changes from the site as known since the key frame. */
+		/* Changes from the site as known since the key frame (none
+		 * yet: from 0). */
 		if (id < st->cap_sites && st->present[id])
-			si = st->sites[id];
-		else /* none yet */
-			si.life_min_s = si.life_median_s = si.life_max_s = -1;
+			ms_rec_site_put(fields, &st->sites[id]);
+		for (int k = 0; k < MS_REC_SITE_FIELDS; k++)
+			fields[k] += rec_unzigzag(ms_cur_varint(&c));
+		if (ms_rec_site_get(fields, &si) != 0)
+			c.bad = 1;
 		si.stack = (uint32_t)id;
-		si.allocs += rec_unzigzag(ms_cur_varint(&c));
-		si.frees += rec_unzigzag(ms_cur_varint(&c));
-		si.alloc_bytes += rec_unzigzag(ms_cur_varint(&c));
-		si.free_bytes += rec_unzigzag(ms_cur_varint(&c));
-		si.peak_bytes += rec_unzigzag(ms_cur_varint(&c));
-		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
-			si.old_bytes[a] += rec_unzigzag(ms_cur_varint(&c));
-			si.old_allocs[a] += rec_unzigzag(ms_cur_varint(&c));
-		}
-		{
-			/* Kept as file values, ns + 1, changed like the rest. */
-			uint64_t life[3] = { si.life_min_s < 0 ? 0 : (uint64_t)(si.life_min_s * 1e9 + 0.5) + 1,
-					     si.life_median_s < 0 ? 0 : (uint64_t)(si.life_median_s * 1e9 + 0.5) + 1,
-					     si.life_max_s < 0 ? 0 : (uint64_t)(si.life_max_s * 1e9 + 0.5) + 1 };
-
-			for (int k = 0; k < 3; k++) {
-				life[k] += rec_unzigzag(ms_cur_varint(&c));
-				if (life[k] > MAX_LIFE_NS) /* kept exact as a double */
-					c.bad = 1;
-			}
-			si.life_min_s = life_s(life[0]);
-			si.life_median_s = life_s(life[1]);
-			si.life_max_s = life_s(life[2]);
-		}
-		si.live_allocs = si.allocs > si.frees ? si.allocs - si.frees : 0;
-		si.live_bytes = si.alloc_bytes > si.free_bytes ? si.alloc_bytes - si.free_bytes : 0;
-		if (rec_grow((void **)&st->sites, &st->cap_sites, id + 1, sizeof(*st->sites)) != 0) {
+		if (rec_grow((void **)&st->sites, &st->cap_sites, id + 1,
+			     sizeof(*st->sites)) != 0) {
 			free(p);
 			return -ENOMEM;
 		}

@@ -31,27 +31,18 @@ struct map {
 	size_t cap, count;
 };
 
+/* A call site as it was last written: its figures as the file has them. */
 struct site_mark {
 	int present;
 	uint64_t key; /* the key frame it was last written after */
-	uint64_t allocs, frees, alloc_bytes, free_bytes, peak, old_bytes[MS_STORE_AGES],
-		old_allocs[MS_STORE_AGES];
-	uint64_t life[3]; /* min, median, max: ns + 1, 0 for none (see life_ns) */
+	uint64_t v[MS_REC_SITE_FIELDS];
 };
 
-/* A lifetime in seconds as the file keeps it: ns + 1, 0 for none. */
-static inline uint64_t life_ns(double s)
-{
-	const double most = 4.5e6; /* 52 days: the reader's bound (1 << 52 ns) */
-
-	return !(s >= 0) ? 0 : (uint64_t)((s < most ? s : most) * 1e9 + 0.5) + 1;
-}
-
-/* A thread as the previous frame recorded it: its figures and its view,
- * encoded (see put_thread). */
+/* A thread as the previous frame recorded it: its tid and name (info),
+ * and its figures and view as the file has them. */
 struct thread_mark {
 	ms_thread_info info;
-	uint64_t view[4];
+	uint64_t v[MS_REC_THREAD_FIELDS];
 };
 
 struct ms_recorder {

@@ -12,46 +12,21 @@
 
 #include "record_write.h"
 
-/* A view as the file holds it: state, CPU in thousandths of a percent,
- * allocations and frees per second. */
-static void encode_view(const ms_thread_view *v, uint64_t out[4])
+static int thread_changed(const struct thread_mark *m, const ms_thread_info *t,
+			  const uint64_t v[MS_REC_THREAD_FIELDS])
 {
-	static const ms_thread_view unknown = { .state = '-' };
-
-	if (v == NULL)
-		v = &unknown;
-	out[0] = (unsigned char)v->state;
-	out[1] = v->cpu_percent > 0 ? (uint64_t)(v->cpu_percent * 1000 + 0.5) : 0;
-	out[2] = v->allocs_per_s > 0 ? (uint64_t)(v->allocs_per_s + 0.5) : 0;
-	out[3] = v->frees_per_s > 0 ? (uint64_t)(v->frees_per_s + 0.5) : 0;
-}
-
-static int thread_changed(const struct thread_mark *m, const ms_thread_info *b,
-			  const uint64_t view[4])
-{
-	const ms_thread_info *a = &m->info;
-
-	return memcmp(m->view, view, sizeof(m->view)) != 0 || a->tid != b->tid || a->exited != b->exited || a->allocs != b->allocs ||
-	       a->frees != b->frees || a->alloc_bytes != b->alloc_bytes ||
-	       a->free_bytes != b->free_bytes || a->live_bytes != b->live_bytes ||
-	       a->live_allocs != b->live_allocs || strcmp(a->name, b->name) != 0;
+	return m->info.tid != t->tid || strcmp(m->info.name, t->name) != 0 ||
+	       memcmp(m->v, v, sizeof(m->v)) != 0;
 }
 
 static void put_thread(ms_recorder *rec, struct ms_buf *b, size_t index, const ms_thread_info *t,
-		       const uint64_t view[4])
+		       const uint64_t v[MS_REC_THREAD_FIELDS])
 {
 	ms_buf_put_varint(b, index);
 	ms_buf_put_varint(b, (uint64_t)t->tid);
 	ms_buf_put_varint(b, rec_string_id(rec, t->name));
-	ms_buf_put_varint(b, t->exited ? 1 : 0);
-	ms_buf_put_varint(b, t->allocs);
-	ms_buf_put_varint(b, t->frees);
-	ms_buf_put_varint(b, t->alloc_bytes);
-	ms_buf_put_varint(b, t->free_bytes);
-	ms_buf_put_varint(b, t->live_bytes);
-	ms_buf_put_varint(b, t->live_allocs);
-	for (int k = 0; k < 4; k++)
-		ms_buf_put_varint(b, view[k]);
+	for (int k = 0; k < MS_REC_THREAD_FIELDS; k++)
+		ms_buf_put_varint(b, v[k]);
 }
 
 /* The site's mark, grown to hold id. */
@@ -68,25 +43,13 @@ static struct site_mark *mark_of(ms_recorder *rec, uint32_t id)
 	return &rec->marks[id];
 }
 
-static int site_changed(const struct site_mark *m, const ms_site_info *s)
-{
-	if (!m->present || m->allocs != s->allocs || m->frees != s->frees ||
-	    m->alloc_bytes != s->alloc_bytes || m->free_bytes != s->free_bytes ||
-	    m->peak != s->peak_bytes)
-		return 1;
-	for (unsigned a = 0; a < MS_STORE_AGES; a++)
-		if (m->old_bytes[a] != s->old_bytes[a] || m->old_allocs[a] != s->old_allocs[a])
-			return 1;
-	return m->life[0] != life_ns(s->life_min_s) || m->life[1] != life_ns(s->life_median_s) ||
-	       m->life[2] != life_ns(s->life_max_s);
-}
-
 int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_view *views,
 		      const ms_callsite *sites, size_t nsites, int exit_status)
 {
 	struct ms_buf b = { 0 };
 	uint64_t head[MS_REC_HEAD_FIELDS];
-	uint64_t(*coded)[4] = NULL;
+	uint64_t(*coded)[MS_REC_THREAD_FIELDS] = NULL;
+	uint64_t(*figures)[MS_REC_SITE_FIELDS] = NULL;
 	uint32_t *ids = NULL;
 	size_t nchanged = 0;
 	int key, err = 0;
@@ -161,7 +124,7 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < s->nthreads; i++) {
-		encode_view(views != NULL ? &views[i] : NULL, coded[i]);
+		ms_rec_thread_put(coded[i], &s->threads[i], views != NULL ? &views[i] : NULL);
 		nchanged += key || i >= rec->nthreads ||
 			    thread_changed(&rec->threads[i], &s->threads[i], coded[i]);
 	}
@@ -172,56 +135,38 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 			put_thread(rec, &b, i, &s->threads[i], coded[i]);
 
 	/* Call sites. */
+	figures = malloc((nsites ? nsites : 1) * sizeof(*figures));
+	if (figures == NULL)
+		b.failed = 1;
 	nchanged = 0;
-	for (size_t i = 0; i < nsites; i++) {
+	for (size_t i = 0; i < nsites && !b.failed; i++) {
 		struct site_mark *m = mark_of(rec, ids[i]);
 
 		if (m == NULL) {
 			b.failed = 1;
 			break;
 		}
-		nchanged += key || site_changed(m, &sites[i].site);
+		ms_rec_site_put(figures[i], &sites[i].site);
+		nchanged += key || !m->present || memcmp(m->v, figures[i], sizeof(m->v)) != 0;
 	}
 	ms_buf_put_varint(&b, nchanged);
 	for (size_t i = 0; i < nsites && !b.failed; i++) {
 		struct site_mark *m = &rec->marks[ids[i]];
-		const ms_site_info *si = &sites[i].site;
 
-		if (!key && !site_changed(m, si))
+		if (!key && m->present && memcmp(m->v, figures[i], sizeof(m->v)) == 0)
 			continue;
 		/* Each figure as a change from what the reader has: the site as
 		 * written since the last key frame, or nothing. */
 		int known = !key && m->present && m->key == rec->keys;
 
 		ms_buf_put_varint(&b, ids[i]);
-		ms_buf_put_varint(&b, zigzag(known ? m->allocs : 0, si->allocs));
-		ms_buf_put_varint(&b, zigzag(known ? m->frees : 0, si->frees));
-		ms_buf_put_varint(&b, zigzag(known ? m->alloc_bytes : 0, si->alloc_bytes));
-		ms_buf_put_varint(&b, zigzag(known ? m->free_bytes : 0, si->free_bytes));
-		ms_buf_put_varint(&b, zigzag(known ? m->peak : 0, si->peak_bytes));
-		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
-			ms_buf_put_varint(&b, zigzag(known ? m->old_bytes[a] : 0, si->old_bytes[a]));
-			ms_buf_put_varint(&b, zigzag(known ? m->old_allocs[a] : 0, si->old_allocs[a]));
-		}
-		{
-			const uint64_t life[3] = { life_ns(si->life_min_s), life_ns(si->life_median_s),
-						   life_ns(si->life_max_s) };
-
-			for (int k = 0; k < 3; k++) {
-				ms_buf_put_varint(&b, zigzag(known ? m->life[k] : 0, life[k]));
-				m->life[k] = life[k];
-			}
-		}
+		for (int k = 0; k < MS_REC_SITE_FIELDS; k++)
+			ms_buf_put_varint(&b, zigzag(known ? m->v[k] : 0, figures[i][k]));
 		m->present = 1;
 		m->key = rec->keys + (uint64_t)key;
-		m->allocs = si->allocs;
-		m->frees = si->frees;
-		m->alloc_bytes = si->alloc_bytes;
-		m->free_bytes = si->free_bytes;
-		m->peak = si->peak_bytes;
-		memcpy(m->old_bytes, si->old_bytes, sizeof(m->old_bytes));
-		memcpy(m->old_allocs, si->old_allocs, sizeof(m->old_allocs));
+		memcpy(m->v, figures[i], sizeof(m->v));
 	}
+	free(figures);
 	free(ids);
 	/* Annotated blocks: all of them, every frame (they are few). */
 	ms_buf_put_varint(&b, s->nnotes);
@@ -237,7 +182,7 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 		ms_buf_put_varint(&b, n->borrows);
 		ms_buf_put_varint(&b, n->lent);
 		ms_buf_put_varint(&b, ms_rec_us(n->tracked_s));
-		ms_buf_put_varint(&b, life_ns(n->lifetime_s));
+		ms_buf_put_varint(&b, ms_rec_life(n->lifetime_s));
 	}
 	{
 		/* What the index keeps of a frame: what seeking and the graph
@@ -279,7 +224,7 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 	}
 	for (size_t i = 0; i < s->nthreads; i++) {
 		rec->threads[i].info = s->threads[i];
-		memcpy(rec->threads[i].view, coded[i], sizeof(coded[i]));
+		memcpy(rec->threads[i].v, coded[i], sizeof(coded[i]));
 	}
 	free(coded);
 	rec->nthreads = s->nthreads;

@@ -131,8 +131,8 @@ int store_reserve_start(ms_store *st)
 	if (ms_shm_reserve(st->fd, 0, h->threads_off) != 0 ||
 	    ms_shm_reserve(st->fd, h->timeline_off, h->stacks_off - h->timeline_off) != 0 ||
 	    ms_shm_reserve(st->fd, last_thread, sizeof(struct ms_seg_thread)) != 0 ||
-	    store_reserve_threads(st, 1) != 0 || store_reserve_stacks(st, 1) != 0 || store_reserve_lives(st, 1) != 0 ||
-	    store_reserve_words(st, 1) != 0 ||
+	    store_reserve_threads(st, 1) != 0 || store_reserve_stacks(st, 1) != 0 ||
+	    store_reserve_lives(st, 1) != 0 || store_reserve_words(st, 1) != 0 ||
 	    store_reserve_modules(st, 1) != 0)
 		return -ENOSPC;
 	return 0;

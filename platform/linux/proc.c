@@ -43,7 +43,10 @@ static void proc_path(char *buf, size_t len, pid_t pid, const char *leaf)
 {
 	size_t n = ms_text_put(buf, len, 0, "/proc/");
 
-	n = pid > 0 ? ms_text_put_uint(buf, len, n, (uint64_t)pid) : ms_text_put(buf, len, n, "self");
+	if (pid > 0)
+		n = ms_text_put_uint(buf, len, n, (uint64_t)pid);
+	else
+		n = ms_text_put(buf, len, n, "self");
 	n = ms_text_put(buf, len, n, "/");
 	n = ms_text_put(buf, len, n, leaf);
 	ms_text_end(buf, len, n);

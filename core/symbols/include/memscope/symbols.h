@@ -1,7 +1,8 @@
 /*
  * Symbolization: return addresses recorded by the hook become function,
- * file:line and module, read from the modules' files with elfutils' libdw. libdw is the library perf and
- * systemtap use: it reads DWARF 5, split and separate debug info
+ * file:line and module, read from the modules' files with elfutils' libdw.
+ * libdw is the library perf and systemtap use: it reads DWARF 5, split and
+ * separate debug info
  * (.gnu_debuglink, /usr/lib/debug, build ids) and ELF symbol tables, and
  * Debian keeps it current. Where a module has no symbols, a frame reads
  * module+offset.
