@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <memscope/grow.h>
+#include <memscope/recording.h>
 
 /* How a head field holds its snapshot figure. */
 enum head_unit {
@@ -54,10 +55,11 @@ uint64_t ms_rec_us(double seconds)
 
 uint64_t ms_rec_life(double seconds)
 {
-	const double most = (double)(MS_REC_MAX_LIFE_NS - 1) / 1e9; /* 52 days */
+	double ns = seconds * 1e9 + 0.5;
 
-	return !(seconds >= 0) ? 0 :
-				 (uint64_t)((seconds < most ? seconds : most) * 1e9 + 0.5) + 1;
+	if (!(seconds >= 0))
+		return 0;
+	return (ns < (double)(MS_REC_MAX_LIFE_NS - 1) ? (uint64_t)ns : MS_REC_MAX_LIFE_NS - 1) + 1;
 }
 
 double ms_rec_life_s(uint64_t v)
@@ -123,6 +125,30 @@ void ms_rec_site_put(uint64_t v[MS_REC_SITE_FIELDS], const ms_site_info *s)
 	v[MS_REC_SITE_LIFE] = ms_rec_life(s->life_min_s);
 	v[MS_REC_SITE_LIFE + 1] = ms_rec_life(s->life_median_s);
 	v[MS_REC_SITE_LIFE + 2] = ms_rec_life(s->life_max_s);
+}
+
+void ms_rec_note_put(uint64_t v[MS_REC_NOTE_FIELDS], const ms_note_info *n)
+{
+	v[MS_REC_NOTE_PTR] = n->ptr;
+	v[MS_REC_NOTE_SIZE] = n->size;
+	v[MS_REC_NOTE_LIVE] = n->live ? 1 : 0;
+	v[MS_REC_NOTE_BORROWS] = n->borrows;
+	v[MS_REC_NOTE_LENT] = n->lent;
+	v[MS_REC_NOTE_TRACKED] = ms_rec_us(n->tracked_s);
+	v[MS_REC_NOTE_LIFETIME] = ms_rec_life(n->lifetime_s);
+}
+
+void ms_rec_note_get(const uint64_t v[MS_REC_NOTE_FIELDS], ms_note_info *n)
+{
+	n->ptr = v[MS_REC_NOTE_PTR];
+	n->size = v[MS_REC_NOTE_SIZE];
+	n->live = v[MS_REC_NOTE_LIVE] != 0;
+	n->borrows = (uint32_t)v[MS_REC_NOTE_BORROWS];
+	n->lent = (uint32_t)v[MS_REC_NOTE_LENT];
+	n->tracked_s = (double)v[MS_REC_NOTE_TRACKED] / 1e6;
+	n->lifetime_s = ms_rec_life_s(v[MS_REC_NOTE_LIFETIME] & (MS_REC_MAX_LIFE_NS - 1));
+	if (n->lifetime_s < 0)
+		n->lifetime_s = 0;
 }
 
 int ms_rec_site_get(const uint64_t v[MS_REC_SITE_FIELDS], ms_site_info *s)

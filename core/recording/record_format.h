@@ -9,8 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <memscope/recording.h>
 #include <memscope/snapshot.h>
+
+struct ms_thread_view; /* memscope/recording.h */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define MS_REC_MAGIC "MSREC\r\n\x1a"
 #define MS_REC_VERSION 4u
@@ -112,15 +117,15 @@ enum ms_rec_thread_field {
 };
 
 void ms_rec_thread_put(uint64_t v[MS_REC_THREAD_FIELDS], const ms_thread_info *t,
-		       const ms_thread_view *view);
+		       const struct ms_thread_view *view);
 void ms_rec_thread_get(const uint64_t v[MS_REC_THREAD_FIELDS], ms_thread_info *t,
-		       ms_thread_view *view);
+		       struct ms_thread_view *view);
 
 /*
  * A call site in a frame, after its stack id: these figures, in this
  * order, each written as the zigzag change from the site's figure in the
- * frame before (RECORDING.md). get fails (-1) on a lifetime longer than a
- * double keeps exactly; live figures are derived.
+ * frame before (RECORDING.md). get fails (-1) on a lifetime beyond
+ * MS_REC_MAX_LIFE_NS; live figures are derived.
  */
 enum ms_rec_site_field {
 	MS_REC_SITE_ALLOCS,
@@ -136,11 +141,31 @@ enum ms_rec_site_field {
 void ms_rec_site_put(uint64_t v[MS_REC_SITE_FIELDS], const ms_site_info *s);
 int ms_rec_site_get(const uint64_t v[MS_REC_SITE_FIELDS], ms_site_info *s);
 
+/*
+ * An annotated block in a frame, after its variable, type and scope names
+ * (string ids): these fields, in this order, one varint each.
+ */
+enum ms_rec_note_field {
+	MS_REC_NOTE_PTR,
+	MS_REC_NOTE_SIZE,
+	MS_REC_NOTE_LIVE,     /* 0/1 */
+	MS_REC_NOTE_BORROWS,
+	MS_REC_NOTE_LENT,
+	MS_REC_NOTE_TRACKED,  /* µs since the image started */
+	MS_REC_NOTE_LIFETIME, /* ns + 1 (ms_rec_life) */
+	MS_REC_NOTE_FIELDS
+};
+
+void ms_rec_note_put(uint64_t v[MS_REC_NOTE_FIELDS], const ms_note_info *n);
+void ms_rec_note_get(const uint64_t v[MS_REC_NOTE_FIELDS], ms_note_info *n);
+
 /* Seconds as the file's µs (rounded; 0 for none or negative). */
 uint64_t ms_rec_us(double seconds);
 
 /* A lifetime as the file keeps it: ns + 1, 0 for none (negative), at most
- * MS_REC_MAX_LIFE_NS (about 52 days: what a double holds exactly). */
+ * MS_REC_MAX_LIFE_NS (about 52 days: a double holds it to the ns up to
+ * about half that; the reader keeps the file's integers, which it applies
+ * a frame's changes to). */
 #define MS_REC_MAX_LIFE_NS (1ull << 52)
 uint64_t ms_rec_life(double seconds);
 /* ... and back: seconds, or -1 for none. */
@@ -173,5 +198,9 @@ uint64_t ms_cur_varint(struct ms_cursor *c);
 void ms_cur_string(struct ms_cursor *c, char *buf, size_t len);
 /* A count of items each at least min_bytes long: bounded by what is left. */
 uint64_t ms_cur_count(struct ms_cursor *c, size_t min_bytes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -25,6 +25,10 @@ struct state {
 	ms_site_info *sites; /* by stack id */
 	unsigned char *present;
 	size_t cap_sites;
+	/* The sites' figures as the file has them, which the next frame's
+	 * changes apply to: integers, so no change is lost to a double. */
+	uint64_t (*figures)[MS_REC_SITE_FIELDS];
+	size_t cap_figures;
 	ms_note_info *notes; /* the last frame's, whole */
 	size_t nnotes;
 };
@@ -43,7 +47,7 @@ static void note_name(char *dst, size_t cap, const char *text)
 /* A frame's annotated blocks: they replace the last frame's. */
 static int read_notes(ms_recording *r, struct ms_cursor *c, struct state *st)
 {
-	uint64_t n = ms_cur_count(c, 10);
+	uint64_t n = ms_cur_count(c, 3 + MS_REC_NOTE_FIELDS); /* names, fields */
 
 	free(st->notes);
 	st->notes = NULL;
@@ -57,19 +61,14 @@ static int read_notes(ms_recording *r, struct ms_cursor *c, struct state *st)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < n && !c->bad; i++) {
 		ms_note_info *d = &st->notes[st->nnotes++];
+		uint64_t fields[MS_REC_NOTE_FIELDS];
 
 		note_name(d->var, sizeof(d->var), rec_string_ref(r, c));
 		note_name(d->type, sizeof(d->type), rec_string_ref(r, c));
 		note_name(d->scope, sizeof(d->scope), rec_string_ref(r, c));
-		d->ptr = ms_cur_varint(c);
-		d->size = ms_cur_varint(c);
-		d->live = ms_cur_varint(c) != 0;
-		d->borrows = (uint32_t)ms_cur_varint(c);
-		d->lent = (uint32_t)ms_cur_varint(c);
-		d->tracked_s = (double)ms_cur_varint(c) / 1e6;
-		d->lifetime_s = ms_rec_life_s(ms_cur_varint(c) & (MS_REC_MAX_LIFE_NS - 1));
-		if (d->lifetime_s < 0)
-			d->lifetime_s = 0;
+		for (int k = 0; k < MS_REC_NOTE_FIELDS; k++)
+			fields[k] = ms_cur_varint(c);
+		ms_rec_note_get(fields, d);
 	}
 	return 0;
 }
@@ -95,7 +94,7 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 	}
 	ms_rec_head_get(v, s, exit_status);
 
-	n = ms_cur_count(&c, 14);
+	n = ms_cur_count(&c, 3 + MS_REC_THREAD_FIELDS); /* index, tid, name, fields */
 	for (uint64_t i = 0; i < n && !c.bad; i++) {
 		uint64_t index = ms_cur_varint(&c), fields[MS_REC_THREAD_FIELDS];
 		ms_thread_info t = { 0 };
@@ -124,7 +123,7 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 		if (index == st->nthreads)
 			st->nthreads++;
 	}
-	n = ms_cur_count(&c, 6 + 2 * MS_STORE_AGES);
+	n = ms_cur_count(&c, 1 + MS_REC_SITE_FIELDS); /* stack id, fields */
 	for (uint64_t i = 0; i < n && !c.bad; i++) {
 		uint64_t id = ms_cur_varint(&c), fields[MS_REC_SITE_FIELDS] = { 0 };
 		ms_site_info si = { 0 };
@@ -137,14 +136,16 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 		/* Changes from the site as known since the key frame (none
 		 * yet: from 0). */
 		if (id < st->cap_sites && st->present[id])
-			ms_rec_site_put(fields, &st->sites[id]);
+			memcpy(fields, st->figures[id], sizeof(fields));
 		for (int k = 0; k < MS_REC_SITE_FIELDS; k++)
 			fields[k] += rec_unzigzag(ms_cur_varint(&c));
 		if (ms_rec_site_get(fields, &si) != 0)
 			c.bad = 1;
 		si.stack = (uint32_t)id;
 		if (rec_grow((void **)&st->sites, &st->cap_sites, id + 1,
-			     sizeof(*st->sites)) != 0) {
+			     sizeof(*st->sites)) != 0 ||
+		    rec_grow((void **)&st->figures, &st->cap_figures, id + 1,
+			     sizeof(*st->figures)) != 0) {
 			free(p);
 			return -ENOMEM;
 		}
@@ -159,6 +160,7 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 			st->present = more;
 		}
 		st->sites[id] = si;
+		memcpy(st->figures[id], fields, sizeof(fields));
 		st->present[id] = 1;
 	}
 	if (!c.bad && read_notes(r, &c, st) != 0) {
@@ -252,6 +254,7 @@ done:
 	free(st.views);
 	free(st.notes);
 	free(st.sites);
+	free(st.figures);
 	free(st.present);
 	if (err != 0)
 		ms_replay_release(out);

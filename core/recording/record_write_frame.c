@@ -172,17 +172,14 @@ int ms_recorder_frame(ms_recorder *rec, const ms_snapshot *s, const ms_thread_vi
 	ms_buf_put_varint(&b, s->nnotes);
 	for (size_t i = 0; i < s->nnotes; i++) {
 		const ms_note_info *n = &s->notes[i];
+		uint64_t fields[MS_REC_NOTE_FIELDS];
 
 		ms_buf_put_varint(&b, rec_string_id(rec, n->var));
 		ms_buf_put_varint(&b, rec_string_id(rec, n->type));
 		ms_buf_put_varint(&b, rec_string_id(rec, n->scope));
-		ms_buf_put_varint(&b, n->ptr);
-		ms_buf_put_varint(&b, n->size);
-		ms_buf_put_varint(&b, n->live ? 1 : 0);
-		ms_buf_put_varint(&b, n->borrows);
-		ms_buf_put_varint(&b, n->lent);
-		ms_buf_put_varint(&b, ms_rec_us(n->tracked_s));
-		ms_buf_put_varint(&b, ms_rec_life(n->lifetime_s));
+		ms_rec_note_put(fields, n);
+		for (int k = 0; k < MS_REC_NOTE_FIELDS; k++)
+			ms_buf_put_varint(&b, fields[k]);
 	}
 	{
 		/* What the index keeps of a frame: what seeking and the graph
