@@ -73,13 +73,89 @@ static int read_notes(ms_recording *r, struct ms_cursor *c, struct state *st)
 	return 0;
 }
 
+/* A frame's threads: each in place, or the next one. */
+static int read_threads(ms_recording *r, struct ms_cursor *c, struct state *st)
+{
+	uint64_t n = ms_cur_count(c, 3 + MS_REC_THREAD_FIELDS); /* index, tid, name, fields */
+
+	for (uint64_t i = 0; i < n && !c->bad; i++) {
+		uint64_t index = ms_cur_varint(c), fields[MS_REC_THREAD_FIELDS];
+		ms_thread_info t = { 0 };
+		ms_thread_view view = { 0 };
+		const char *name;
+
+		if (index > st->nthreads || index >= (1u << 20)) {
+			c->bad = 1;
+			break;
+		}
+		t.tid = (pid_t)ms_cur_varint(c);
+		name = rec_string_ref(r, c);
+		snprintf(t.name, sizeof(t.name), "%s", name != NULL ? name : "");
+		for (int k = 0; k < MS_REC_THREAD_FIELDS; k++)
+			fields[k] = ms_cur_varint(c);
+		ms_rec_thread_get(fields, &t, &view);
+		if (rec_grow((void **)&st->threads, &st->cap_threads, index + 1,
+			     sizeof(*st->threads)) != 0 ||
+		    rec_grow((void **)&st->views, &st->cap_views, index + 1,
+			     sizeof(*st->views)) != 0)
+			return -ENOMEM;
+		st->threads[index] = t;
+		st->views[index] = view;
+		if (index == st->nthreads)
+			st->nthreads++;
+	}
+	return 0;
+}
+
+/* A frame's call sites: each figure a change from the site as known since
+ * the key frame (none yet: from 0). */
+static int read_sites(ms_recording *r, struct ms_cursor *c, struct state *st)
+{
+	uint64_t n = ms_cur_count(c, 1 + MS_REC_SITE_FIELDS); /* stack id, fields */
+
+	for (uint64_t i = 0; i < n && !c->bad; i++) {
+		uint64_t id = ms_cur_varint(c), fields[MS_REC_SITE_FIELDS] = { 0 };
+		ms_site_info si = { 0 };
+		size_t old_cap = st->cap_sites;
+
+		if (c->bad || id >= r->nstacks) {
+			c->bad = 1;
+			break;
+		}
+		if (id < st->cap_sites && st->present[id])
+			memcpy(fields, st->figures[id], sizeof(fields));
+		for (int k = 0; k < MS_REC_SITE_FIELDS; k++)
+			fields[k] += rec_unzigzag(ms_cur_varint(c));
+		if (ms_rec_site_get(fields, &si) != 0)
+			c->bad = 1;
+		si.stack = (uint32_t)id;
+		if (rec_grow((void **)&st->sites, &st->cap_sites, id + 1,
+			     sizeof(*st->sites)) != 0 ||
+		    rec_grow((void **)&st->figures, &st->cap_figures, id + 1,
+			     sizeof(*st->figures)) != 0)
+			return -ENOMEM;
+		if (st->cap_sites != old_cap) {
+			unsigned char *more = realloc(st->present, st->cap_sites);
+
+			if (more == NULL)
+				return -ENOMEM;
+			memset(more + old_cap, 0, st->cap_sites - old_cap);
+			st->present = more;
+		}
+		st->sites[id] = si;
+		memcpy(st->figures[id], fields, sizeof(fields));
+		st->present[id] = 1;
+	}
+	return 0;
+}
+
 static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, ms_snapshot *s,
 		 int *exit_status)
 {
 	unsigned char *p;
 	uint32_t len;
 	struct ms_cursor c;
-	uint64_t v[MS_REC_HEAD_FIELDS], n;
+	uint64_t v[MS_REC_HEAD_FIELDS];
 	int err = rec_load_payload(r, f->offset, f->length, f->packed, &p, &len);
 
 	if (err != 0)
@@ -93,81 +169,14 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 			memset(st->present, 0, st->cap_sites);
 	}
 	ms_rec_head_get(v, s, exit_status);
-
-	n = ms_cur_count(&c, 3 + MS_REC_THREAD_FIELDS); /* index, tid, name, fields */
-	for (uint64_t i = 0; i < n && !c.bad; i++) {
-		uint64_t index = ms_cur_varint(&c), fields[MS_REC_THREAD_FIELDS];
-		ms_thread_info t = { 0 };
-		ms_thread_view view = { 0 };
-		const char *name;
-
-		if (index > st->nthreads || index >= (1u << 20)) { /* in place, or the next */
-			c.bad = 1;
-			break;
-		}
-		t.tid = (pid_t)ms_cur_varint(&c);
-		name = rec_string_ref(r, &c);
-		snprintf(t.name, sizeof(t.name), "%s", name != NULL ? name : "");
-		for (int k = 0; k < MS_REC_THREAD_FIELDS; k++)
-			fields[k] = ms_cur_varint(&c);
-		ms_rec_thread_get(fields, &t, &view);
-		if (rec_grow((void **)&st->threads, &st->cap_threads, index + 1,
-			     sizeof(*st->threads)) != 0 ||
-		    rec_grow((void **)&st->views, &st->cap_views, index + 1,
-			     sizeof(*st->views)) != 0) {
-			free(p);
-			return -ENOMEM;
-		}
-		st->threads[index] = t;
-		st->views[index] = view;
-		if (index == st->nthreads)
-			st->nthreads++;
-	}
-	n = ms_cur_count(&c, 1 + MS_REC_SITE_FIELDS); /* stack id, fields */
-	for (uint64_t i = 0; i < n && !c.bad; i++) {
-		uint64_t id = ms_cur_varint(&c), fields[MS_REC_SITE_FIELDS] = { 0 };
-		ms_site_info si = { 0 };
-		size_t old_cap = st->cap_sites;
-
-		if (c.bad || id >= r->nstacks) {
-			c.bad = 1;
-			break;
-		}
-		/* Changes from the site as known since the key frame (none
-		 * yet: from 0). */
-		if (id < st->cap_sites && st->present[id])
-			memcpy(fields, st->figures[id], sizeof(fields));
-		for (int k = 0; k < MS_REC_SITE_FIELDS; k++)
-			fields[k] += rec_unzigzag(ms_cur_varint(&c));
-		if (ms_rec_site_get(fields, &si) != 0)
-			c.bad = 1;
-		si.stack = (uint32_t)id;
-		if (rec_grow((void **)&st->sites, &st->cap_sites, id + 1,
-			     sizeof(*st->sites)) != 0 ||
-		    rec_grow((void **)&st->figures, &st->cap_figures, id + 1,
-			     sizeof(*st->figures)) != 0) {
-			free(p);
-			return -ENOMEM;
-		}
-		if (st->cap_sites != old_cap) {
-			unsigned char *more = realloc(st->present, st->cap_sites);
-
-			if (more == NULL) {
-				free(p);
-				return -ENOMEM;
-			}
-			memset(more + old_cap, 0, st->cap_sites - old_cap);
-			st->present = more;
-		}
-		st->sites[id] = si;
-		memcpy(st->figures[id], fields, sizeof(fields));
-		st->present[id] = 1;
-	}
-	if (!c.bad && read_notes(r, &c, st) != 0) {
-		free(p);
-		return -ENOMEM;
-	}
+	err = read_threads(r, &c, st);
+	if (err == 0 && !c.bad)
+		err = read_sites(r, &c, st);
+	if (err == 0 && !c.bad)
+		err = read_notes(r, &c, st);
 	free(p);
+	if (err != 0)
+		return err;
 	return c.bad ? MS_REC_ERR_DAMAGED : 0;
 }
 
