@@ -398,6 +398,9 @@ static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
 		return key == 'q' || key == KEY_F(10);
 	}
 	switch (key) {
+	case 'r':
+		ui->hide_rss = !ui->hide_rss;
+		break;
 	case 'q':
 	case 'Q':
 	case KEY_F(10):

@@ -40,6 +40,7 @@ struct ms_ui {
 	int view;
 	int help;
 	int paused;
+	int hide_rss;                 /* the graph without its RSS line (r) */
 	int group;
 	int sort[MS_VIEW_COUNT];      /* column index */
 	int ascending[MS_VIEW_COUNT];

@@ -149,18 +149,19 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 	}
 }
 
-/* The heap over time: live bytes as bars, RSS as a line of dots, the peak
- * marked under the graph on the time axis. */
+/* The heap over time: live bytes as bars, RSS as a line of dots, each on
+ * a scale of its own (a 100 KiB heap beside a 4 MiB RSS is still a graph),
+ * their tops in the margin; the peak marked under it on the time axis. */
 void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 {
 	static const wchar_t *const blocks[] = { L" ", L"▁", L"▂", L"▃", L"▄", L"▅", L"▆", L"▇", L"█" };
 	static const char *const ascii[] = { " ", ".", ".", ":", ":", ":", "#", "#", "#" };
 	const ms_snapshot *s = &m->snap;
-	int left = 8, width = ui->cols - left - 1;
-	uint64_t live[512] = { 0 }, rss[512] = { 0 }, top = s->peak_bytes;
+	int left = 11, width = ui->cols - left - 1; /* "1023.9 KiB" and a space */
+	uint64_t live[512] = { 0 }, rss[512] = { 0 }, top = 0, rss_top = 0;
 	double span = s->time_s > 0 ? s->time_s : 1;
-	int peak_col;
-	char label[32];
+	int peak_col, margin = 0;
+	char label[32], rss_label[32];
 
 	if (height < 2 || width < 8)
 		return;
@@ -184,16 +185,29 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 		}
 	}
 	live[width - 1] = s->live_bytes;
-	for (int c = 0; c < width; c++)
-		if (rss[c] > top)
-			top = rss[c];
+	for (int c = 0; c < width; c++) {
+		top = live[c] > top ? live[c] : top;
+		rss_top = rss[c] > rss_top ? rss[c] : rss_top;
+	}
 	if (top == 0)
 		top = 1;
-	ms_ui_text(ui, row, 0, left, MS_COLOR_DIM, 0, ms_format_bytes(label, sizeof(label), top));
-	ms_ui_text(ui, row + height - 1, 0, left, MS_COLOR_DIM, 0, "0");
+	if (rss_top == 0 || ui->hide_rss)
+		rss_top = 0;
+	/* The margin, top down: the heap's top and name, the RSS's name and
+	 * top, then 0 where a row is left. */
+	ms_ui_text(ui, row + margin++, 0, left, MS_COLOR_LIVE, 0,
+		   ms_format_bytes(label, sizeof(label), top));
+	ms_ui_text(ui, row + margin++, 0, left, MS_COLOR_LIVE, 0, "heap");
+	if (rss_top > 0 && margin + 2 <= height) {
+		ms_ui_text(ui, row + margin++, 0, left, MS_COLOR_RSS, 0, "rss");
+		ms_ui_text(ui, row + margin++, 0, left, MS_COLOR_RSS, 0,
+			   ms_format_bytes(rss_label, sizeof(rss_label), rss_top));
+	}
+	if (margin < height)
+		ms_ui_text(ui, row + height - 1, 0, left, MS_COLOR_DIM, 0, "0");
 	for (int c = 0; c < width; c++) {
 		int eighths = (int)((double)live[c] / (double)top * height * 8 + 0.5);
-		int rss_row = (int)((double)rss[c] / (double)top * height);
+		int rss_row = rss_top > 0 ? (int)((double)rss[c] / (double)rss_top * height) : 0;
 
 		for (int r = 0; r < height; r++) {
 			int fill = eighths - r * 8, y = row + height - 1 - r;
@@ -208,7 +222,8 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 					mvaddstr(y, left + c, ascii[fill]);
 				if (ui->colors)
 					attroff(COLOR_PAIR(MS_COLOR_LIVE));
-			} else if (rss[c] > 0 && r == (rss_row >= height ? height - 1 : rss_row)) {
+			} else if (rss_top > 0 && rss[c] > 0 &&
+				   r == (rss_row >= height ? height - 1 : rss_row)) {
 				if (ui->colors)
 					attron(COLOR_PAIR(MS_COLOR_RSS));
 				if (ui->unicode)
@@ -228,10 +243,6 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 		ms_ui_textf(ui, row + height, left + peak_col, ui->cols - left - peak_col - 11,
 			    MS_COLOR_PEAK, A_BOLD, "^peak %s", ms_format_bytes(label, sizeof(label),
 									      s->peak_bytes));
-	/* The legend, in the margin. */
-	ms_ui_text(ui, row + height, 0, left, MS_COLOR_LIVE, 0, "live");
-	if (height >= 3)
-		ms_ui_text(ui, row + 1, 0, left, MS_COLOR_RSS, 0, "rss");
 }
 
 void ms_ui_bar(struct ms_ui *ui, int y, int color)
@@ -280,6 +291,7 @@ void ms_ui_help(struct ms_ui *ui)
 		"",
 		"Program",
 		"  Space p      pause / resume updates",
+		"  r            graph: show / hide the RSS line",
 		"  q F10        quit (a program started with -p, or launched, runs on)",
 		"",
 		"Replay (-r FILE)",
@@ -289,7 +301,8 @@ void ms_ui_help(struct ms_ui *ui)
 		"",
 		"Meters: heap against its peak, RSS, rates; CPU of the program (the hook's",
 		"work in its threads included) and of memscope's threads (sampler, drain).",
-		"Graph: live heap (bars), RSS (dots), the peak marked on the time axis.",
+		"Graph: live heap (bars) and RSS (dots), each on its own scale (the tops in",
+		"the margin), the peak marked on the time axis.",
 		"Leaks: live blocks older than the age, by call site (counted every second).",
 	};
 	int n = (int)(sizeof(lines) / sizeof(lines[0]));

@@ -155,6 +155,32 @@ TEST_F(Screen, HeaderGraphTableAndKeyBar)
 	EXPECT_NE(ls.back().find("F10Quit"), std::string::npos) << ls.back();
 }
 
+// A 100 KB heap beside an RSS of megabytes: on one scale the heap was a
+// row of the lowest block; each on its own, the heap fills the graph.
+TEST_F(Screen, TheGraphScalesTheHeapAndRssEachToItsOwnTop)
+{
+	start({ "-d", "0.2", "--", mstest::workload("holder"), "100", "1000" });
+	ASSERT_TRUE(wait_for("heap")) << screen();
+	target = target_pid();
+	std::this_thread::sleep_for(std::chrono::milliseconds(1500)); // a graph of samples
+	std::vector<std::string> ls = lines();
+	int legend = row_of("heap");
+	ASSERT_GT(legend, 0) << screen();
+	const std::string &top = ls[legend - 1];
+	EXPECT_TRUE(std::regex_search(top, std::regex(R"(^\d+(\.\d)? KiB )"))) << top;
+	EXPECT_NE(top.find("█"), std::string::npos) << screen(); // the heap reaches the top row
+	EXPECT_EQ(ls[legend + 1].rfind("rss", 0), 0u) << screen();
+	EXPECT_TRUE(std::regex_search(ls[legend + 2], std::regex(R"(^\d+(\.\d)? MiB )")))
+		<< ls[legend + 2];
+	// r hides the RSS line and its scale.
+	keys({ "r" });
+	auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+	while (lines()[legend + 1].rfind("rss", 0) == 0 && std::chrono::steady_clock::now() < end)
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	EXPECT_NE(lines()[legend + 1].rfind("rss", 0), 0u) << screen();
+	EXPECT_EQ(screen().find("·"), std::string::npos) << screen(); // no RSS dots
+}
+
 TEST_F(Screen, SortingChangesTheOrder)
 {
 	start_target();
