@@ -266,14 +266,18 @@ static void click(struct ms_ui *ui)
 	if (getmouse(&ev) != OK || ui->help)
 		return;
 	if (ev.y == ui->table_top) {
-		for (int i = 0; i < v->ncolumns; i++) {
-			if (v->widths[i] == 0 || ev.x < col + v->widths[i]) {
+		for (int i = 0; i < v->ncolumns && i < MS_UI_MAX_COLUMNS; i++) {
+			int w = ui->col_width[i];
+
+			if (w < 0)
+				continue; /* dropped for want of room */
+			if (w == 0 || ev.x < col + w) {
 				if (ui->sort[ui->view] == i)
 					ui->ascending[ui->view] = !ui->ascending[ui->view];
 				ui->sort[ui->view] = i;
 				return;
 			}
-			col += v->widths[i];
+			col += w;
 		}
 	} else if (ev.y > ui->table_top && ev.y < ui->rows - 1) {
 		ui->selected[ui->view] = ui->scroll[ui->view] + ev.y - ui->table_top - 1;

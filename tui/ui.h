@@ -32,6 +32,11 @@ enum {
 	MS_COLOR_DIM,
 };
 
+/* Columns a table may have, and the room its last one (the call site, the
+ * thread's name) keeps before others make way. */
+#define MS_UI_MAX_COLUMNS 16
+#define MS_UI_LAST_COLUMN_MIN 40
+
 struct ms_ui {
 	ms_feed *feed;
 	const char *output_path; /* where a launched target's output goes */
@@ -58,6 +63,10 @@ struct ms_ui {
 	int going;
 	int table_top;                /* screen row of the table's header */
 	int table_rows;               /* rows below it */
+	/* The current view's columns as drawn this frame (ms_ui_fit_columns):
+	 * a width, 0 for the last (the rest of the line), -1 for one dropped
+	 * to leave the last its room. */
+	int col_width[MS_UI_MAX_COLUMNS];
 };
 
 /* A view: a table in the lower part of the screen (STYLE: a const vtable
@@ -110,6 +119,11 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height);
 void ms_ui_help(struct ms_ui *ui);
 /* Fills screen row y with a color (reverse video without colors): a
  * table's title row, the selected row. */
+/* Fills ui->col_width from a view's widths for this screen: while the last
+ * column would get fewer than MS_UI_LAST_COLUMN_MIN characters, the
+ * columns of drop (least useful first) are dropped, the sorted one never. */
+void ms_ui_fit_columns(struct ms_ui *ui, const int *widths, int n, const int *drop, int ndrop);
+
 void ms_ui_bar(struct ms_ui *ui, int y, int color);
 /* Keeps the selection inside [0, nrows) and in sight. */
 void ms_ui_clamp_selection(struct ms_ui *ui, int nrows);

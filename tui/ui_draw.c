@@ -245,6 +245,24 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 									      s->peak_bytes));
 }
 
+void ms_ui_fit_columns(struct ms_ui *ui, const int *widths, int n, const int *drop, int ndrop)
+{
+	int used = 0;
+
+	for (int i = 0; i < n && i < MS_UI_MAX_COLUMNS; i++) {
+		ui->col_width[i] = widths[i];
+		used += widths[i];
+	}
+	for (int k = 0; k < ndrop && ui->cols - used < MS_UI_LAST_COLUMN_MIN; k++) {
+		int i = drop[k];
+
+		if (i == ui->sort[ui->view] || ui->col_width[i] <= 0)
+			continue;
+		used -= ui->col_width[i];
+		ui->col_width[i] = -1;
+	}
+}
+
 void ms_ui_bar(struct ms_ui *ui, int y, int color)
 {
 	attron(ui->colors ? COLOR_PAIR(color) : A_REVERSE);
@@ -288,6 +306,8 @@ void ms_ui_help(struct ms_ui *ui)
 		"  I            invert the sort order",
 		"  F5 g         group call sites: by stack, function, module, thread",
 		"  F4 / \\       filter rows by text (Enter keeps it, Esc clears it)",
+		"  (a narrow screen drops the least useful columns, the sorted one never,",
+		"   so that the call site keeps 40 characters)",
 		"",
 		"Program",
 		"  Space p      pause / resume updates",

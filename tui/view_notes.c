@@ -112,6 +112,7 @@ static int notes_draw(struct ms_ui *ui, const ms_model *m)
 	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows, col = 0, shown = 0;
 	char a[32], l1[32], l2[32], l3[32], line[512];
 
+	ms_ui_fit_columns(ui, widths, NCOLS, NULL, 0);
 	free(groups);
 	groups = NULL;
 	ngroups = ms_note_groups(&m->snap, (ms_note_key)ui->note_group, &groups);

@@ -26,6 +26,11 @@ static const char *const leak_columns[NCOLS] = {
 	"OLD_BYTES", "OLD", "ALLOCS", "TOTAL_BYTES", "LIVE_BYTES", "MED_LIFE", "%OLD", "CALL SITE",
 };
 static const int widths[NCOLS] = { 11, 8, 9, 12, 11, 9, 6, 0 };
+/* Below MS_UI_LAST_COLUMN_MIN characters for the call site, these columns
+ * make way, first to last (80 columns keep live bytes and blocks, calls and
+ * the peak). */
+static const int drop_order[] = { COL_LIFE, COL_PERCENT, COL_TOTAL_BYTES, COL_PEAK, COL_ALLOCS,
+				  COL_LIVE };
 
 /* A row points into the model (names, files) instead of copying them: a
  * table of 20,000 call sites is rebuilt at every refresh, and only the
@@ -340,10 +345,12 @@ static void draw_head(struct ms_ui *ui)
 
 	ms_ui_bar(ui, ui->table_top, MS_COLOR_TABLE_HEAD);
 	for (int i = 0; i < NCOLS; i++) {
-		int sorted = i == ui->sort[ui->view];
+		int sorted = i == ui->sort[ui->view], w = ui->col_width[i];
 
-		if (widths[i] > 0)
-			snprintf(line, sizeof(line), "%*s ", widths[i] - 1, names[i]);
+		if (w < 0)
+			continue;
+		if (w > 0)
+			snprintf(line, sizeof(line), "%*s ", w - 1, names[i]);
 		else
 			snprintf(line, sizeof(line), " %s", names[i]);
 		ms_ui_text(ui, ui->table_top, col, (int)strlen(line),
@@ -352,13 +359,13 @@ static void draw_head(struct ms_ui *ui)
 		if (!ui->colors && sorted)
 			ms_ui_text(ui, ui->table_top, col, (int)strlen(line), 0, A_BOLD | A_UNDERLINE,
 				   line);
-		col += widths[i];
+		col += w;
 	}
 }
 
 static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t total, int selected)
 {
-	char lb[32], tb[32], pb[32], lt[32], name[512], where[512], line[1200];
+	char cell[NCOLS][32], name[512], where[512], line[1400];
 	uint64_t first = leaks ? r->old_bytes : r->live_bytes;
 	uint64_t second = leaks ? r->old_allocs : r->live_allocs;
 	uint64_t fifth = leaks ? r->live_bytes : r->peak;
@@ -375,10 +382,19 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 		snprintf(where, sizeof(where), "%s", base_name(r->module));
 	else
 		where[0] = '\0';
-	snprintf(line, sizeof(line), "%10s %7" PRIu64 " %8" PRIu64 " %11s %10s %8s %5.1f  %s  %s",
-		 ms_format_bytes(lb, sizeof(lb), first), second, r->allocs,
-		 ms_format_bytes(tb, sizeof(tb), r->total_bytes),
-		 ms_format_bytes(pb, sizeof(pb), fifth), life_text(lt, sizeof(lt), r->life), pct,
+	ms_format_bytes(cell[COL_LIVE_BYTES], sizeof(cell[0]), first);
+	snprintf(cell[COL_LIVE], sizeof(cell[0]), "%" PRIu64, second);
+	snprintf(cell[COL_ALLOCS], sizeof(cell[0]), "%" PRIu64, r->allocs);
+	ms_format_bytes(cell[COL_TOTAL_BYTES], sizeof(cell[0]), r->total_bytes);
+	ms_format_bytes(cell[COL_PEAK], sizeof(cell[0]), fifth);
+	life_text(cell[COL_LIFE], sizeof(cell[0]), r->life);
+	snprintf(cell[COL_PERCENT], sizeof(cell[0]), "%.1f", pct);
+	line[0] = '\0';
+	for (int i = 0, at = 0; i < COL_NAME; i++)
+		if (ui->col_width[i] > 0)
+			at += snprintf(line + at, sizeof(line) - (size_t)at, "%*s ",
+				       ui->col_width[i] - 1, cell[i]);
+	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s  %s",
 		 row_name(r, name, sizeof(name)), where);
 	if (selected) {
 		ms_ui_bar(ui, y, MS_COLOR_SELECTED);
@@ -415,6 +431,9 @@ static int table_draw(struct ms_ui *ui, const ms_model *m)
 {
 	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows, view = ui->view;
 	uint64_t total = m->snap.live_bytes;
+
+	ms_ui_fit_columns(ui, widths, NCOLS, drop_order,
+			  (int)(sizeof(drop_order) / sizeof(drop_order[0])));
 
 	build_rows(ui, m);
 	if (leaks) {

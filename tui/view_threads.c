@@ -68,6 +68,7 @@ static int threads_draw(struct ms_ui *ui, const ms_model *m)
 	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows, col = 0;
 	char a[32], b[32], line[512];
 
+	ms_ui_fit_columns(ui, widths, NCOLS, NULL, 0);
 	norder = 0;
 	if (m->snap.nthreads > cap) {
 		const ms_thread_row **more = realloc(order, m->snap.nthreads * sizeof(*more));

@@ -275,6 +275,29 @@ TEST_F(Screen, ResizingKeepsTheLayout)
 	}
 }
 
+// At 80 columns the call site keeps 40 characters: the least useful
+// columns make way, never the one the table is sorted by.
+TEST_F(Screen, At80ColumnsTheCallSiteKeepsFortyCharacters)
+{
+	start_target(80, 24);
+	int head = row_of("CALL SITE");
+	ASSERT_GT(head, 0) << screen();
+	std::string h = lines()[head];
+	EXPECT_LE(h.find("CALL SITE"), 80u - 40u) << h;
+	EXPECT_EQ(h.find("MED_LIFE"), std::string::npos) << h;
+	EXPECT_EQ(h.find("%LIVE"), std::string::npos) << h;
+	EXPECT_NE(h.find("LIVE_BYTES"), std::string::npos) << h;
+	EXPECT_NE(screen().find("tui_target.c:"), std::string::npos) << screen(); // file:line fits
+	// Sorted by %LIVE (two columns back from LIVE_BYTES), %LIVE is shown.
+	keys({ "<" });
+	keys({ "<" });
+	ASSERT_TRUE(wait_for("sort: %LIVE")) << screen();
+	std::this_thread::sleep_for(std::chrono::milliseconds(500));
+	h = lines()[row_of("CALL SITE")];
+	EXPECT_NE(h.find("%LIVE"), std::string::npos) << h;
+	EXPECT_LE(h.find("CALL SITE"), 80u - 40u) << h;
+}
+
 TEST_F(Screen, QuitLeavesALaunchedProgramRunning)
 {
 	start_target();
