@@ -75,10 +75,29 @@ static void meter(struct ms_ui *ui, int row, int col, int width, const char *lab
 	ms_ui_text(ui, row, col + 1 + inner, 1, 0, A_BOLD, "]");
 }
 
+/* Figures side by side from column col, two spaces apart; one that does
+ * not fit the rest of the line goes on to the next, from the left edge,
+ * instead of being cut. Ends on the row after the last figure. */
+static void flow(struct ms_ui *ui, int *row, int col, const char *const *fields, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int len = (int)strlen(fields[i]);
+
+		if (col > 0 && col + len > ui->cols) {
+			(*row)++;
+			col = 0;
+		}
+		ms_ui_text(ui, *row, col, ui->cols - col, 0, 0, fields[i]);
+		col += len + 2;
+	}
+	(*row)++;
+}
+
 void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 {
 	const ms_snapshot *s = &m->snap;
 	char a[32], b[32], c[32], line[512], command[MS_COMMAND_MAX * 4];
+	char f[5][96];
 	int half = ui->cols / 2;
 
 	/* Title: what runs (the program's name without its directory, control
@@ -115,10 +134,10 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 		 ms_format_bytes(b, sizeof(b), s->peak_bytes));
 	meter(ui, *row, 0, half - 1, "Heap", s->peak_bytes ? (double)s->live_bytes / s->peak_bytes : 0,
 	      line);
-	ms_ui_textf(ui, *row, half, ui->cols - half, 0, 0,
-		    "peak at %.1fs  RSS %s  Threads %" PRIu64, s->peak_time_s,
-		    ms_format_bytes(c, sizeof(c), s->rss_bytes), s->thread_count);
-	(*row)++;
+	snprintf(f[0], sizeof(f[0]), "peak at %.1fs", s->peak_time_s);
+	snprintf(f[1], sizeof(f[1]), "RSS %s", ms_format_bytes(c, sizeof(c), s->rss_bytes));
+	snprintf(f[2], sizeof(f[2]), "Threads %" PRIu64, s->thread_count);
+	flow(ui, row, half, (const char *const[]){ f[0], f[1], f[2] }, 3);
 
 	/* The program's CPU and, beside it, what watching it costs: memscope's
 	 * own threads in it. Each against one core, as in top: a program of
@@ -129,15 +148,16 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 	meter(ui, *row, half, ui->cols - half, "memscope", s->memscope_cpu_percent / 100.0, b);
 	(*row)++;
 
-	ms_ui_textf(ui, *row, 0, ui->cols, 0, 0,
-		    "Allocs %s (%s/s)  Frees %s (%s/s)  Blocks %" PRIu64 "  Allocating threads %zu"
-		    "  Dropped %" PRIu64,
-		    ms_ui_count(a, sizeof(a), (double)s->total_allocs),
-		    ms_ui_count(b, sizeof(b), m->alloc_rate),
-		    ms_ui_count(c, sizeof(c), (double)s->total_frees),
-		    ms_ui_count(line, sizeof(line), m->free_rate), s->live_allocs, s->nthreads,
-		    s->dropped_events);
-	(*row)++;
+	snprintf(f[0], sizeof(f[0]), "Allocs %s (%s/s)",
+		 ms_ui_count(a, sizeof(a), (double)s->total_allocs),
+		 ms_ui_count(b, sizeof(b), m->alloc_rate));
+	snprintf(f[1], sizeof(f[1]), "Frees %s (%s/s)",
+		 ms_ui_count(a, sizeof(a), (double)s->total_frees),
+		 ms_ui_count(b, sizeof(b), m->free_rate));
+	snprintf(f[2], sizeof(f[2]), "Blocks %" PRIu64, s->live_allocs);
+	snprintf(f[3], sizeof(f[3]), "Allocating threads %zu", s->nthreads);
+	snprintf(f[4], sizeof(f[4]), "Dropped %" PRIu64, s->dropped_events);
+	flow(ui, row, 0, (const char *const[]){ f[0], f[1], f[2], f[3], f[4] }, 5);
 	if (s->python_pymalloc) {
 		ms_ui_text(ui, *row, 0, ui->cols, MS_COLOR_ALERT, A_BOLD, MS_PYTHON_HINT);
 		(*row)++;
@@ -213,7 +233,19 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 			int fill = eighths - r * 8, y = row + height - 1 - r;
 
 			fill = fill < 0 ? 0 : fill > 8 ? 8 : fill;
-			if (fill > 0) {
+			/* RSS over the bars: on scales of their own, either may
+			 * be the higher. */
+			if (rss_top > 0 && rss[c] > 0 &&
+			    r == (rss_row >= height ? height - 1 : rss_row)) {
+				if (ui->colors)
+					attron(COLOR_PAIR(MS_COLOR_RSS));
+				if (ui->unicode)
+					mvaddwstr(y, left + c, fill > 0 ? L"•" : L"·");
+				else
+					mvaddstr(y, left + c, "-");
+				if (ui->colors)
+					attroff(COLOR_PAIR(MS_COLOR_RSS));
+			} else if (fill > 0) {
 				if (ui->colors)
 					attron(COLOR_PAIR(MS_COLOR_LIVE));
 				if (ui->unicode)
@@ -222,16 +254,6 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 					mvaddstr(y, left + c, ascii[fill]);
 				if (ui->colors)
 					attroff(COLOR_PAIR(MS_COLOR_LIVE));
-			} else if (rss_top > 0 && rss[c] > 0 &&
-				   r == (rss_row >= height ? height - 1 : rss_row)) {
-				if (ui->colors)
-					attron(COLOR_PAIR(MS_COLOR_RSS));
-				if (ui->unicode)
-					mvaddwstr(y, left + c, L"·");
-				else
-					mvaddstr(y, left + c, "-");
-				if (ui->colors)
-					attroff(COLOR_PAIR(MS_COLOR_RSS));
 			}
 		}
 	}

@@ -168,7 +168,9 @@ TEST_F(Screen, TheGraphScalesTheHeapAndRssEachToItsOwnTop)
 	ASSERT_GT(legend, 0) << screen();
 	const std::string &top = ls[legend - 1];
 	EXPECT_TRUE(std::regex_search(top, std::regex(R"(^\d+(\.\d)? KiB )"))) << top;
-	EXPECT_NE(top.find("█"), std::string::npos) << screen(); // the heap reaches the top row
+	// The heap's bars reach the top (on RSS's scale they were a sliver at
+	// the bottom); the row under the top is full where the heap is highest.
+	EXPECT_NE(ls[legend].find("█"), std::string::npos) << screen();
 	EXPECT_EQ(ls[legend + 1].rfind("rss", 0), 0u) << screen();
 	EXPECT_TRUE(std::regex_search(ls[legend + 2], std::regex(R"(^\d+(\.\d)? MiB )")))
 		<< ls[legend + 2];
@@ -179,6 +181,7 @@ TEST_F(Screen, TheGraphScalesTheHeapAndRssEachToItsOwnTop)
 		std::this_thread::sleep_for(std::chrono::milliseconds(100));
 	EXPECT_NE(lines()[legend + 1].rfind("rss", 0), 0u) << screen();
 	EXPECT_EQ(screen().find("·"), std::string::npos) << screen(); // no RSS dots
+	EXPECT_EQ(screen().find("•"), std::string::npos) << screen(); // nor over the bars
 }
 
 TEST_F(Screen, SortingChangesTheOrder)
@@ -296,6 +299,17 @@ TEST_F(Screen, At80ColumnsTheCallSiteKeepsFortyCharacters)
 	h = lines()[row_of("CALL SITE")];
 	EXPECT_NE(h.find("%LIVE"), std::string::npos) << h;
 	EXPECT_LE(h.find("CALL SITE"), 80u - 40u) << h;
+}
+
+// At 80 columns the header's figures wrap to a line of their own instead
+// of being cut: the last one, Dropped, is there.
+TEST_F(Screen, At80ColumnsTheHeaderWrapsInsteadOfCutting)
+{
+	start_target(80, 24);
+	ASSERT_TRUE(wait_for("Dropped 0")) << screen();
+	EXPECT_NE(screen().find("Threads "), std::string::npos) << screen();
+	for (const std::string &l : lines())
+		EXPECT_LE(l.size(), 80u * 3) << l; // (multi-byte blocks) no line runs over
 }
 
 TEST_F(Screen, QuitLeavesALaunchedProgramRunning)
