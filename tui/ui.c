@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "setup.h"
 
 /* How often the loop looks for a new model when no key comes. */
 #define INPUT_TIMEOUT_MS 50
@@ -77,7 +78,7 @@ static void screen_end(void)
 static void key_bar(struct ms_ui *ui)
 {
 	static const char *const keys[][2] = {
-		{ "F1", "Help" }, { "F4", "Filter" }, { "F5", "Group" }, { "F6", "SortBy" },
+		{ "F1", "Help" }, { "F2", "Setup" }, { "F4", "Filter" }, { "F5", "Group" }, { "F6", "SortBy" },
 		{ "Tab", "View" }, { "Spc", "Pause" }, { "F10", "Quit" },
 	};
 	int col = 0, y = ui->rows - 1;
@@ -214,6 +215,11 @@ static void draw(struct ms_ui *ui, ms_feed *feed)
 	erase();
 	if (ui->help) {
 		ms_ui_help(ui);
+		refresh();
+		return;
+	}
+	if (ui->setup) {
+		ms_setup_draw(ui, views);
 		refresh();
 		return;
 	}
@@ -395,13 +401,22 @@ static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
 		goto_key(ui, feed, key);
 		return 0;
 	}
-	if (ui->replay && !ui->help && replay_key(ui, feed, key))
+	if (ui->replay && !ui->help && !ui->setup && replay_key(ui, feed, key))
 		return 0;
 	if (ui->help) {
 		ui->help = 0;
 		return key == 'q' || key == KEY_F(10);
 	}
+	if (ui->setup) {
+		if (ms_setup_key(ui, views, key))
+			ui->setup = 0;
+		return 0;
+	}
 	switch (key) {
+	case KEY_F(2):
+		ui->setup = 1;
+		ui->setup_sel = 0;
+		break;
 	case 'r':
 		ui->hide_rss = !ui->hide_rss;
 		break;
@@ -561,6 +576,7 @@ int ms_ui_replay(const char *path)
 
 	/* Threads sort by what they hold, like call sites. */
 	ui.sort[MS_VIEW_THREADS] = 6;
+	ms_setup_load(&ui, views);
 	err = ms_recording_open(path, &r);
 	if (err != 0) {
 		fprintf(stderr, "memscope-top: %s: %s\n", path, ms_recording_strerror(err));
@@ -589,6 +605,7 @@ int ms_ui_run(const struct ms_top_options *opt, pid_t pid, int launched, const c
 
 	/* Threads sort by what they hold, like call sites. */
 	ui.sort[MS_VIEW_THREADS] = 6;
+	ms_setup_load(&ui, views);
 	if (record != NULL && (err = ms_recorder_create(record, &recorder)) != 0) {
 		fprintf(stderr, "memscope-top: cannot create %s: %s\n", record, strerror(-err));
 		return 1;

@@ -46,6 +46,8 @@ struct ms_ui {
 	int help;
 	int paused;
 	int hide_rss;                 /* the graph without its RSS line (r) */
+	int setup, setup_sel;         /* the column chooser open (F2), its row */
+	unsigned hidden[MS_VIEW_COUNT]; /* columns the user hid, a bit each */
 	int group;
 	int sort[MS_VIEW_COUNT];      /* column index */
 	int ascending[MS_VIEW_COUNT];

@@ -272,8 +272,11 @@ void ms_ui_fit_columns(struct ms_ui *ui, const int *widths, int n, const int *dr
 	int used = 0;
 
 	for (int i = 0; i < n && i < MS_UI_MAX_COLUMNS; i++) {
-		ui->col_width[i] = widths[i];
-		used += widths[i];
+		/* The user's choice first (F2); the last column always shows. */
+		int hidden = i < n - 1 && (ui->hidden[ui->view] & (1u << i));
+
+		ui->col_width[i] = hidden ? -1 : widths[i];
+		used += hidden ? 0 : widths[i];
 	}
 	for (int k = 0; k < ndrop && ui->cols - used < MS_UI_LAST_COLUMN_MIN; k++) {
 		int i = drop[k];
@@ -328,6 +331,7 @@ void ms_ui_help(struct ms_ui *ui)
 		"  I            invert the sort order",
 		"  F5 g         group call sites: by stack, function, module, thread",
 		"  F4 / \\       filter rows by text (Enter keeps it, Esc clears it)",
+		"  F2           choose the columns (remembered in ~/.config/memscope)",
 		"  (a narrow screen drops the least useful columns, the sorted one never,",
 		"   so that the call site keeps 40 characters)",
 		"",

@@ -47,7 +47,9 @@ protected:
 	// Starts memscope-top with these arguments in a WxH terminal.
 	void start(const std::vector<std::string> &args, int width = 100, int height = 30)
 	{
-		std::string cmd = "env LANG=C.UTF-8 MEMSCOPE_DIR=" + dir + " " + mstest::top_path();
+		// A configuration of the test's own (F2's choices).
+		std::string cmd = "env LANG=C.UTF-8 MEMSCOPE_DIR=" + dir + " XDG_CONFIG_HOME=" +
+				  dir + "/config " + mstest::top_path();
 		for (const std::string &a : args)
 			cmd += " '" + a + "'";
 		mstest::Result r = tmux({ "new-session", "-d", "-x", std::to_string(width), "-y",
@@ -310,6 +312,36 @@ TEST_F(Screen, At80ColumnsTheHeaderWrapsInsteadOfCutting)
 	EXPECT_NE(screen().find("Threads "), std::string::npos) << screen();
 	for (const std::string &l : lines())
 		EXPECT_LE(l.size(), 80u * 3) << l; // (multi-byte blocks) no line runs over
+}
+
+// F2 chooses the call-site table's columns, and the next start remembers.
+TEST_F(Screen, F2HidesAColumnAndTheChoiceIsRemembered)
+{
+	start_target();
+	ASSERT_NE(lines()[row_of("CALL SITE")].find("PEAK"), std::string::npos) << screen();
+	keys({ "F2" });
+	ASSERT_TRUE(wait_for("Columns of Call sites")) << screen();
+	EXPECT_NE(screen().find("[x] PEAK"), std::string::npos) << screen();
+	for (int i = 0; i < 4; i++) // LIVE_BYTES, LIVE, ALLOCS, TOTAL_BYTES, then PEAK
+		keys({ "Down" });
+	keys({ "Space" });
+	ASSERT_TRUE(wait_for("[ ] PEAK")) << screen();
+	keys({ "Enter" });
+	ASSERT_TRUE(wait_for("CALL SITE")) << screen();
+	std::this_thread::sleep_for(std::chrono::milliseconds(300));
+	std::string head = lines()[row_of("CALL SITE")];
+	EXPECT_EQ(head.find("PEAK"), std::string::npos) << head;
+	EXPECT_NE(head.find("TOTAL_BYTES"), std::string::npos) << head;
+	mstest::Result rc = mstest::run({ "cat", dir + "/config/memscope/memscope-toprc" });
+	EXPECT_NE(rc.out.find("hide.sites=PEAK\n"), std::string::npos) << rc.out;
+
+	keys({ "q" });
+	ASSERT_TRUE(wait_exit());
+	kill(target, SIGKILL);
+	start_target();
+	head = lines()[row_of("CALL SITE")];
+	EXPECT_EQ(head.find("PEAK"), std::string::npos) << head;
+	EXPECT_NE(head.find("LIVE_BYTES"), std::string::npos) << head;
 }
 
 TEST_F(Screen, QuitLeavesALaunchedProgramRunning)
