@@ -207,4 +207,36 @@ TEST(Callsites, SitesOptionLimitsTheList)
 	EXPECT_EQ(mstest::last_json_line(r.out)["callsites"].size(), 2u);
 }
 
+// Names as people read them: no symbol version ("@@GLIBC_2.2.5", which
+// ELF symbol tables carry) in any frame of any stack, over sqlite3 and
+// python3 (issue: functions of libc read from its symbol table).
+TEST(Callsites, NoSymbolVersionInAnyName)
+{
+	mstest::fresh_session_dir("names");
+	std::string sql = "create table t(a integer primary key, b text);\n";
+	for (int i = 0; i < 2000; i++)
+		sql += "insert into t(b) values('row " + std::to_string(i) + "');\n";
+	sql += "create index tb on t(b);\nselect count(*), max(b) from t;\n";
+	std::string script = mstest::temp_dir("names") + "/script.sql";
+	std::ofstream(script) << sql;
+	const std::vector<std::vector<std::string>> programs = {
+		{ "/bin/sh", "-c", "exec /usr/bin/sqlite3 :memory: < " + script },
+		{ "/usr/bin/python3", "-c",
+		  "import json; print(len(json.dumps([{'a': i} for i in range(50000)])))" },
+	};
+	for (const auto &command : programs) {
+		Json f = final_frame(command, { "PYTHONMALLOC=malloc" });
+		size_t names = 0;
+		for (const Json &c : f["callsites"].items) {
+			EXPECT_EQ(c["function"].str().find('@'), std::string::npos) << c["function"].str();
+			for (const Json &fr : c["stack"].items) {
+				const std::string &fn = fr["function"].str();
+				names += !fn.empty();
+				EXPECT_EQ(fn.find('@'), std::string::npos) << fn << " in " << command[0];
+			}
+		}
+		EXPECT_GT(names, 20u) << command[0]; // the stacks were read and named
+	}
+}
+
 } // namespace

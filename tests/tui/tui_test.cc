@@ -301,6 +301,14 @@ TEST_F(Screen, At80ColumnsTheCallSiteKeepsFortyCharacters)
 	h = lines()[row_of("CALL SITE")];
 	EXPECT_NE(h.find("%LIVE"), std::string::npos) << h;
 	EXPECT_LE(h.find("CALL SITE"), 80u - 40u) << h;
+	// At 200x60 every column is back, and a site reads in full.
+	tmux({ "resize-window", "-x", "200", "-y", "60" });
+	std::this_thread::sleep_for(std::chrono::milliseconds(700));
+	h = lines()[row_of("CALL SITE")];
+	for (const char *col : { "LIVE_BYTES", "ALLOCS", "TOTAL_BYTES", "PEAK", "MED_LIFE", "%LIVE" })
+		EXPECT_NE(h.find(col), std::string::npos) << col << " in " << h;
+	EXPECT_TRUE(std::regex_search(screen(), std::regex(R"(alpha_site  tests/workloads/tui_target\.c:\d+)")))
+		<< screen();
 }
 
 // At 80 columns the header's figures wrap to a line of their own instead
