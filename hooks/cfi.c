@@ -676,17 +676,28 @@ struct ms_cfi_entry ms_cfi_cache[1u << MS_CFI_CACHE_BITS];
 uint32_t ms_cfi_generation_now;
 static uint32_t fill_lock;
 
-ms_cfi_rule ms_cfi_fill(uint64_t pc, uint64_t key)
+/* Writes an entry for readers that may be reading it (see ms_cfi_find). */
+static void put_entry(struct ms_cfi_entry *e, uint64_t key, ms_cfi_rule rule)
 {
-	struct ms_cfi_entry *e = ms_cfi_entry_of(pc);
-	ms_cfi_rule rule = compute(pc);
-
-	if (pc >> MS_CFI_KEY_PC_BITS != 0 || !ms_atomic_cas_acquire_u32(&fill_lock, 0, 1))
-		return rule;
 	__atomic_store_n(&e->key, 0, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	__atomic_store_n(&e->rule, rule, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->key, key, __ATOMIC_RELEASE);
+}
+
+ms_cfi_rule ms_cfi_fill(uint64_t pc, uint64_t key)
+{
+	struct ms_cfi_entry *set = ms_cfi_set_of(pc);
+	ms_cfi_rule rule = compute(pc);
+
+	if (pc >> MS_CFI_KEY_PC_BITS != 0 || !ms_atomic_cas_acquire_u32(&fill_lock, 0, 1))
+		return rule;
+	/* The newest first; the one it displaces goes second, the second
+	 * goes. Only fills write entries, under fill_lock. */
+	if (__atomic_load_n(&set[0].key, __ATOMIC_RELAXED) != 0)
+		put_entry(&set[1], __atomic_load_n(&set[0].key, __ATOMIC_RELAXED),
+			  __atomic_load_n(&set[0].rule, __ATOMIC_RELAXED));
+	put_entry(&set[0], key, rule);
 	ms_atomic_store_release_u32(&fill_lock, 0);
 	return rule;
 }
