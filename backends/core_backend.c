@@ -37,11 +37,6 @@ static struct core_state *state_of(ms_backend *be)
 	return be->state;
 }
 
-static unsigned shard_of(uint64_t ptr)
-{
-	return ms_store_cell_of(ptr); /* a shard's cell is its own */
-}
-
 static void shards_init(struct core_state *cs)
 {
 	for (unsigned i = 0; i < SHARDS; i++)
@@ -70,20 +65,22 @@ static void core_close(ms_backend *be)
 static void alloc_in(ms_backend *be, uint64_t ptr, uint32_t thread, uint32_t stack,
 		     uint64_t size, int is_realloc, uint64_t born)
 {
-	struct shard *sh = &state_of(be)->shards[shard_of(ptr)];
+	unsigned cell = ms_store_cell_of(ptr); /* a shard's cell is its own */
+	struct shard *sh = &state_of(be)->shards[cell];
 
 	pthread_mutex_lock(&sh->lock);
-	ms_store_count_alloc(be->store, shard_of(ptr), thread, stack, size, is_realloc, born);
+	ms_store_count_alloc(be->store, cell, thread, stack, size, is_realloc, born);
 	pthread_mutex_unlock(&sh->lock);
 }
 
 static void free_in(ms_backend *be, uint64_t ptr, uint32_t thread, uint32_t owner,
 		    uint32_t stack, uint64_t size, uint64_t born, uint64_t now)
 {
-	struct shard *sh = &state_of(be)->shards[shard_of(ptr)];
+	unsigned cell = ms_store_cell_of(ptr);
+	struct shard *sh = &state_of(be)->shards[cell];
 
 	pthread_mutex_lock(&sh->lock);
-	ms_store_count_free(be->store, shard_of(ptr), thread, owner, stack, size, born, now);
+	ms_store_count_free(be->store, cell, thread, owner, stack, size, born, now);
 	pthread_mutex_unlock(&sh->lock);
 }
 

@@ -370,7 +370,7 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 	uint64_t second = leaks ? r->old_allocs : r->live_allocs;
 	uint64_t fifth = leaks ? r->live_bytes : r->peak;
 	double pct = total ? 100.0 * (double)first / (double)total : 0;
-	int color = selected ? MS_COLOR_SELECTED : 0;
+	int color = selected ? MS_COLOR_SELECTED : 0, at = 0; /* the line's length so far */
 
 	if (r->tid > 0)
 		snprintf(where, sizeof(where), "tid %d", (int)r->tid);
@@ -389,13 +389,12 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 	ms_format_bytes(cell[COL_PEAK], sizeof(cell[0]), fifth);
 	life_text(cell[COL_LIFE], sizeof(cell[0]), r->life);
 	snprintf(cell[COL_PERCENT], sizeof(cell[0]), "%.1f", pct);
-	line[0] = '\0';
-	for (int i = 0, at = 0; i < COL_NAME; i++)
+	for (int i = 0; i < COL_NAME; i++)
 		if (ui->col_width[i] > 0)
 			at += snprintf(line + at, sizeof(line) - (size_t)at, "%*s ",
 				       ui->col_width[i] - 1, cell[i]);
-	snprintf(line + strlen(line), sizeof(line) - strlen(line), " %s  %s",
-		 row_name(r, name, sizeof(name)), where);
+	snprintf(line + at, sizeof(line) - (size_t)at, " %s  %s", row_name(r, name, sizeof(name)),
+		 where);
 	if (selected) {
 		ms_ui_bar(ui, y, MS_COLOR_SELECTED);
 	}
