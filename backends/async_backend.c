@@ -72,7 +72,8 @@ struct slot {
 	uint8_t pad[6];
 };
 
-#define SLOT_RESIZED 1u /* an allocation that is a realloc's new block */
+#define SLOT_RESIZED 1u   /* an allocation that is a realloc's new block */
+#define SLOT_TEMPORARY 2u /* a free of a temporary (MS_EVENT_TEMPORARY) */
 
 _Static_assert(sizeof(struct slot) == 48, "an event in 48 bytes");
 
@@ -178,7 +179,7 @@ static void apply(ms_backend *be, const struct slot *s)
 		break;
 	case MS_OP_FREE:
 		ms_store_count_free(be->store, ms_store_cell_of(s->ptr), s->thread, s->owner, s->stack,
-				    s->size, s->born, now);
+				    s->size, s->born, now, (s->flags & SLOT_TEMPORARY) != 0);
 		break;
 	default:
 		ms_store_count_annotation(be->store, s->op);
@@ -509,6 +510,7 @@ static void async_record(ms_backend *be, const ms_event *ev)
 		.thread = (uint16_t)ev->thread,
 		.owner = (uint16_t)ev->owner,
 		.op = (uint8_t)ev->op,
+		.flags = ev->flags & MS_EVENT_TEMPORARY ? SLOT_TEMPORARY : 0,
 	};
 
 	if (ev->op == MS_OP_REALLOC) {
@@ -520,6 +522,7 @@ static void async_record(ms_backend *be, const ms_event *ev)
 			.thread = (uint16_t)ev->thread,
 			.owner = (uint16_t)ev->old_thread,
 			.op = MS_OP_FREE,
+			.flags = s.flags,
 			.stamp = stamp(),
 		};
 

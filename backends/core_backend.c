@@ -74,13 +74,13 @@ static void alloc_in(ms_backend *be, uint64_t ptr, uint32_t thread, uint32_t sta
 }
 
 static void free_in(ms_backend *be, uint64_t ptr, uint32_t thread, uint32_t owner,
-		    uint32_t stack, uint64_t size, uint64_t born, uint64_t now)
+		    uint32_t stack, uint64_t size, uint64_t born, uint64_t now, int temporary)
 {
 	unsigned cell = ms_store_cell_of(ptr);
 	struct shard *sh = &state_of(be)->shards[cell];
 
 	pthread_mutex_lock(&sh->lock);
-	ms_store_count_free(be->store, cell, thread, owner, stack, size, born, now);
+	ms_store_count_free(be->store, cell, thread, owner, stack, size, born, now, temporary);
 	pthread_mutex_unlock(&sh->lock);
 }
 
@@ -98,11 +98,11 @@ static void core_record(ms_backend *be, const ms_event *ev)
 		break;
 	case MS_OP_FREE:
 		free_in(be, ev->ptr, ev->thread, ev->owner, ev->stack, ev->size, ev->born,
-			ms_store_time());
+			ms_store_time(), ev->flags & MS_EVENT_TEMPORARY);
 		break;
 	case MS_OP_REALLOC:
 		free_in(be, ev->old_ptr, ev->thread, ev->old_thread, ev->old_stack, ev->old_size,
-			ev->old_born, ev->born);
+			ev->old_born, ev->born, ev->flags & MS_EVENT_TEMPORARY);
 		alloc_in(be, ev->ptr, ev->thread, ev->stack, ev->size, 1, ev->born);
 		break;
 	case MS_OP_MOVE: /* annotations: counted, the blocks left as they are */

@@ -125,9 +125,10 @@ static void json_callsite(FILE *out, const ms_callsite *c, const double *ages)
 	fprintf(out,
 		"],\"live_bytes\":%" PRIu64 ",\"live_allocs\":%" PRIu64
 		",\"total_allocs\":%" PRIu64 ",\"total_frees\":%" PRIu64
-		",\"total_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRIu64,
+		",\"total_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRIu64
+		",\"temporary_allocs\":%" PRIu64,
 		c->site.live_bytes, c->site.live_allocs, c->site.allocs, c->site.frees,
-		c->site.alloc_bytes, c->site.peak_bytes);
+		c->site.alloc_bytes, c->site.peak_bytes, c->site.temporary_allocs);
 	json_life(out, "lifetime_min_s", c->site.life_min_s);
 	json_life(out, "lifetime_median_s", c->site.life_median_s);
 	json_life(out, "lifetime_max_s", c->site.life_max_s);
@@ -210,10 +211,12 @@ void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		",\"total_reallocs\":%" PRIu64 ",\"total_bytes\":%" PRIu64
 		",\"rss_bytes\":%" PRIu64 ",\"cpu_percent\":%.1f,\"memscope_cpu_percent\":%.1f"
 		",\"thread_count\":%" PRIu64
-		",\"dropped_events\":%" PRIu64 ",\"untracked_frees\":%" PRIu64,
+		",\"dropped_events\":%" PRIu64 ",\"untracked_frees\":%" PRIu64
+		",\"temporary_allocs\":%" PRIu64,
 		s->live_bytes, s->live_allocs, s->peak_bytes, s->peak_time_s, s->total_allocs,
 		s->total_frees, s->total_reallocs, s->total_bytes, s->rss_bytes, s->cpu_percent,
-		s->memscope_cpu_percent, s->thread_count, s->dropped_events, s->untracked_frees);
+		s->memscope_cpu_percent, s->thread_count, s->dropped_events, s->untracked_frees,
+		s->temporary_allocs);
 	fprintf(out, ",\"python_pymalloc\":%s", s->python_pymalloc ? "true" : "false");
 	fputs(",\"threads\":[", out);
 	for (size_t i = 0; i < s->nthreads; i++) {
@@ -393,9 +396,9 @@ void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		ms_format_bytes(rss, sizeof(rss), s->rss_bytes), s->cpu_percent,
 		s->memscope_cpu_percent, s->thread_count);
 	fprintf(out,
-		"Ops: %" PRIu64 " allocs, %" PRIu64 " frees, %" PRIu64 " reallocs, %s allocated"
-		" | dropped %" PRIu64 "\n",
-		s->total_allocs, s->total_frees, s->total_reallocs,
+		"Ops: %" PRIu64 " allocs, %" PRIu64 " frees (%" PRIu64 " temporary), %" PRIu64
+		" reallocs, %s allocated | dropped %" PRIu64 "\n",
+		s->total_allocs, s->total_frees, s->temporary_allocs, s->total_reallocs,
 		ms_format_bytes(total, sizeof(total), s->total_bytes), s->dropped_events);
 	if (s->python_pymalloc)
 		fprintf(out, "%s\n", MS_PYTHON_HINT);

@@ -21,6 +21,7 @@
 struct block {
 	uint64_t ptr, size, born_ms, seq;
 	uint32_t stack;
+	uint32_t thread; /* the slot that made it */
 	int used;
 };
 
@@ -36,8 +37,8 @@ struct site {
 	size_t nlifetimes, cap;
 };
 
-/* Per thread: the seq of its last event (for temporaries) and the old block
- * of a realloc in flight (settled by the thread's next event). */
+/* Per thread: the seq of the last block it made (for temporaries) and the
+ * old block of a realloc in flight (settled by the thread's next event). */
 struct thread {
 	uint64_t last_seq;
 	int has_last;
@@ -132,11 +133,13 @@ static void add_lifetime(struct analysis *a, struct site *s, uint64_t us)
 	s->lifetimes[s->nlifetimes++] = us;
 }
 
-/* A block's end: its site's free and lifetime; temporary when nothing else
- * happened on the freeing thread since the block was made there. */
-static void ended(struct analysis *a, const struct block *b, uint64_t at_ms, struct thread *t)
+/* A block's end: its site's free and lifetime; a temporary when the thread
+ * that made it made none since (heaptrack's definition, as the hook counts
+ * them live: memscope/event.h). */
+static void ended(struct analysis *a, const struct block *b, uint64_t at_ms)
 {
 	struct site *s = site_of(a, b->stack);
+	const struct thread *t = b->thread < MAX_THREADS ? &a->threads[b->thread] : NULL;
 
 	s->frees++;
 	a->frees++;
@@ -163,8 +166,12 @@ static void made(struct analysis *a, const ms_rec_event *e)
 		live_remove(&a->live, b);
 		b = live_find(&a->live, e->ptr);
 	}
-	*b = (struct block){ e->ptr, e->size, e->time_ms, e->seq, e->stack, 1 };
+	*b = (struct block){ e->ptr, e->size, e->time_ms, e->seq, e->stack, e->thread, 1 };
 	a->live.count++;
+	if (e->thread < MAX_THREADS) {
+		a->threads[e->thread].last_seq = e->seq;
+		a->threads[e->thread].has_last = 1;
+	}
 	site_of(a, e->stack)->allocs++;
 	a->allocs++;
 }
@@ -185,7 +192,7 @@ static void settle(struct analysis *a, struct thread *t, int failed)
 		}
 		return;
 	}
-	ended(a, &t->pending, t->pending_free_ms, NULL);
+	ended(a, &t->pending, t->pending_free_ms);
 }
 
 static void apply(struct analysis *a, const ms_rec_event *e)
@@ -210,13 +217,9 @@ static void apply(struct analysis *a, const ms_rec_event *e)
 			t->has_pending = 1;
 			live_remove(&a->live, b);
 		} else {
-			ended(a, b, e->time_ms, t);
+			ended(a, b, e->time_ms);
 			live_remove(&a->live, b);
 		}
-	}
-	if (t != NULL) {
-		t->last_seq = e->seq;
-		t->has_last = 1;
 	}
 }
 
@@ -327,7 +330,7 @@ int ms_report_events(ms_recording *r, long top)
 	printf("events:       %zu, %.3f s of the program\n", n, n ? (double)ev[n - 1].time_ms / 1e3 : 0.0);
 	printf("allocations:  %" PRIu64 " (%" PRIu64 " by realloc)\n", a.allocs, a.reallocs);
 	printf("frees:        %" PRIu64 "\n", a.frees);
-	printf("temporary:    %" PRIu64 " (freed before their thread's next heap operation)\n",
+	printf("temporary:    %" PRIu64 " (freed before their thread's next allocation)\n",
 	       a.temporary);
 	printf("left live:    %zu blocks, %" PRIu64 " bytes\n", a.live.count, live_bytes);
 	printf("unmatched:    %" PRIu64 " frees of blocks allocated before the hook\n", a.unmatched);

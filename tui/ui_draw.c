@@ -97,7 +97,7 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 {
 	const ms_snapshot *s = &m->snap;
 	char a[32], b[32], c[32], line[512], command[MS_COMMAND_MAX * 4];
-	char f[5][96];
+	char f[6][96];
 	int half = ui->cols / 2;
 
 	/* Title: what runs (the program's name without its directory, control
@@ -154,10 +154,12 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 	snprintf(f[1], sizeof(f[1]), "Frees %s (%s/s)",
 		 ms_ui_count(a, sizeof(a), (double)s->total_frees),
 		 ms_ui_count(b, sizeof(b), m->free_rate));
-	snprintf(f[2], sizeof(f[2]), "Blocks %" PRIu64, s->live_allocs);
-	snprintf(f[3], sizeof(f[3]), "Allocating threads %zu", s->nthreads);
-	snprintf(f[4], sizeof(f[4]), "Dropped %" PRIu64, s->dropped_events);
-	flow(ui, row, 0, (const char *const[]){ f[0], f[1], f[2], f[3], f[4] }, 5);
+	snprintf(f[2], sizeof(f[2]), "Temporary %s",
+		 ms_ui_count(a, sizeof(a), (double)s->temporary_allocs));
+	snprintf(f[3], sizeof(f[3]), "Blocks %" PRIu64, s->live_allocs);
+	snprintf(f[4], sizeof(f[4]), "Allocating threads %zu", s->nthreads);
+	snprintf(f[5], sizeof(f[5]), "Dropped %" PRIu64, s->dropped_events);
+	flow(ui, row, 0, (const char *const[]){ f[0], f[1], f[2], f[3], f[4], f[5] }, 6);
 	if (s->python_pymalloc) {
 		ms_ui_text(ui, *row, 0, ui->cols, MS_COLOR_ALERT, A_BOLD, MS_PYTHON_HINT);
 		(*row)++;

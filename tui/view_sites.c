@@ -15,22 +15,24 @@
 
 #include "frame.h"
 
-enum { COL_LIVE_BYTES, COL_LIVE, COL_ALLOCS, COL_TOTAL_BYTES, COL_PEAK, COL_LIFE, COL_PERCENT,
-       COL_NAME, NCOLS };
+/* TEMP: blocks freed before their thread allocated again (heaptrack's
+ * temporaries, memscope/event.h). */
+enum { COL_LIVE_BYTES, COL_LIVE, COL_ALLOCS, COL_TEMP, COL_TOTAL_BYTES, COL_PEAK, COL_LIFE,
+       COL_PERCENT, COL_NAME, NCOLS };
 
 static const char *const columns[NCOLS] = {
-	"LIVE_BYTES", "LIVE", "ALLOCS", "TOTAL_BYTES", "PEAK", "MED_LIFE", "%LIVE", "CALL SITE",
+	"LIVE_BYTES", "LIVE", "ALLOCS", "TEMP", "TOTAL_BYTES", "PEAK", "MED_LIFE", "%LIVE", "CALL SITE",
 };
 /* The leak view's columns, in the same places. */
 static const char *const leak_columns[NCOLS] = {
-	"OLD_BYTES", "OLD", "ALLOCS", "TOTAL_BYTES", "LIVE_BYTES", "MED_LIFE", "%OLD", "CALL SITE",
+	"OLD_BYTES", "OLD", "ALLOCS", "TEMP", "TOTAL_BYTES", "LIVE_BYTES", "MED_LIFE", "%OLD", "CALL SITE",
 };
-static const int widths[NCOLS] = { 11, 8, 9, 12, 11, 9, 6, 0 };
+static const int widths[NCOLS] = { 11, 8, 9, 8, 12, 11, 9, 6, 0 };
 /* Below MS_UI_LAST_COLUMN_MIN characters for the call site, these columns
  * make way, first to last (80 columns keep live bytes and blocks, calls and
  * the peak). */
-static const int drop_order[] = { COL_LIFE, COL_PERCENT, COL_TOTAL_BYTES, COL_PEAK, COL_ALLOCS,
-				  COL_LIVE };
+static const int drop_order[] = { COL_LIFE, COL_PERCENT, COL_TEMP, COL_TOTAL_BYTES, COL_PEAK,
+				  COL_ALLOCS, COL_LIVE };
 
 /* A row points into the model (names, files) instead of copying them: a
  * table of 20,000 call sites is rebuilt at every refresh, and only the
@@ -42,7 +44,7 @@ struct row {
 	int line;
 	const char *module;
 	uint64_t key;
-	uint64_t live_bytes, live_allocs, allocs, total_bytes, peak;
+	uint64_t live_bytes, live_allocs, allocs, temporary, total_bytes, peak;
 	const ms_callsite *example; /* the heaviest member, for its stack */
 	pid_t tid;          /* thread rows */
 	uint64_t old_bytes, old_allocs; /* older than the leak view's age */
@@ -165,6 +167,7 @@ static void merge_groups(void)
 			g->live_bytes += rows[i].live_bytes;
 			g->live_allocs += rows[i].live_allocs;
 			g->allocs += rows[i].allocs;
+			g->temporary += rows[i].temporary;
 			g->total_bytes += rows[i].total_bytes;
 			g->peak += rows[i].peak;
 			g->old_bytes += rows[i].old_bytes;
@@ -231,6 +234,7 @@ static void build_rows(const struct ms_ui *ui, const ms_model *m)
 		r->live_bytes = c->site.live_bytes;
 		r->live_allocs = c->site.live_allocs;
 		r->allocs = c->site.allocs;
+		r->temporary = c->site.temporary_allocs;
 		r->total_bytes = c->site.alloc_bytes;
 		r->peak = c->site.peak_bytes;
 		r->old_bytes = c->site.old_bytes[ui->age];
@@ -268,6 +272,8 @@ static uint64_t column_value(const struct row *r, int col)
 		return r->live_allocs;
 	case COL_ALLOCS:
 		return r->allocs;
+	case COL_TEMP:
+		return r->temporary;
 	case COL_TOTAL_BYTES:
 		return r->total_bytes;
 	case COL_PEAK:
@@ -385,6 +391,7 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 	ms_format_bytes(cell[COL_LIVE_BYTES], sizeof(cell[0]), first);
 	snprintf(cell[COL_LIVE], sizeof(cell[0]), "%" PRIu64, second);
 	snprintf(cell[COL_ALLOCS], sizeof(cell[0]), "%" PRIu64, r->allocs);
+	snprintf(cell[COL_TEMP], sizeof(cell[0]), "%" PRIu64, r->temporary);
 	ms_format_bytes(cell[COL_TOTAL_BYTES], sizeof(cell[0]), r->total_bytes);
 	ms_format_bytes(cell[COL_PEAK], sizeof(cell[0]), fifth);
 	life_text(cell[COL_LIFE], sizeof(cell[0]), r->life);

@@ -364,6 +364,7 @@ static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals
 		d.frees = ms_atomic_load_relaxed(&site->frees);
 		d.free_bytes = ms_atomic_load_relaxed(&site->free_bytes);
 		d.peak_bytes = ms_atomic_load_relaxed(&site->peak_bytes);
+		d.temporary_allocs = ms_atomic_load_relaxed(&site->temporary);
 		ms_atomic_fence_acquire();
 		d.allocs = ms_atomic_load_relaxed(&site->allocs);
 		d.alloc_bytes = ms_atomic_load_relaxed(&site->alloc_bytes);
@@ -535,6 +536,7 @@ static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 	s->total_allocs = tot.allocs;
 	s->total_frees = tot.frees;
 	s->total_reallocs = tot.reallocs;
+	s->temporary_allocs = tot.temporary;
 	s->total_bytes = tot.alloc_bytes;
 	s->live_allocs = tot.allocs >= tot.frees ? tot.allocs - tot.frees : 0;
 	s->live_bytes = tot.alloc_bytes >= tot.free_bytes ? tot.alloc_bytes - tot.free_bytes : 0;

@@ -43,6 +43,7 @@ static const struct {
 	FIELD(MS_REC_HEAD_AGES_SCANNED, ages_scanned, FLAG),
 	FIELD(MS_REC_HEAD_THREADS, thread_count, COUNT),
 	FIELD(MS_REC_HEAD_OWN_CPU, memscope_cpu_percent, TENTHS),
+	FIELD(MS_REC_HEAD_TEMPORARY, temporary_allocs, COUNT),
 };
 
 _Static_assert(sizeof(head_fields) / sizeof(head_fields[0]) == MS_REC_HEAD_FIELDS - 2,
@@ -125,6 +126,7 @@ void ms_rec_site_put(uint64_t v[MS_REC_SITE_FIELDS], const ms_site_info *s)
 	v[MS_REC_SITE_LIFE] = ms_rec_life(s->life_min_s);
 	v[MS_REC_SITE_LIFE + 1] = ms_rec_life(s->life_median_s);
 	v[MS_REC_SITE_LIFE + 2] = ms_rec_life(s->life_max_s);
+	v[MS_REC_SITE_TEMPORARY] = s->temporary_allocs;
 }
 
 void ms_rec_note_put(uint64_t v[MS_REC_NOTE_FIELDS], const ms_note_info *n)
@@ -168,6 +170,7 @@ int ms_rec_site_get(const uint64_t v[MS_REC_SITE_FIELDS], ms_site_info *s)
 	s->life_min_s = ms_rec_life_s(v[MS_REC_SITE_LIFE]);
 	s->life_median_s = ms_rec_life_s(v[MS_REC_SITE_LIFE + 1]);
 	s->life_max_s = ms_rec_life_s(v[MS_REC_SITE_LIFE + 2]);
+	s->temporary_allocs = v[MS_REC_SITE_TEMPORARY];
 	s->live_allocs = s->allocs > s->frees ? s->allocs - s->frees : 0;
 	s->live_bytes = s->alloc_bytes > s->free_bytes ? s->alloc_bytes - s->free_bytes : 0;
 	return 0;

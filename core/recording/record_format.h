@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 #define MS_REC_MAGIC "MSREC\r\n\x1a"
-#define MS_REC_VERSION 4u
+#define MS_REC_VERSION 5u
 #define MS_REC_HEADER 16u
 #define MS_REC_CHUNK_HEADER 12u
 #define MS_REC_MAX_CHUNK (64u << 20)
@@ -90,6 +90,7 @@ enum ms_rec_head_field {
 	MS_REC_HEAD_AGES_SCANNED, /* 0/1 */
 	MS_REC_HEAD_THREADS,     /* the process's thread count */
 	MS_REC_HEAD_OWN_CPU,     /* memscope's threads', per mille (version 4) */
+	MS_REC_HEAD_TEMPORARY,   /* temporaries freed, all told (version 5) */
 	MS_REC_HEAD_FIELDS
 };
 
@@ -135,7 +136,8 @@ enum ms_rec_site_field {
 	MS_REC_SITE_PEAK,
 	MS_REC_SITE_OLD, /* per age: live bytes, then blocks, older than it */
 	MS_REC_SITE_LIFE = MS_REC_SITE_OLD + 2 * MS_STORE_AGES, /* min, median, max */
-	MS_REC_SITE_FIELDS = MS_REC_SITE_LIFE + 3
+	MS_REC_SITE_TEMPORARY = MS_REC_SITE_LIFE + 3, /* version 5 */
+	MS_REC_SITE_FIELDS
 };
 
 void ms_rec_site_put(uint64_t v[MS_REC_SITE_FIELDS], const ms_site_info *s);

@@ -54,7 +54,7 @@ void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms
 	memset(out, 0, sizeof(*out));
 	for (uint32_t i = 0; i < count; i++) {
 		const struct ms_seg_cell *c = &cells[i];
-		uint64_t allocs, frees, reallocs, abytes, fbytes;
+		uint64_t allocs, frees, reallocs, abytes, fbytes, temporary;
 		int tries = 0;
 
 		for (;;) {
@@ -65,6 +65,7 @@ void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms
 			reallocs = ms_atomic_load_relaxed(&c->reallocs);
 			abytes = ms_atomic_load_relaxed(&c->alloc_bytes);
 			fbytes = ms_atomic_load_relaxed(&c->free_bytes);
+			temporary = ms_atomic_load_relaxed(&c->temporary);
 			ms_atomic_fence_acquire();
 			if (ms_atomic_load_relaxed_u32(&c->begun) == ended)
 				break;
@@ -78,6 +79,7 @@ void ms_seg_sum_cells(const struct ms_seg_cell *cells, uint32_t count, struct ms
 		out->reallocs += reallocs;
 		out->alloc_bytes += abytes;
 		out->free_bytes += fbytes;
+		out->temporary += temporary;
 	}
 }
 

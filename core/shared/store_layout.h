@@ -24,7 +24,7 @@
 #endif
 
 #define MS_MAGIC "MEMSCOPE"
-#define MS_LAYOUT_VERSION 6u
+#define MS_LAYOUT_VERSION 7u
 
 #define MS_CMDLINE_MAX 2048u
 #define MS_THREAD_NAME_MAX 16u
@@ -142,7 +142,8 @@ struct ms_seg_cell {
 	uint64_t reallocs;
 	uint64_t alloc_bytes;
 	uint64_t free_bytes;
-	uint64_t pad1[2];
+	uint64_t temporary; /* frees of temporaries (memscope/event.h) */
+	uint64_t pad1[1];
 };
 
 struct ms_seg_thread {
@@ -205,7 +206,8 @@ struct ms_seg_site {
 	 * leak scan (globals.scan_ticks): written by the sampler only. */
 	uint64_t old_bytes[MS_STORE_AGES];
 	uint64_t old_allocs[MS_STORE_AGES];
-	uint64_t pad[4];
+	uint64_t temporary; /* its blocks freed as temporaries (memscope/event.h) */
+	uint64_t pad[3];
 };
 
 /*
@@ -302,7 +304,7 @@ MS_STATIC_ASSERT(sizeof(struct ms_seg_births) % 64 == 0, "births fill lines");
 
 /* Totals summed over all cells. */
 struct ms_seg_totals {
-	uint64_t allocs, frees, reallocs, alloc_bytes, free_bytes;
+	uint64_t allocs, frees, reallocs, alloc_bytes, free_bytes, temporary;
 	int torn; /* a cell stayed mid-update (its writer died): values best effort */
 };
 

@@ -147,6 +147,30 @@ uint32_t ms_capture_thread(ms_capture *c)
 	return tls_slot;
 }
 
+/* The block each thread slot allocated last, for temporaries (a block freed
+ * before its thread's next allocation; memscope/event.h). A cache line a
+ * slot: written by its thread at each allocation, read by whichever thread
+ * frees. A slot's word is right whatever session or fork wrote it before:
+ * it equals a block's address only if the slot's latest allocation is that
+ * block. The overflow slot's threads share one word: their temporaries
+ * are those freed before any of them allocates again. 256 KiB of zeroes,
+ * a page touched per 64 slots in use. */
+static struct {
+	uint64_t ptr;
+} __attribute__((aligned(64))) last_alloc[MS_SEG_THREADS];
+
+static void note_allocation(uint32_t slot, uint64_t ptr)
+{
+	ms_atomic_store_relaxed(&last_alloc[slot % MS_SEG_THREADS].ptr, ptr);
+}
+
+static uint32_t temporary_flag(uint32_t owner, uint64_t ptr)
+{
+	return ms_atomic_load_relaxed(&last_alloc[owner % MS_SEG_THREADS].ptr) == ptr
+		       ? MS_EVENT_TEMPORARY
+		       : 0;
+}
+
 void ms_capture_alloc(ms_capture *c, void *user, size_t size, uint64_t offset,
 		      const uint64_t *frames, uint32_t depth)
 {
@@ -159,6 +183,7 @@ void ms_capture_alloc(ms_capture *c, void *user, size_t size, uint64_t offset,
 		.born = ms_store_time(), /* whole: it also stamps a new peak */
 	};
 
+	note_allocation(ev.thread, ev.ptr);
 	if (size > MS_BLOCK_SIZE_MAX) {
 		/* Beyond what a header holds (32 TiB): a block not counted. */
 		ms_block_put(user, size, 0, 0, 0, 0, offset);
@@ -197,6 +222,7 @@ void ms_capture_free(ms_capture *c, void *user, const ms_block_info *b)
 		ms_capture_untracked_free(c);
 		return;
 	}
+	ev.flags = temporary_flag(b->owner, ev.ptr);
 	ms_backend_record(&c->backend, &ev);
 	ms_notes_end(c, ev.ptr);
 	if (c->stream != NULL)
@@ -251,6 +277,11 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_user
 		return;
 	}
 	ev.stack = ms_stacks_intern(&c->stacks, frames, depth);
+	/* The old block ends before the new one is born: a temporary if it
+	 * was its thread's latest, as heaptrack counts a realloc. */
+	if (claim->found)
+		ev.flags = temporary_flag(claim->owner, claim->ptr);
+	note_allocation(ev.thread, ev.ptr);
 	if (size > MS_BLOCK_SIZE_MAX)
 		ms_block_put(new_user, size, 0, 0, 0, 0, offset);
 	else
@@ -274,7 +305,8 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_user
 		/* The old block ends; the new one is beyond counting. */
 		ms_event end = { .op = MS_OP_FREE, .thread = ev.thread, .ptr = claim->ptr,
 				 .size = claim->size, .stack = claim->stack,
-				 .born = claim->born, .owner = claim->owner };
+				 .born = claim->born, .owner = claim->owner,
+				 .flags = ev.flags };
 
 		ms_backend_record(&c->backend, &end);
 	}

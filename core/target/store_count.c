@@ -242,7 +242,7 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 }
 
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
-			 uint32_t stack, uint64_t size, uint64_t born, uint64_t now)
+			 uint32_t stack, uint64_t size, uint64_t born, uint64_t now, int temporary)
 {
 	struct ms_seg_globals *g = globals(st);
 	struct ms_seg_cell *c = cell_at(st, cell % MS_SEG_CELLS);
@@ -253,6 +253,8 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	cell_begin(st, c);
 	cell_add(st, &c->frees, 1);
 	cell_add(st, &c->free_bytes, size);
+	if (temporary)
+		cell_add(st, &c->temporary, 1);
 	cell_end(st, c);
 
 	thread_add(slot, &t->frees, 1);
@@ -270,6 +272,8 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	shared_add(st, &site->frees, 1);
 	shared_add(st, &site->free_bytes, size);
 	shared_add(st, &site->live_bytes, -size);
+	if (temporary)
+		shared_add(st, &site->temporary, 1);
 	count_lifetime(st, stack, ms_block_age(now, born));
 	count_death(st, stack, size, born, now);
 
@@ -285,11 +289,12 @@ void ms_store_count_event(ms_store *st, const ms_event *ev)
 		break;
 	case MS_OP_FREE:
 		ms_store_count_free(st, ms_store_cell_of(ev->ptr), ev->thread, ev->owner, ev->stack,
-				    ev->size, ev->born, ms_store_time());
+				    ev->size, ev->born, ms_store_time(), ev->flags & MS_EVENT_TEMPORARY);
 		break;
 	case MS_OP_REALLOC: /* the old block ends as the new one is born */
 		ms_store_count_free(st, ms_store_cell_of(ev->old_ptr), ev->thread, ev->old_thread,
-				    ev->old_stack, ev->old_size, ev->old_born, ev->born);
+				    ev->old_stack, ev->old_size, ev->old_born, ev->born,
+				    ev->flags & MS_EVENT_TEMPORARY);
 		ms_store_count_alloc(st, ms_store_cell_of(ev->ptr), ev->thread, ev->stack, ev->size,
 				     1, ev->born);
 		break;

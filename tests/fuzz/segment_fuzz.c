@@ -68,7 +68,7 @@ static void build(void)
 
 		for (int i = 0; i < 10; i++)
 			ms_store_count_alloc(&store, (unsigned)i, slot, stack, 32, i == 3, 0);
-		ms_store_count_free(&store, 1, slot, slot, stack, 32, 0, 1000);
+		ms_store_count_free(&store, 1, slot, slot, stack, 32, 0, 1000, 0);
 	}
 	ms_store_module_add(&store, 0, 0x400000, 0x400000, 0x500000, "/bin/app");
 	ms_store_module_set_epoch(&store, 0);

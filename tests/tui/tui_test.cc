@@ -305,7 +305,7 @@ TEST_F(Screen, At80ColumnsTheCallSiteKeepsFortyCharacters)
 	tmux({ "resize-window", "-x", "200", "-y", "60" });
 	std::this_thread::sleep_for(std::chrono::milliseconds(700));
 	h = lines()[row_of("CALL SITE")];
-	for (const char *col : { "LIVE_BYTES", "ALLOCS", "TOTAL_BYTES", "PEAK", "MED_LIFE", "%LIVE" })
+	for (const char *col : { "LIVE_BYTES", "ALLOCS", "TEMP", "TOTAL_BYTES", "PEAK", "MED_LIFE", "%LIVE" })
 		EXPECT_NE(h.find(col), std::string::npos) << col << " in " << h;
 	EXPECT_TRUE(std::regex_search(screen(), std::regex(R"(alpha_site  tests/workloads/tui_target\.c:\d+)")))
 		<< screen();
@@ -322,6 +322,24 @@ TEST_F(Screen, At80ColumnsTheHeaderWrapsInsteadOfCutting)
 		EXPECT_LE(l.size(), 80u * 3) << l; // (multi-byte blocks) no line runs over
 }
 
+// Temporaries on the screen: the header's total and a call site's TEMP
+// cell (tests/workloads/temporaries.c: temp_loop, 1000 of 1000 calls).
+TEST_F(Screen, TemporariesShowInTheHeaderAndTheirColumn)
+{
+	start({ "--", mstest::workload("temporaries") }, 120, 40);
+	ASSERT_TRUE(wait_for("exited after")) << screen();
+	ASSERT_TRUE(wait_for("temp_loop")) << screen();
+	EXPECT_NE(screen().find("Temporary 2.2k"), std::string::npos) << screen();
+	std::string head = lines()[row_of("CALL SITE")];
+	std::string row = lines()[row_of("temp_loop")];
+	size_t temp_end = head.find("TEMP") + 4;
+	ASSERT_NE(head.find("TEMP"), std::string::npos) << head;
+	// The cell is right-aligned under its title: the row has 1000 there.
+	EXPECT_EQ(row.substr(temp_end - 4, 4), "1000") << head << "\n" << row;
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
 // F2 chooses the call-site table's columns, and the next start remembers.
 TEST_F(Screen, F2HidesAColumnAndTheChoiceIsRemembered)
 {
@@ -330,7 +348,7 @@ TEST_F(Screen, F2HidesAColumnAndTheChoiceIsRemembered)
 	keys({ "F2" });
 	ASSERT_TRUE(wait_for("Columns of Call sites")) << screen();
 	EXPECT_NE(screen().find("[x] PEAK"), std::string::npos) << screen();
-	for (int i = 0; i < 4; i++) // LIVE_BYTES, LIVE, ALLOCS, TOTAL_BYTES, then PEAK
+	for (int i = 0; i < 5; i++) // LIVE_BYTES, LIVE, ALLOCS, TEMP, TOTAL_BYTES, then PEAK
 		keys({ "Down" });
 	keys({ "Space" });
 	ASSERT_TRUE(wait_for("[ ] PEAK")) << screen();

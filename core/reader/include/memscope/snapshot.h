@@ -61,6 +61,9 @@ typedef struct ms_site_info {
 	uint64_t allocs, frees, alloc_bytes, free_bytes;
 	uint64_t live_bytes, live_allocs;
 	uint64_t peak_bytes; /* the most this site ever held live at once */
+	/* Its blocks freed before their thread allocated again (heaptrack's
+	 * temporaries; memscope/event.h), among frees. */
+	uint64_t temporary_allocs;
 	/* Live blocks older than MS_STORE_AGE_TICKS[i], as of the last leak
 	 * scan (see ms_snapshot.ages_scanned). */
 	uint64_t old_bytes[MS_STORE_AGES];
@@ -113,6 +116,7 @@ typedef struct ms_snapshot {
 	uint64_t peak_bytes;
 	double peak_time_s;
 	uint64_t total_allocs, total_frees, total_reallocs, total_bytes;
+	uint64_t temporary_allocs; /* of all sites (ms_site_info) */
 	uint64_t dropped_events, untracked_frees;
 	uint64_t moves, borrows, returns;
 	uint64_t threads_overflowed;

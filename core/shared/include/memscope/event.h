@@ -31,6 +31,11 @@ typedef enum ms_op {
 	MS_OP_RETURN = 6,
 } ms_op;
 
+/* A temporary allocation, heaptrack's definition: a block freed before the
+ * thread that allocated it allocates again (alloc, free, alloc, free: two;
+ * alloc, alloc, free, free: none). */
+#define MS_EVENT_TEMPORARY 1u
+
 typedef struct ms_event {
 	ms_op op;
 	/* Slot of the acting thread in the store's thread table. */
@@ -45,6 +50,9 @@ typedef struct ms_event {
 	uint64_t born;
 	/* FREE: the slot of the thread that allocated the block. */
 	uint32_t owner;
+	/* FREE, REALLOC: MS_EVENT_TEMPORARY when the block that ends (for a
+	 * realloc, the old one) is a temporary. */
+	uint32_t flags;
 	/* REALLOC: the old block, as ptr..born; MOVE: the address the
 	 * annotation comes from (old_ptr). */
 	uint64_t old_ptr;

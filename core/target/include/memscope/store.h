@@ -150,12 +150,13 @@ void ms_store_thread_exit(ms_store *st, uint32_t slot);
  * none), `born` its birth and `now` the time of its free, in store time
  * units. An allocation's `born` is the whole time (a new peak is stamped
  * with it); a freed block's may be the low MS_BLOCK_BORN_BITS its header
- * keeps (memscope/block.h).
+ * keeps (memscope/block.h). `temporary`: the block is a temporary
+ * (MS_EVENT_TEMPORARY).
  */
 void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t stack,
 			  uint64_t size, int is_realloc, uint64_t born);
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
-			 uint32_t stack, uint64_t size, uint64_t born, uint64_t now);
+			 uint32_t stack, uint64_t size, uint64_t born, uint64_t now, int temporary);
 /* A whole event (memscope/event.h) at once, in the cells its blocks'
  * addresses hash to, a free at the present time: for a caller that may
  * write any cell now (the only writer, in solo mode; any thread, with
