@@ -35,6 +35,7 @@
 
 MS_HOOK_TLS int ms_hook_busy;
 int ms_hook_ready;
+int ms_hook_mmap;
 ms_capture ms_hook_capture;
 
 /* Serialises the sampler with fork and with the final sample at exit: the
@@ -203,6 +204,7 @@ static void say(const char *msg)
 void ms_runtime_start(void)
 {
 	const char *want = getenv("MEMSCOPE_BACKEND");
+	const char *mmap_env = getenv("MEMSCOPE_MMAP");
 	const ms_backend_ops *ops = ms_backend_find(want);
 	pid_t keeper = env_pid("MEMSCOPE_KEEPER");
 	int events_fd = (int)env_pid(MS_STREAM_ENV);
@@ -214,6 +216,7 @@ void ms_runtime_start(void)
 		ops = ms_backend_find(NULL);
 	}
 	ms_hook_busy = 1;
+	ms_hook_mmap = mmap_env == NULL || mmap_env[0] != '0';
 	ms_capture_internal_thread = internal_thread;
 	ms_unwind_init();
 	if (ms_capture_open(&ms_hook_capture, ops, ms_shm_dir(), keeper) == 0) {

@@ -16,6 +16,8 @@ extern MS_HOOK_TLS int ms_hook_busy;
 
 /* Non-zero once the engine is open and recording. Hook path reads it. */
 extern int ms_hook_ready;
+/* Mappings are counted (MEMSCOPE_MMAP is not "0"): hooks/mmap.c. */
+extern int ms_hook_mmap;
 
 extern ms_capture ms_hook_capture;
 

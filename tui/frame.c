@@ -126,9 +126,10 @@ static void json_callsite(FILE *out, const ms_callsite *c, const double *ages)
 		"],\"live_bytes\":%" PRIu64 ",\"live_allocs\":%" PRIu64
 		",\"total_allocs\":%" PRIu64 ",\"total_frees\":%" PRIu64
 		",\"total_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRIu64
-		",\"temporary_allocs\":%" PRIu64,
+		",\"temporary_allocs\":%" PRIu64 ",\"kind\":\"%s\"",
 		c->site.live_bytes, c->site.live_allocs, c->site.allocs, c->site.frees,
-		c->site.alloc_bytes, c->site.peak_bytes, c->site.temporary_allocs);
+		c->site.alloc_bytes, c->site.peak_bytes, c->site.temporary_allocs,
+		c->site.kind == MS_SITE_MMAP ? "mmap" : "heap");
 	json_life(out, "lifetime_min_s", c->site.life_min_s);
 	json_life(out, "lifetime_median_s", c->site.life_median_s);
 	json_life(out, "lifetime_max_s", c->site.life_max_s);
@@ -212,11 +213,12 @@ void ms_frame_print_json(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		",\"rss_bytes\":%" PRIu64 ",\"cpu_percent\":%.1f,\"memscope_cpu_percent\":%.1f"
 		",\"thread_count\":%" PRIu64
 		",\"dropped_events\":%" PRIu64 ",\"untracked_frees\":%" PRIu64
-		",\"temporary_allocs\":%" PRIu64,
+		",\"temporary_allocs\":%" PRIu64 ",\"mmap_live_bytes\":%" PRIu64
+		",\"mmap_peak_bytes\":%" PRIu64 ",\"mmap_total_maps\":%" PRIu64,
 		s->live_bytes, s->live_allocs, s->peak_bytes, s->peak_time_s, s->total_allocs,
 		s->total_frees, s->total_reallocs, s->total_bytes, s->rss_bytes, s->cpu_percent,
 		s->memscope_cpu_percent, s->thread_count, s->dropped_events, s->untracked_frees,
-		s->temporary_allocs);
+		s->temporary_allocs, s->mmap_live_bytes, s->mmap_peak_bytes, s->mmap_total_maps);
 	fprintf(out, ",\"python_pymalloc\":%s", s->python_pymalloc ? "true" : "false");
 	fputs(",\"threads\":[", out);
 	for (size_t i = 0; i < s->nthreads; i++) {
@@ -400,6 +402,10 @@ void ms_frame_print_text(FILE *out, const ms_snapshot *s, const ms_frame_extra *
 		" reallocs, %s allocated | dropped %" PRIu64 "\n",
 		s->total_allocs, s->total_frees, s->temporary_allocs, s->total_reallocs,
 		ms_format_bytes(total, sizeof(total), s->total_bytes), s->dropped_events);
+	if (s->mmap_total_maps > 0)
+		fprintf(out, "Mapped: %s live, peak %s, %" PRIu64 " mappings made\n",
+			ms_format_bytes(b1, sizeof(b1), s->mmap_live_bytes),
+			ms_format_bytes(b2, sizeof(b2), s->mmap_peak_bytes), s->mmap_total_maps);
 	if (s->python_pymalloc)
 		fprintf(out, "%s\n", MS_PYTHON_HINT);
 	fprintf(out, "%8s %-16s %-8s %10s %10s %12s %12s\n", "TID", "NAME", "STATE", "ALLOCS",

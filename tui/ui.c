@@ -64,6 +64,7 @@ static void screen_start(struct ms_ui *ui)
 		init_pair(MS_COLOR_ALERT, COLOR_RED, -1);
 		init_pair(MS_COLOR_KEY, COLOR_BLACK, COLOR_CYAN);
 		init_pair(MS_COLOR_DIM, COLOR_BLUE, -1);
+		init_pair(MS_COLOR_MMAP, COLOR_MAGENTA, -1);
 	}
 	getmaxyx(stdscr, ui->rows, ui->cols);
 }
@@ -130,7 +131,9 @@ static void tab_line(struct ms_ui *ui, const ms_model *m, int y)
 		col += (int)strlen(views[i]->title) + 3;
 	}
 	if (ui->view == MS_VIEW_SITES)
-		snprintf(group, sizeof(group), "group: %s  ", group_names[ui->group]);
+		snprintf(group, sizeof(group), "group: %s  %s", group_names[ui->group],
+			 ui->kind == MS_KIND_HEAP ? "heap only  " :
+			 ui->kind == MS_KIND_MMAP ? "mmap only  " : "");
 	if (ui->view == MS_VIEW_NOTES)
 		snprintf(group, sizeof(group), "group: %s  ", ms_note_key_name(ui->note_group));
 	if (ui->view == MS_VIEW_LEAKS && m != NULL) {
@@ -419,6 +422,12 @@ static int handle_key(struct ms_ui *ui, ms_feed *feed, int key)
 		break;
 	case 'r':
 		ui->hide_rss = !ui->hide_rss;
+		break;
+	case 'm':
+		ui->kind = (ui->kind + 1) % MS_KIND_COUNT;
+		ui->expanded_key = 0;
+		ui->selected[MS_VIEW_SITES] = ui->scroll[MS_VIEW_SITES] = 0;
+		ui->selected[MS_VIEW_LEAKS] = ui->scroll[MS_VIEW_LEAKS] = 0;
 		break;
 	case 'q':
 	case 'Q':

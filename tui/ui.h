@@ -17,6 +17,9 @@
 
 enum ms_view_id { MS_VIEW_SITES, MS_VIEW_THREADS, MS_VIEW_LEAKS, MS_VIEW_NOTES, MS_VIEW_COUNT };
 
+/* Which call sites the tables show: all, the heap's, or mappings'. */
+enum ms_ui_kind { MS_KIND_ALL, MS_KIND_HEAP, MS_KIND_MMAP, MS_KIND_COUNT };
+
 enum ms_group { MS_GROUP_STACK, MS_GROUP_FUNCTION, MS_GROUP_MODULE, MS_GROUP_THREAD, MS_GROUP_COUNT };
 
 /* Color pairs. */
@@ -30,6 +33,7 @@ enum {
 	MS_COLOR_ALERT,
 	MS_COLOR_KEY,
 	MS_COLOR_DIM,
+	MS_COLOR_MMAP,
 };
 
 /* Columns a table may have, and the room its last one (the call site, the
@@ -46,6 +50,7 @@ struct ms_ui {
 	int help;
 	int paused;
 	int hide_rss;                 /* the graph without its RSS line (r) */
+	int kind;                     /* call sites shown: an ms_ui_kind (m) */
 	int setup, setup_sel;         /* the column chooser open (F2), its row */
 	unsigned hidden[MS_VIEW_COUNT]; /* columns the user hid, a bit each */
 	int group;

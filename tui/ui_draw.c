@@ -137,7 +137,12 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 	snprintf(f[0], sizeof(f[0]), "peak at %.1fs", s->peak_time_s);
 	snprintf(f[1], sizeof(f[1]), "RSS %s", ms_format_bytes(c, sizeof(c), s->rss_bytes));
 	snprintf(f[2], sizeof(f[2]), "Threads %" PRIu64, s->thread_count);
-	flow(ui, row, half, (const char *const[]){ f[0], f[1], f[2] }, 3);
+	/* Mapped memory, once the program mapped any (its own mmap calls). */
+	snprintf(f[3], sizeof(f[3]), "Mapped %s (peak %s)",
+		 ms_format_bytes(a, sizeof(a), s->mmap_live_bytes),
+		 ms_format_bytes(b, sizeof(b), s->mmap_peak_bytes));
+	flow(ui, row, half, (const char *const[]){ f[0], f[1], f[2], f[3] },
+	     s->mmap_total_maps > 0 ? 4 : 3);
 
 	/* The program's CPU and, beside it, what watching it costs: memscope's
 	 * own threads in it. Each against one core, as in top: a program of
@@ -180,7 +185,8 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 	static const char *const ascii[] = { " ", ".", ".", ":", ":", ":", "#", "#", "#" };
 	const ms_snapshot *s = &m->snap;
 	int left = 11, width = ui->cols - left - 1; /* "1023.9 KiB" and a space */
-	uint64_t live[512] = { 0 }, rss[512] = { 0 }, top = 0, rss_top = 0;
+	uint64_t live[512] = { 0 }, rss[512] = { 0 }, mm[512] = { 0 }, top = 0, rss_top = 0;
+	int show_mmap = s->mmap_total_maps > 0;
 	double span = s->time_s > 0 ? s->time_s : 1;
 	int peak_col, margin = 0;
 	char label[32], rss_label[32];
@@ -198,47 +204,58 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 			live[c] = s->samples[i].live_bytes;
 		if (s->samples[i].rss_bytes > rss[c])
 			rss[c] = s->samples[i].rss_bytes;
+		if (s->samples[i].mmap_bytes > mm[c])
+			mm[c] = s->samples[i].mmap_bytes;
 	}
 	/* Columns without a sample carry the one before; the last is now. */
 	for (int c = 1; c < width; c++) {
-		if (live[c] == 0 && rss[c] == 0) {
+		if (live[c] == 0 && rss[c] == 0 && mm[c] == 0) {
 			live[c] = live[c - 1];
 			rss[c] = rss[c - 1];
+			mm[c] = mm[c - 1];
 		}
 	}
 	live[width - 1] = s->live_bytes;
+	mm[width - 1] = s->mmap_live_bytes;
+	/* Two scales: the heap's own, and one the RSS and mapped memory share
+	 * (both are of pages; mapped memory is part of the RSS once touched). */
 	for (int c = 0; c < width; c++) {
 		top = live[c] > top ? live[c] : top;
-		rss_top = rss[c] > rss_top ? rss[c] : rss_top;
+		if (!ui->hide_rss)
+			rss_top = rss[c] > rss_top ? rss[c] : rss_top;
+		if (show_mmap)
+			rss_top = mm[c] > rss_top ? mm[c] : rss_top;
 	}
 	if (top == 0)
 		top = 1;
-	if (rss_top == 0 || ui->hide_rss)
-		rss_top = 0;
 	/* The margin, top down: the heap's top and name, the RSS's name and
 	 * top, then 0 where a row is left. */
 	ms_ui_text(ui, row + margin++, 0, left, MS_COLOR_LIVE, 0,
 		   ms_format_bytes(label, sizeof(label), top));
 	ms_ui_text(ui, row + margin++, 0, left, MS_COLOR_LIVE, 0, "heap");
-	if (rss_top > 0 && margin + 2 <= height) {
+	if (rss_top > 0 && !ui->hide_rss && margin + 2 <= height)
 		ms_ui_text(ui, row + margin++, 0, left, MS_COLOR_RSS, 0, "rss");
-		ms_ui_text(ui, row + margin++, 0, left, MS_COLOR_RSS, 0,
+	if (rss_top > 0 && show_mmap && margin + 2 <= height)
+		ms_ui_text(ui, row + margin++, 0, left, MS_COLOR_MMAP, 0, "mmap");
+	if (rss_top > 0 && margin > 2 && margin + 1 <= height)
+		ms_ui_text(ui, row + margin++, 0, left, ui->hide_rss ? MS_COLOR_MMAP : MS_COLOR_RSS, 0,
 			   ms_format_bytes(rss_label, sizeof(rss_label), rss_top));
-	}
 	if (margin < height)
 		ms_ui_text(ui, row + height - 1, 0, left, MS_COLOR_DIM, 0, "0");
 	for (int c = 0; c < width; c++) {
 		int eighths = (int)((double)live[c] / (double)top * height * 8 + 0.5);
 		int rss_row = rss_top > 0 ? (int)((double)rss[c] / (double)rss_top * height) : 0;
+		int mm_row = rss_top > 0 ? (int)((double)mm[c] / (double)rss_top * height) : 0;
 
+		rss_row = rss_row >= height ? height - 1 : rss_row;
+		mm_row = mm_row >= height ? height - 1 : mm_row;
 		for (int r = 0; r < height; r++) {
 			int fill = eighths - r * 8, y = row + height - 1 - r;
 
 			fill = fill < 0 ? 0 : fill > 8 ? 8 : fill;
-			/* RSS over the bars: on scales of their own, either may
-			 * be the higher. */
-			if (rss_top > 0 && rss[c] > 0 &&
-			    r == (rss_row >= height ? height - 1 : rss_row)) {
+			/* RSS, then mapped memory, over the bars: on scales of
+			 * their own, any may be the higher. */
+			if (!ui->hide_rss && rss_top > 0 && rss[c] > 0 && r == rss_row) {
 				if (ui->colors)
 					attron(COLOR_PAIR(MS_COLOR_RSS));
 				if (ui->unicode)
@@ -247,6 +264,15 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 					mvaddstr(y, left + c, "-");
 				if (ui->colors)
 					attroff(COLOR_PAIR(MS_COLOR_RSS));
+			} else if (show_mmap && mm[c] > 0 && r == mm_row) {
+				if (ui->colors)
+					attron(COLOR_PAIR(MS_COLOR_MMAP));
+				if (ui->unicode)
+					mvaddwstr(y, left + c, fill > 0 ? L"◆" : L"◇");
+				else
+					mvaddstr(y, left + c, "+");
+				if (ui->colors)
+					attroff(COLOR_PAIR(MS_COLOR_MMAP));
 			} else if (fill > 0) {
 				if (ui->colors)
 					attron(COLOR_PAIR(MS_COLOR_LIVE));
@@ -340,6 +366,7 @@ void ms_ui_help(struct ms_ui *ui)
 		"Program",
 		"  Space p      pause / resume updates",
 		"  r            graph: show / hide the RSS line",
+		"  m            call sites: all, heap only, mmap only (mapped memory)",
 		"  q F10        quit (a program started with -p, or launched, runs on)",
 		"",
 		"Replay (-r FILE)",

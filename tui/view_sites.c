@@ -47,6 +47,7 @@ struct row {
 	uint64_t live_bytes, live_allocs, allocs, temporary, total_bytes, peak;
 	const ms_callsite *example; /* the heaviest member, for its stack */
 	pid_t tid;          /* thread rows */
+	int mmap;           /* mappings' (a group: any member's) */
 	uint64_t old_bytes, old_allocs; /* older than the leak view's age */
 	/* Median lifetime of freed blocks (-1: none); a group shows its
 	 * member with the most frees. */
@@ -168,6 +169,7 @@ static void merge_groups(void)
 			g->live_allocs += rows[i].live_allocs;
 			g->allocs += rows[i].allocs;
 			g->temporary += rows[i].temporary;
+			g->mmap |= rows[i].mmap;
 			g->total_bytes += rows[i].total_bytes;
 			g->peak += rows[i].peak;
 			g->old_bytes += rows[i].old_bytes;
@@ -226,8 +228,12 @@ static void build_rows(const struct ms_ui *ui, const ms_model *m)
 	}
 	for (size_t i = 0; i < m->nsites; i++) {
 		const ms_callsite *c = &m->sites[i];
-		struct row *r = add_row();
+		struct row *r;
 
+		if ((ui->kind == MS_KIND_HEAP && c->site.kind != MS_SITE_HEAP) ||
+		    (ui->kind == MS_KIND_MMAP && c->site.kind != MS_SITE_MMAP))
+			continue;
+		r = add_row();
 		if (r == NULL)
 			return;
 		describe(r, c, group);
@@ -235,6 +241,7 @@ static void build_rows(const struct ms_ui *ui, const ms_model *m)
 		r->live_allocs = c->site.live_allocs;
 		r->allocs = c->site.allocs;
 		r->temporary = c->site.temporary_allocs;
+		r->mmap = c->site.kind == MS_SITE_MMAP;
 		r->total_bytes = c->site.alloc_bytes;
 		r->peak = c->site.peak_bytes;
 		r->old_bytes = c->site.old_bytes[ui->age];
@@ -400,8 +407,8 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 		if (ui->col_width[i] > 0)
 			at += snprintf(line + at, sizeof(line) - (size_t)at, "%*s ",
 				       ui->col_width[i] - 1, cell[i]);
-	snprintf(line + at, sizeof(line) - (size_t)at, " %s  %s", row_name(r, name, sizeof(name)),
-		 where);
+	snprintf(line + at, sizeof(line) - (size_t)at, " %s%s  %s", row_name(r, name, sizeof(name)),
+		 r->mmap ? " [mmap]" : "", where);
 	if (selected) {
 		ms_ui_bar(ui, y, MS_COLOR_SELECTED);
 	}

@@ -266,6 +266,7 @@ static int copy_timeline(const struct ms_seg_timeline *tl, const struct ms_seg_s
 		d->cpu_ns = raw[i].cpu_ns;
 		d->threads = raw[i].threads;
 		d->own_cpu_ns = raw[i].own_cpu_ns;
+		d->mmap_bytes = raw[i].mmap_bytes;
 	}
 	s->nsamples = count;
 	free(raw);
@@ -365,6 +366,8 @@ static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals
 		d.free_bytes = ms_atomic_load_relaxed(&site->free_bytes);
 		d.peak_bytes = ms_atomic_load_relaxed(&site->peak_bytes);
 		d.temporary_allocs = ms_atomic_load_relaxed(&site->temporary);
+		d.kind = ms_atomic_load_acquire_u32(&site->kind) == MS_SEG_SITE_MMAP ? MS_SITE_MMAP
+										     : MS_SITE_HEAP;
 		ms_atomic_fence_acquire();
 		d.allocs = ms_atomic_load_relaxed(&site->allocs);
 		d.alloc_bytes = ms_atomic_load_relaxed(&site->alloc_bytes);
@@ -556,6 +559,11 @@ static int snapshot_take(const ms_reader *r, ms_snapshot *s)
 	s->borrows = ms_atomic_load_relaxed(&g->borrows);
 	s->returns = ms_atomic_load_relaxed(&g->returns);
 	s->threads_overflowed = ms_atomic_load_relaxed(&g->threads_overflowed);
+	s->mmap_live_bytes = ms_atomic_load_relaxed(&g->mmap_live_bytes);
+	s->mmap_peak_bytes = ms_atomic_load_relaxed(&g->mmap_peak_bytes);
+	s->mmap_total_maps = ms_atomic_load_relaxed(&g->mmap_maps);
+	if (s->mmap_peak_bytes < s->mmap_live_bytes)
+		s->mmap_peak_bytes = s->mmap_live_bytes;
 	{
 		static const uint32_t ages[MS_STORE_AGES] = MS_STORE_AGE_TICKS;
 		uint32_t now = ms_atomic_load_relaxed_u32(&g->ticks);

@@ -44,6 +44,9 @@ static const struct {
 	FIELD(MS_REC_HEAD_THREADS, thread_count, COUNT),
 	FIELD(MS_REC_HEAD_OWN_CPU, memscope_cpu_percent, TENTHS),
 	FIELD(MS_REC_HEAD_TEMPORARY, temporary_allocs, COUNT),
+	FIELD(MS_REC_HEAD_MMAP_LIVE, mmap_live_bytes, COUNT),
+	FIELD(MS_REC_HEAD_MMAP_PEAK, mmap_peak_bytes, COUNT),
+	FIELD(MS_REC_HEAD_MMAP_MAPS, mmap_total_maps, COUNT),
 };
 
 _Static_assert(sizeof(head_fields) / sizeof(head_fields[0]) == MS_REC_HEAD_FIELDS - 2,
@@ -127,6 +130,7 @@ void ms_rec_site_put(uint64_t v[MS_REC_SITE_FIELDS], const ms_site_info *s)
 	v[MS_REC_SITE_LIFE + 1] = ms_rec_life(s->life_median_s);
 	v[MS_REC_SITE_LIFE + 2] = ms_rec_life(s->life_max_s);
 	v[MS_REC_SITE_TEMPORARY] = s->temporary_allocs;
+	v[MS_REC_SITE_KIND] = (uint64_t)s->kind;
 }
 
 void ms_rec_note_put(uint64_t v[MS_REC_NOTE_FIELDS], const ms_note_info *n)
@@ -158,6 +162,8 @@ int ms_rec_site_get(const uint64_t v[MS_REC_SITE_FIELDS], ms_site_info *s)
 	for (int k = 0; k < 3; k++)
 		if (v[MS_REC_SITE_LIFE + k] > MS_REC_MAX_LIFE_NS)
 			return -1;
+	if (v[MS_REC_SITE_KIND] > MS_SITE_MMAP)
+		return -1;
 	s->allocs = v[MS_REC_SITE_ALLOCS];
 	s->frees = v[MS_REC_SITE_FREES];
 	s->alloc_bytes = v[MS_REC_SITE_ALLOC_BYTES];
@@ -171,6 +177,7 @@ int ms_rec_site_get(const uint64_t v[MS_REC_SITE_FIELDS], ms_site_info *s)
 	s->life_median_s = ms_rec_life_s(v[MS_REC_SITE_LIFE + 1]);
 	s->life_max_s = ms_rec_life_s(v[MS_REC_SITE_LIFE + 2]);
 	s->temporary_allocs = v[MS_REC_SITE_TEMPORARY];
+	s->kind = (ms_site_kind)v[MS_REC_SITE_KIND];
 	s->live_allocs = s->allocs > s->frees ? s->allocs - s->frees : 0;
 	s->live_bytes = s->alloc_bytes > s->free_bytes ? s->alloc_bytes - s->free_bytes : 0;
 	return 0;

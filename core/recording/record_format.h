@@ -91,6 +91,9 @@ enum ms_rec_head_field {
 	MS_REC_HEAD_THREADS,     /* the process's thread count */
 	MS_REC_HEAD_OWN_CPU,     /* memscope's threads', per mille (version 4) */
 	MS_REC_HEAD_TEMPORARY,   /* temporaries freed, all told (version 5) */
+	MS_REC_HEAD_MMAP_LIVE,   /* mapped bytes live (version 5) */
+	MS_REC_HEAD_MMAP_PEAK,
+	MS_REC_HEAD_MMAP_MAPS,   /* mappings made, all told */
 	MS_REC_HEAD_FIELDS
 };
 
@@ -126,7 +129,7 @@ void ms_rec_thread_get(const uint64_t v[MS_REC_THREAD_FIELDS], ms_thread_info *t
  * A call site in a frame, after its stack id: these figures, in this
  * order, each written as the zigzag change from the site's figure in the
  * frame before (RECORDING.md). get fails (-1) on a lifetime beyond
- * MS_REC_MAX_LIFE_NS; live figures are derived.
+ * MS_REC_MAX_LIFE_NS or a kind that is none; live figures are derived.
  */
 enum ms_rec_site_field {
 	MS_REC_SITE_ALLOCS,
@@ -137,6 +140,7 @@ enum ms_rec_site_field {
 	MS_REC_SITE_OLD, /* per age: live bytes, then blocks, older than it */
 	MS_REC_SITE_LIFE = MS_REC_SITE_OLD + 2 * MS_STORE_AGES, /* min, median, max */
 	MS_REC_SITE_TEMPORARY = MS_REC_SITE_LIFE + 3, /* version 5 */
+	MS_REC_SITE_KIND, /* an ms_site_kind (version 5) */
 	MS_REC_SITE_FIELDS
 };
 

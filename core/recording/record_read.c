@@ -198,7 +198,7 @@ static int read_session(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 /* What the index says of a frame (in this order), or what is read from
  * the frame itself. */
 enum { NOTE_KEY, NOTE_SESSION, NOTE_TIME, NOTE_LIVE_BYTES, NOTE_LIVE_ALLOCS, NOTE_ALLOCS,
-       NOTE_FREES, NOTE_BYTES, NOTE_RSS, FRAME_NOTES };
+       NOTE_FREES, NOTE_BYTES, NOTE_RSS, NOTE_MMAP, FRAME_NOTES };
 
 /* Notes a frame: its place, kind and the figures the graph needs. */
 static int note_frame(ms_recording *r, struct caps *cap, const uint64_t v[FRAME_NOTES],
@@ -217,6 +217,7 @@ static int note_frame(ms_recording *r, struct caps *cap, const uint64_t v[FRAME_
 	f.total_frees = v[NOTE_FREES];
 	f.total_bytes = v[NOTE_BYTES];
 	f.rss_bytes = v[NOTE_RSS];
+	f.mmap_bytes = v[NOTE_MMAP];
 	if (f.key) {
 		f.key_index = r->nrefs;
 	} else {
@@ -247,6 +248,7 @@ static int read_frame_notes(struct ms_cursor *c, uint64_t v[FRAME_NOTES])
 	v[NOTE_FREES] = head[MS_REC_HEAD_FREES];
 	v[NOTE_BYTES] = head[MS_REC_HEAD_BYTES];
 	v[NOTE_RSS] = head[MS_REC_HEAD_RSS];
+	v[NOTE_MMAP] = head[MS_REC_HEAD_MMAP_LIVE];
 	return c->bad ? -1 : 0;
 }
 

@@ -35,6 +35,7 @@ struct frame_ref {
 	size_t key_index; /* the key frame this one is rebuilt from */
 	/* For the graph: */
 	uint64_t live_bytes, rss_bytes, total_allocs, total_frees, total_bytes, live_allocs;
+	uint64_t mmap_bytes;
 };
 
 struct events_ref {

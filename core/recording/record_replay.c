@@ -256,6 +256,7 @@ int ms_recording_load(ms_recording *r, size_t i, ms_replay *out)
 		d->total_frees = g->total_frees;
 		d->total_bytes = g->total_bytes;
 		d->rss_bytes = g->rss_bytes;
+		d->mmap_bytes = g->mmap_bytes;
 	}
 	s->nsamples = count;
 done:

@@ -182,7 +182,7 @@ static int write_frame(ms_recorder *rec, const struct ms_buf *b,
 	static const enum ms_rec_head_field indexed[] = {
 		MS_REC_HEAD_KEY, MS_REC_HEAD_SESSION, MS_REC_HEAD_TIME,
 		MS_REC_HEAD_LIVE_BYTES, MS_REC_HEAD_LIVE_ALLOCS, MS_REC_HEAD_ALLOCS,
-		MS_REC_HEAD_FREES, MS_REC_HEAD_BYTES, MS_REC_HEAD_RSS,
+		MS_REC_HEAD_FREES, MS_REC_HEAD_BYTES, MS_REC_HEAD_RSS, MS_REC_HEAD_MMAP_LIVE,
 	};
 	struct ms_buf note = { 0 };
 	int err;

@@ -126,6 +126,12 @@ struct ms_seg_globals {
 	uint32_t notes_used;  /* note slots ever written, release */
 	uint32_t names_used;  /* names published, release */
 	uint64_t time_per_s;  /* store time units a second (sampler); 0: not yet */
+	/* Anonymous private mappings of the program's own mmap calls (not
+	 * the allocator's): written under the hook's mapping table lock. */
+	uint64_t mmap_live_bytes;
+	uint64_t mmap_peak_bytes;
+	uint64_t mmap_maps; /* mappings made, all told */
+	uint64_t pad_mmap[5];
 };
 
 /* A counter cell. Each update is bracketed: begun is raised before the
@@ -178,6 +184,7 @@ struct ms_seg_sample {
 	uint64_t cpu_ns;  /* the whole process's, memscope's threads included */
 	uint64_t threads; /* the process's, as the kernel counts them */
 	uint64_t own_cpu_ns; /* memscope's own threads' (memscope/own_threads.h) */
+	uint64_t mmap_bytes; /* mapped by the program's mmap calls (globals) */
 };
 
 /*
@@ -195,6 +202,9 @@ struct ms_seg_stack {
 
 /* The figures of one call site (one stack), updated by any thread with
  * atomic adds. live_bytes is the exact running figure its peak comes from. */
+#define MS_SEG_SITE_HEAP 0u
+#define MS_SEG_SITE_MMAP 1u
+
 struct ms_seg_site {
 	uint64_t allocs;
 	uint64_t alloc_bytes;
@@ -207,7 +217,12 @@ struct ms_seg_site {
 	uint64_t old_bytes[MS_STORE_AGES];
 	uint64_t old_allocs[MS_STORE_AGES];
 	uint64_t temporary; /* its blocks freed as temporaries (memscope/event.h) */
-	uint64_t pad[3];
+	/* MS_SEG_SITE_HEAP, or MS_SEG_SITE_MMAP for a site of mmap calls: its
+	 * allocs are then mappings, its bytes whole pages, frees mappings
+	 * whose last page went (release store, once). */
+	uint32_t kind;
+	uint32_t pad32;
+	uint64_t pad[2];
 };
 
 /*

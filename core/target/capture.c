@@ -10,6 +10,7 @@
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
 
+#include "maps.h"
 #include "notes.h"
 #include "core/shared/store_layout.h"
 #include "stream_writer.h"
@@ -89,6 +90,7 @@ int ms_capture_open(ms_capture *c, const ms_backend_ops *ops, const char *dir, p
 		ms_store_detach(&c->store);
 		return err;
 	}
+	c->maps = ms_maps_new(); /* NULL: mappings go uncounted */
 	ms_atomic_add_relaxed_u32(&epoch, 1);
 	active = c;
 	return 0;
@@ -126,6 +128,8 @@ void ms_capture_close(ms_capture *c)
 	ms_atomic_add_relaxed_u32(&epoch, 1);
 	c->backend.ops->close(&c->backend);
 	ms_notes_destroy(c);
+	ms_maps_free(c->maps);
+	c->maps = NULL;
 	ms_stacks_destroy(&c->stacks);
 	ms_shm_unmap(c->store.base, c->store.size);
 	ms_store_detach(&c->store);
@@ -312,6 +316,32 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_user
 	}
 }
 
+void *ms_capture_mmap(ms_capture *c, uint64_t len, int counted, const uint64_t *frames,
+		      uint32_t depth, void *(*real)(void *ctx), void *ctx)
+{
+	uint32_t stack = counted ? ms_stacks_intern(&c->stacks, frames, depth) : 0;
+
+	if (c->maps == NULL)
+		return real(ctx);
+	return ms_maps_map(c->maps, &c->store, len, counted, stack, real, ctx);
+}
+
+int ms_capture_munmap(ms_capture *c, uint64_t addr, uint64_t len, int (*real)(void *ctx),
+		      void *ctx)
+{
+	if (c->maps == NULL)
+		return real(ctx);
+	return ms_maps_unmap(c->maps, &c->store, addr, len, real, ctx);
+}
+
+void *ms_capture_mremap(ms_capture *c, uint64_t old, uint64_t old_len, uint64_t new_len,
+			void *(*real)(void *ctx), void *ctx)
+{
+	if (c->maps == NULL)
+		return real(ctx);
+	return ms_maps_remap(c->maps, &c->store, old, old_len, new_len, real, ctx);
+}
+
 int ms_capture_lookup(ms_capture *c, const void *ptr, ms_block *out)
 {
 	uint64_t words[3];
@@ -381,6 +411,10 @@ int ms_capture_fork_child(ms_capture *c)
 	err = ms_stacks_fork_child(&c->stacks, &c->store);
 	c->backend.ops->fork_child(&c->backend);
 	ms_notes_destroy(c); /* the parent's annotations (and maybe its lock) */
+	/* The parent's mappings stay in the child, but its session starts
+	 * empty: they are not counted (nor is the table's lock to be trusted). */
+	ms_maps_free(c->maps);
+	c->maps = ms_maps_new();
 	/* The event stream is the parent's (its buffers' memory stays). */
 	if (c->stream != NULL)
 		ms_stream_fork_child(c->stream);

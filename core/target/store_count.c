@@ -280,6 +280,41 @@ void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t 
 	shared_add(st, &g->live_bytes, -size);
 }
 
+/* Mapped memory: the caller (maps.c) holds the mapping table's lock, the
+ * only writer of these figures and of the mmap sites' peaks. */
+void ms_store_count_map(ms_store *st, uint32_t stack, uint64_t bytes, int mapping)
+{
+	struct ms_seg_globals *g = globals(st);
+	struct ms_seg_site *site = site_of(st, stack);
+	uint64_t live;
+
+	if (ms_atomic_load_relaxed_u32(&site->kind) != MS_SEG_SITE_MMAP)
+		ms_atomic_store_release_u32(&site->kind, MS_SEG_SITE_MMAP);
+	if (mapping) {
+		ms_atomic_add_relaxed(&site->allocs, 1);
+		ms_atomic_add_relaxed(&g->mmap_maps, 1);
+	}
+	ms_atomic_add_relaxed(&site->alloc_bytes, bytes);
+	live = ms_atomic_add_relaxed(&site->live_bytes, bytes);
+	if (live > ms_atomic_load_relaxed(&site->peak_bytes))
+		ms_atomic_store_relaxed(&site->peak_bytes, live);
+	live = ms_atomic_add_relaxed(&g->mmap_live_bytes, bytes);
+	if (live > ms_atomic_load_relaxed(&g->mmap_peak_bytes))
+		ms_atomic_store_relaxed(&g->mmap_peak_bytes, live);
+}
+
+void ms_store_count_unmap(ms_store *st, uint32_t stack, uint64_t bytes, int ended)
+{
+	struct ms_seg_globals *g = globals(st);
+	struct ms_seg_site *site = site_of(st, stack);
+
+	if (ended)
+		ms_atomic_add_relaxed(&site->frees, 1);
+	ms_atomic_add_relaxed(&site->free_bytes, bytes);
+	ms_atomic_add_relaxed(&site->live_bytes, -bytes);
+	ms_atomic_add_relaxed(&g->mmap_live_bytes, -bytes);
+}
+
 void ms_store_count_event(ms_store *st, const ms_event *ev)
 {
 	switch (ev->op) {

@@ -65,6 +65,9 @@ void ms_store_scan_ages(ms_store *st)
 
 		if ((int64_t)live < 0)
 			live = 0;
+		/* Mappings have no births rings: the leak view is the heap's. */
+		if (ms_atomic_load_acquire_u32(&site->kind) == MS_SEG_SITE_MMAP)
+			continue;
 		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
 			uint64_t age = (uint64_t)((unsigned __int128)per_s * age_ticks[a] *
 						  MS_STORE_TICK_NS / 1000000000u);
@@ -172,6 +175,7 @@ void ms_store_sample(ms_store *st)
 	now.total_allocs = tot.allocs;
 	now.total_frees = tot.frees;
 	now.total_bytes = tot.alloc_bytes;
+	now.mmap_bytes = ms_atomic_load_relaxed(&g->mmap_live_bytes);
 	ms_proc_rss(0, &now.rss_bytes);
 	if (ms_proc_thread_count(0, &now.threads) == 0) {
 		uint32_t own = ms_own_thread_count();

@@ -40,6 +40,7 @@ TEST(RecordCodec, SiteFiguresRoundTripAndLiveIsDerived)
 			x = rng() >> (rng() % 64);
 		for (int k = 0; k < 3; k++)
 			v[MS_REC_SITE_LIFE + k] %= (1ull << 50) + 1;
+		v[MS_REC_SITE_KIND] %= 2;
 		memset(&s, 0, sizeof(s));
 		ASSERT_EQ(ms_rec_site_get(v, &s), 0);
 		ms_rec_site_put(again, &s);
@@ -51,6 +52,9 @@ TEST(RecordCodec, SiteFiguresRoundTripAndLiveIsDerived)
 	ms_site_info s;
 	bad[MS_REC_SITE_LIFE + 1] = MS_REC_MAX_LIFE_NS + 1; // beyond what a double keeps
 	EXPECT_EQ(ms_rec_site_get(bad, &s), -1);
+	uint64_t kind[MS_REC_SITE_FIELDS] = {};
+	kind[MS_REC_SITE_KIND] = 2; // neither heap nor mmap
+	EXPECT_EQ(ms_rec_site_get(kind, &s), -1);
 }
 
 TEST(RecordCodec, HeadKeepsItsFieldsAndDecodesAnyValueToAValidOne)

@@ -340,6 +340,32 @@ TEST_F(Screen, TemporariesShowInTheHeaderAndTheirColumn)
 	EXPECT_TRUE(wait_exit());
 }
 
+// Mapped memory on the screen (tests/workloads/mmaps.c): its figure in the
+// header, its series in the graph, its call site marked, and m filtering
+// the table to mappings or heap.
+TEST_F(Screen, MappedMemoryHasItsMeterSeriesAndFilter)
+{
+	start({ "--", mstest::workload("mmaps") }, 120, 40);
+	ASSERT_TRUE(wait_for("exited after")) << screen();
+	ASSERT_TRUE(wait_for("map_ten [mmap]")) << screen();
+	EXPECT_NE(screen().find("Mapped 6.5 MiB (peak 10.0 MiB)"), std::string::npos) << screen();
+	EXPECT_NE(row_of("mmap  "), -1) << screen(); // the graph's margin names the series
+	EXPECT_NE(row_of("big_malloc"), -1) << screen();
+	keys({ "m" }); // heap only
+	ASSERT_TRUE(wait_for("heap only")) << screen();
+	EXPECT_TRUE(wait_gone("map_ten")) << screen();
+	EXPECT_NE(row_of("big_malloc"), -1) << screen();
+	keys({ "m" }); // mmap only
+	ASSERT_TRUE(wait_for("mmap only")) << screen();
+	EXPECT_TRUE(wait_gone("big_malloc")) << screen();
+	EXPECT_NE(row_of("map_ten [mmap]"), -1) << screen();
+	keys({ "m" }); // all again
+	ASSERT_TRUE(wait_for("big_malloc")) << screen();
+	EXPECT_NE(row_of("map_ten"), -1) << screen();
+	keys({ "q" });
+	EXPECT_TRUE(wait_exit());
+}
+
 // F2 chooses the call-site table's columns, and the next start remembers.
 TEST_F(Screen, F2HidesAColumnAndTheChoiceIsRemembered)
 {

@@ -56,8 +56,14 @@ typedef struct ms_thread_info {
 } ms_thread_info;
 
 /* A call site: the figures of the blocks allocated with one stack. */
+/* What a call site allocates: heap blocks, or mappings (the program's own
+ * anonymous private mmap calls): allocs are then mappings made, frees
+ * mappings whose last page went, bytes whole pages. */
+typedef enum ms_site_kind { MS_SITE_HEAP, MS_SITE_MMAP } ms_site_kind;
+
 typedef struct ms_site_info {
 	uint32_t stack; /* stack id; MS_STACK_NONE (0) for blocks without one */
+	ms_site_kind kind;
 	uint64_t allocs, frees, alloc_bytes, free_bytes;
 	uint64_t live_bytes, live_allocs;
 	uint64_t peak_bytes; /* the most this site ever held live at once */
@@ -99,6 +105,7 @@ typedef struct ms_sample {
 	uint64_t rss_bytes, cpu_ns;
 	uint64_t threads; /* the process's thread count */
 	uint64_t own_cpu_ns; /* of memscope's threads in it, in cpu_ns too */
+	uint64_t mmap_bytes; /* mapped (ms_snapshot.mmap_live_bytes) */
 } ms_sample;
 
 typedef struct ms_snapshot {
@@ -117,6 +124,9 @@ typedef struct ms_snapshot {
 	double peak_time_s;
 	uint64_t total_allocs, total_frees, total_reallocs, total_bytes;
 	uint64_t temporary_allocs; /* of all sites (ms_site_info) */
+	/* Mapped memory, apart from the heap figures: the program's own
+	 * anonymous private mmap calls (MS_SITE_MMAP sites). */
+	uint64_t mmap_live_bytes, mmap_peak_bytes, mmap_total_maps;
 	uint64_t dropped_events, untracked_frees;
 	uint64_t moves, borrows, returns;
 	uint64_t threads_overflowed;

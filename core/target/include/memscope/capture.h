@@ -97,9 +97,25 @@ typedef struct ms_capture {
 	uint32_t gen;        /* the session's block generation (memscope/block.h) */
 	struct ms_stream *stream; /* the event stream; NULL when off */
 	struct ms_notes *notes;   /* annotations (notes.c); NULL until the first */
+	struct ms_maps *maps;     /* mapped memory (maps.c); NULL: not counted */
 	char dir[MS_SESSION_DIR_MAX];
 	pid_t keeper_pid;
 } ms_capture;
+
+/*
+ * The program's mmap, munmap and mremap (the hook's, after it rounded the
+ * lengths up to whole pages): real(ctx) makes the call, under the mapping
+ * table's lock, and what it changed is counted apart from the heap (see
+ * ms_store_count_map). mmap: counted (anonymous and private) with the
+ * caller's stack; whatever the new mapping replaced ends. Without a table
+ * (ms_capture_open could not make one) the calls are only made.
+ */
+void *ms_capture_mmap(ms_capture *c, uint64_t len, int counted, const uint64_t *frames,
+		      uint32_t depth, void *(*real)(void *ctx), void *ctx);
+int ms_capture_munmap(ms_capture *c, uint64_t addr, uint64_t len, int (*real)(void *ctx),
+		      void *ctx);
+void *ms_capture_mremap(ms_capture *c, uint64_t old, uint64_t old_len, uint64_t new_len,
+			void *(*real)(void *ctx), void *ctx);
 
 /* Set by the program that loads the engine (the hook): called first thing
  * in every thread a backend starts, so that the thread's own allocations

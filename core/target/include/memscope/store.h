@@ -157,6 +157,12 @@ void ms_store_count_alloc(ms_store *st, unsigned cell, uint32_t thread, uint32_t
 			  uint64_t size, int is_realloc, uint64_t born);
 void ms_store_count_free(ms_store *st, unsigned cell, uint32_t thread, uint32_t owner,
 			 uint32_t stack, uint64_t size, uint64_t born, uint64_t now, int temporary);
+/* Mapped memory (the program's anonymous private mmap calls), kept apart
+ * from the heap: bytes mapped at stack's site (mapping: a new mapping, not
+ * a remap's growth), and bytes unmapped (ended: the mapping's last). One
+ * writer at a time: the caller serialises them. */
+void ms_store_count_map(ms_store *st, uint32_t stack, uint64_t bytes, int mapping);
+void ms_store_count_unmap(ms_store *st, uint32_t stack, uint64_t bytes, int ended);
 /* A whole event (memscope/event.h) at once, in the cells its blocks'
  * addresses hash to, a free at the present time: for a caller that may
  * write any cell now (the only writer, in solo mode; any thread, with
