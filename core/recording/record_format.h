@@ -18,7 +18,12 @@ extern "C" {
 #endif
 
 #define MS_REC_MAGIC "MSREC\r\n\x1a"
-#define MS_REC_VERSION 4u
+/* The version written, and the oldest the reader still reads (what each
+ * version added: RECORDING.md). */
+#define MS_REC_VERSION 5u
+#define MS_REC_VERSION_OLDEST 4u
+/* Frames have their inlined flag. */
+#define MS_REC_SINCE_INLINED 5u
 #define MS_REC_HEADER 16u
 #define MS_REC_CHUNK_HEADER 12u
 #define MS_REC_MAX_CHUNK (64u << 20)

@@ -82,7 +82,8 @@ static int read_strings(ms_recording *r, struct caps *cap, struct ms_cursor *c)
  * the whole file is read (see fix_stacks). */
 static int read_frames(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 {
-	uint64_t n = ms_cur_count(c, 8);
+	int inlined = r->version >= MS_REC_SINCE_INLINED;
+	uint64_t n = ms_cur_count(c, inlined ? 9 : 8);
 
 	for (uint64_t i = 0; i < n && !c->bad; i++) {
 		ms_frame f = { 0 };
@@ -99,6 +100,7 @@ static int read_frames(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 		f.module = rec_string_ref(r, c);
 		f.offset = ms_cur_varint(c);
 		f.allocator = ms_cur_varint(c) != 0;
+		f.inlined = inlined && ms_cur_varint(c) != 0;
 		if (c->bad)
 			return -1;
 		if (id < r->nframes) {
@@ -457,10 +459,11 @@ int ms_recording_open(const char *path, ms_recording **out)
 		return MS_REC_ERR_NOT_RECORDING;
 	}
 	memcpy(&version, header + 8, 4);
-	if (version != MS_REC_VERSION) {
+	if (version < MS_REC_VERSION_OLDEST || version > MS_REC_VERSION) {
 		ms_recording_close(r);
 		return MS_REC_ERR_VERSION;
 	}
+	r->version = version;
 	/* With an index, frames and events are only checked (their checksums)
 	 * here, not decompressed: the index has what opening needs of them. */
 	nindex = load_index(r, size, &index);
