@@ -33,10 +33,10 @@ struct Scene {
 	Scene()
 	{
 		memset(frames, 0, sizeof(frames));
-		frames[0] = ms_frame{ 0x1000, "malloc", nullptr, 0, "/lib/libc.so.6", 0x100, 1 };
-		frames[1] = ms_frame{ 0x2000, "make_cache", "cache.c", 42, "/bin/app", 0x200, 0 };
-		frames[2] = ms_frame{ 0x3000, "parse", "parse.c", 7, "/bin/app", 0x300, 0 };
-		frames[3] = ms_frame{ 0x4000, nullptr, nullptr, 0, "/bin/app", 0x400, 0 };
+		frames[0] = ms_frame{ 0x1000, "malloc", nullptr, 0, "/lib/libc.so.6", 0x100, 1, 0 };
+		frames[1] = ms_frame{ 0x2000, "make_cache", "cache.c", 42, "/bin/app", 0x200, 0, 0 };
+		frames[2] = ms_frame{ 0x3000, "parse", "parse.c", 7, "/bin/app", 0x300, 0, 0 };
+		frames[3] = ms_frame{ 0x4000, nullptr, nullptr, 0, "/bin/app", 0x400, 0, 0 };
 		stack_a[0] = &frames[0];
 		stack_a[1] = &frames[1];
 		stack_b[0] = &frames[0];
