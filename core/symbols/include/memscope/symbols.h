@@ -88,9 +88,9 @@ int ms_symbols_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot 
 void ms_symbols_fill(ms_symbols *sym, const ms_reader *r, ms_callsite *sites, size_t n);
 
 /* Waits until everything asked so far is answered, at most timeout_ns,
- * and takes the answers in. Returns how many frames got their names (then
- * call sites asked for again are more complete: ask until 0), or
- * -ETIMEDOUT. */
+ * and takes the answers in. Returns how many addresses got their frames'
+ * names (then call sites asked for again are more complete: ask until 0),
+ * or -ETIMEDOUT. */
 int ms_symbols_settle(ms_symbols *sym, uint64_t timeout_ns);
 
 /* The call sites of s sorted (ms_callsites_sort), the first `whole` of
