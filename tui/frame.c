@@ -118,9 +118,20 @@ static void json_callsite(FILE *out, const ms_callsite *c, const double *ages)
 	}
 	fputs(",\"stack\":[", out);
 	for (uint32_t i = 0; i < c->depth; i++) {
+		const ms_frame *f = c->frames[i];
+
 		fputs(i ? ",{" : "{", out);
-		json_frame_fields(out, c->frames[i]);
-		fprintf(out, ",\"address\":\"0x%" PRIx64 "\"}", c->frames[i]->address);
+		json_frame_fields(out, f);
+		/* offset: the address in the module's file, for addr2line and
+		 * the like (null without a module). "inlined" only where true:
+		 * most frames are not, and a reader that knows nothing of it
+		 * takes every frame for a real call, as before. */
+		fprintf(out, ",\"address\":\"0x%" PRIx64 "\"", f->address);
+		if (f->module != NULL)
+			fprintf(out, ",\"offset\":\"0x%" PRIx64 "\"", f->offset);
+		else
+			fputs(",\"offset\":null", out);
+		fputs(f->inlined ? ",\"inlined\":true}" : "}", out);
 	}
 	fprintf(out,
 		"],\"live_bytes\":%" PRIu64 ",\"live_allocs\":%" PRIu64

@@ -415,7 +415,9 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 	ms_ui_text(ui, y, 0, ui->cols, color, selected && !ui->colors ? A_REVERSE : 0, line);
 }
 
-/* The full stack of an opened row, one frame a line. */
+/* The full stack of an opened row, one frame a line; a function inlined
+ * into the next one says so after its name, where 80 columns still show
+ * it. */
 static int draw_stack(struct ms_ui *ui, int y, int last, const ms_callsite *c)
 {
 	char name[512];
@@ -433,8 +435,9 @@ static int draw_stack(struct ms_ui *ui, int y, int last, const ms_callsite *c)
 		if (f->file != NULL)
 			snprintf(where, sizeof(where), "  %s:%d", f->file, f->line);
 		ms_ui_textf(ui, y + drawn, 4, ui->cols - 4, f->allocator ? MS_COLOR_DIM : MS_COLOR_RSS, 0,
-			    "%s %s%s  [%s]", f == c->top ? ">" : " ",
-			    ms_frame_name(f, name, sizeof(name)), where, base_name(f->module));
+			    "%s %s%s%s  [%s]", f == c->top ? ">" : " ",
+			    ms_frame_name(f, name, sizeof(name)), f->inlined ? " [inlined]" : "", where,
+			    base_name(f->module));
 		drawn++;
 	}
 	return drawn;

@@ -18,7 +18,16 @@ extern "C" {
 #endif
 
 #define MS_REC_MAGIC "MSREC\r\n\x1a"
+/* The version written, and the oldest the reader still reads (what each
+ * version added: RECORDING.md). */
 #define MS_REC_VERSION 5u
+#define MS_REC_VERSION_OLDEST 4u
+/* Frames have their inlined flag. */
+#define MS_REC_SINCE_INLINED 5u
+/* Heads have temporaries and mapped memory, call sites temporaries and a
+ * kind, the index's frames mapped bytes (ms_rec_head_fields and
+ * ms_rec_site_fields give the counts a version has). */
+#define MS_REC_SINCE_MMAP 5u
 #define MS_REC_HEADER 16u
 #define MS_REC_CHUNK_HEADER 12u
 #define MS_REC_MAX_CHUNK (64u << 20)
@@ -97,6 +106,12 @@ enum ms_rec_head_field {
 	MS_REC_HEAD_FIELDS
 };
 
+/* The head fields a file of this version has (the rest read as 0). */
+static inline int ms_rec_head_fields(uint32_t version)
+{
+	return version >= MS_REC_SINCE_MMAP ? MS_REC_HEAD_FIELDS : MS_REC_HEAD_TEMPORARY;
+}
+
 void ms_rec_head_put(uint64_t v[MS_REC_HEAD_FIELDS], const ms_snapshot *s, int exit_status);
 void ms_rec_head_get(const uint64_t v[MS_REC_HEAD_FIELDS], ms_snapshot *s, int *exit_status);
 
@@ -143,6 +158,12 @@ enum ms_rec_site_field {
 	MS_REC_SITE_KIND, /* an ms_site_kind (version 5) */
 	MS_REC_SITE_FIELDS
 };
+
+/* The call-site fields a file of this version has (the rest read as 0). */
+static inline int ms_rec_site_fields(uint32_t version)
+{
+	return version >= MS_REC_SINCE_MMAP ? MS_REC_SITE_FIELDS : MS_REC_SITE_TEMPORARY;
+}
 
 void ms_rec_site_put(uint64_t v[MS_REC_SITE_FIELDS], const ms_site_info *s);
 int ms_rec_site_get(const uint64_t v[MS_REC_SITE_FIELDS], ms_site_info *s);

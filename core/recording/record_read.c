@@ -82,7 +82,8 @@ static int read_strings(ms_recording *r, struct caps *cap, struct ms_cursor *c)
  * the whole file is read (see fix_stacks). */
 static int read_frames(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 {
-	uint64_t n = ms_cur_count(c, 8);
+	int inlined = r->version >= MS_REC_SINCE_INLINED;
+	uint64_t n = ms_cur_count(c, inlined ? 9 : 8);
 
 	for (uint64_t i = 0; i < n && !c->bad; i++) {
 		ms_frame f = { 0 };
@@ -99,6 +100,7 @@ static int read_frames(ms_recording *r, struct caps *cap, struct ms_cursor *c)
 		f.module = rec_string_ref(r, c);
 		f.offset = ms_cur_varint(c);
 		f.allocator = ms_cur_varint(c) != 0;
+		f.inlined = inlined && ms_cur_varint(c) != 0;
 		if (c->bad)
 			return -1;
 		if (id < r->nframes) {
@@ -233,11 +235,11 @@ static int note_frame(ms_recording *r, struct caps *cap, const uint64_t v[FRAME_
 }
 
 /* The frame's figures from its payload. */
-static int read_frame_notes(struct ms_cursor *c, uint64_t v[FRAME_NOTES])
+static int read_frame_notes(const ms_recording *r, struct ms_cursor *c, uint64_t v[FRAME_NOTES])
 {
-	uint64_t head[MS_REC_HEAD_FIELDS];
+	uint64_t head[MS_REC_HEAD_FIELDS] = { 0 };
 
-	for (int i = 0; i < MS_REC_HEAD_FIELDS; i++)
+	for (int i = 0; i < ms_rec_head_fields(r->version); i++)
 		head[i] = ms_cur_varint(c);
 	v[NOTE_KEY] = head[MS_REC_HEAD_KEY];
 	v[NOTE_SESSION] = head[MS_REC_HEAD_SESSION];
@@ -402,7 +404,9 @@ static size_t load_index(ms_recording *r, uint64_t size, struct index_entry **ou
 	for (uint64_t i = 0; idx != NULL && i < n && !c.bad; i++) {
 		struct index_entry *e = &idx[i];
 		uint64_t type = ms_cur_varint(&c), delta = ms_cur_varint(&c), l = ms_cur_varint(&c);
-		int notes = type == MS_REC_FRAME ? FRAME_NOTES : 2;
+		/* Version 4's frames have no mapped bytes: 0. */
+		int notes = type != MS_REC_FRAME ? 2 :
+			    r->version >= MS_REC_SINCE_MMAP ? FRAME_NOTES : NOTE_MMAP;
 
 		for (int k = 0; k < notes; k++)
 			e->note[k] = ms_cur_varint(&c);
@@ -459,10 +463,11 @@ int ms_recording_open(const char *path, ms_recording **out)
 		return MS_REC_ERR_NOT_RECORDING;
 	}
 	memcpy(&version, header + 8, 4);
-	if (version != MS_REC_VERSION) {
+	if (version < MS_REC_VERSION_OLDEST || version > MS_REC_VERSION) {
 		ms_recording_close(r);
 		return MS_REC_ERR_VERSION;
 	}
+	r->version = version;
 	/* With an index, frames and events are only checked (their checksums)
 	 * here, not decompressed: the index has what opening needs of them. */
 	nindex = load_index(r, size, &index);
@@ -524,7 +529,7 @@ int ms_recording_open(const char *path, ms_recording **out)
 			bad = read_stacks(r, &cap, &c);
 			break;
 		case MS_REC_FRAME:
-			bad = read_frame_notes(&c, notes) != 0 ||
+			bad = read_frame_notes(r, &c, notes) != 0 ||
 			      note_frame(r, &cap, notes, off, stored, packed) != 0;
 			break;
 		case MS_REC_EVENTS:

@@ -53,6 +53,7 @@ struct stack {
 
 struct ms_recording {
 	int fd;
+	uint32_t version; /* the file's format version */
 	ZSTD_DCtx *zstd;
 	/* The events columns' zstd streams (record_write.c), read from the
 	 * first events chunk on; streams_at: the events chunks they have

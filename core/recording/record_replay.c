@@ -111,7 +111,8 @@ static int read_threads(ms_recording *r, struct ms_cursor *c, struct state *st)
  * the key frame (none yet: from 0). */
 static int read_sites(ms_recording *r, struct ms_cursor *c, struct state *st)
 {
-	uint64_t n = ms_cur_count(c, 1 + MS_REC_SITE_FIELDS); /* stack id, fields */
+	int nfields = ms_rec_site_fields(r->version);
+	uint64_t n = ms_cur_count(c, 1 + (size_t)nfields); /* stack id, fields */
 
 	for (uint64_t i = 0; i < n && !c->bad; i++) {
 		uint64_t id = ms_cur_varint(c), fields[MS_REC_SITE_FIELDS] = { 0 };
@@ -124,7 +125,7 @@ static int read_sites(ms_recording *r, struct ms_cursor *c, struct state *st)
 		}
 		if (id < st->cap_sites && st->present[id])
 			memcpy(fields, st->figures[id], sizeof(fields));
-		for (int k = 0; k < MS_REC_SITE_FIELDS; k++)
+		for (int k = 0; k < nfields; k++)
 			fields[k] += rec_unzigzag(ms_cur_varint(c));
 		if (ms_rec_site_get(fields, &si) != 0)
 			c->bad = 1;
@@ -155,13 +156,13 @@ static int apply(ms_recording *r, const struct frame_ref *f, struct state *st, m
 	unsigned char *p;
 	uint32_t len;
 	struct ms_cursor c;
-	uint64_t v[MS_REC_HEAD_FIELDS];
+	uint64_t v[MS_REC_HEAD_FIELDS] = { 0 };
 	int err = rec_load_payload(r, f->offset, f->length, f->packed, &p, &len);
 
 	if (err != 0)
 		return err;
 	c = (struct ms_cursor){ p, p + len, 0 };
-	for (int i = 0; i < MS_REC_HEAD_FIELDS; i++)
+	for (int i = 0; i < ms_rec_head_fields(r->version); i++)
 		v[i] = ms_cur_varint(&c);
 	if (v[MS_REC_HEAD_KEY]) {
 		st->nthreads = 0;

@@ -127,6 +127,7 @@ static uint32_t frame_id(ms_recorder *rec, const ms_frame *f)
 	ms_buf_put_varint(&rec->frames_out, module);
 	ms_buf_put_varint(&rec->frames_out, f->offset);
 	ms_buf_put_varint(&rec->frames_out, f->allocator ? 1 : 0);
+	ms_buf_put_varint(&rec->frames_out, f->inlined ? 1 : 0);
 	rec->frames_new++;
 	return slot->id;
 }

@@ -6,14 +6,16 @@
  * once, its module and offset only, and, when asked for, a job for the
  * resolver thread, which alone uses libdw (symbols_elf.c). The resolver's
  * answers wait in a list until the owner's next call takes them in: each
- * makes a new frame for its entry. Frames are never changed once made, nor
- * freed before sym: models on the screen and the recorder hold them.
+ * makes new frames for its entry, one per function of the address's inline
+ * chain. Frames are never changed once made, nor freed before sym: models
+ * on the screen and the recorder hold them.
  *
  * Entries, one per (address, module epoch), are the per-address cache:
  * each address is resolved once for the life of sym. Stacks are cached by
- * id with the frames their entries have now; when answers came in since
- * (the version moved), a stack not yet complete gets a new frames array.
- * Old arrays, like old frames, are kept until sym is freed.
+ * id with the frames their entries have now (every frame of each entry's
+ * chain); when answers came in since (the version moved), a stack not yet
+ * complete gets a new frames array. Old arrays, like old frames, are kept
+ * until sym is freed.
  *
  * Two queues, so that what is shown comes first: "urgent" for the frames
  * that name a call site (the innermost ones, up to the first that is not
@@ -60,14 +62,16 @@ struct entry {
 	uint32_t epoch;
 	uint32_t module; /* index + 1; 0: no module covers it */
 	uint8_t state;
-	uint8_t urgent; /* asked for urgently (ASKED) */
-	const ms_frame *frame;
+	uint8_t urgent;  /* asked for urgently (ASKED) */
+	uint8_t nframes; /* of its inline chain; 1 until DONE */
+	const ms_frame *frames; /* made at once, innermost first */
 };
 
 struct stack {
 	int loaded;
-	uint32_t depth, epoch;
+	uint32_t depth, epoch; /* depth: of raw */
 	uint64_t *raw;
+	uint32_t nframes;
 	const ms_frame **frames; /* as the entries had them at version */
 	const ms_frame *top;
 	uint64_t version;
@@ -84,8 +88,8 @@ struct job {
 struct result {
 	uint64_t address;
 	uint32_t epoch;
-	char *function, *file;
-	int line;
+	int n;               /* 0: out of memory, stays module+offset */
+	ms_elf_frame *chain; /* innermost first */
 };
 
 struct queue {
@@ -182,10 +186,18 @@ static uint64_t slot_hash(uint64_t address, uint32_t epoch)
 
 /* --- the resolver thread ------------------------------------------------ */
 
+static void free_chain(ms_elf_frame *chain, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(chain[i].function);
+		free(chain[i].file);
+	}
+}
+
 static void free_result(struct result *r)
 {
-	free(r->function);
-	free(r->file);
+	free_chain(r->chain, r->n);
+	free(r->chain);
 }
 
 static void *resolver_main(void *arg)
@@ -232,15 +244,23 @@ static void *resolver_main(void *arg)
 		pthread_mutex_unlock(&sym->lock);
 
 		for (size_t i = 0; i < n; i++) {
+			ms_elf_frame chain[MS_ELF_MAX_CHAIN];
 			ms_module_entry e;
+			int k;
 
 			pthread_mutex_lock(&sym->lock); /* the list may grow meanwhile */
 			e = sym->shared[jobs[i].module - 1];
 			pthread_mutex_unlock(&sym->lock);
 			out[i] = (struct result){ .address = jobs[i].address, .epoch = jobs[i].epoch };
 			/* A return address points after the call: look up the call. */
-			ms_elf_lookup(sym->elf, jobs[i].module - 1, &e, jobs[i].address - 1,
-				      &out[i].function, &out[i].file, &out[i].line);
+			k = ms_elf_lookup(sym->elf, jobs[i].module - 1, &e, jobs[i].address - 1, chain);
+			out[i].chain = malloc((size_t)k * sizeof(*chain));
+			if (out[i].chain != NULL) {
+				memcpy(out[i].chain, chain, (size_t)k * sizeof(*chain));
+				out[i].n = k;
+			} else {
+				free_chain(chain, k);
+			}
 		}
 
 		pthread_mutex_lock(&sym->lock);
@@ -448,7 +468,8 @@ static long entry_of(ms_symbols *sym, const ms_reader *r, uint64_t address, uint
 	}
 	f->allocator = ms_skip_frame(sym->skip, NULL, f->module);
 	e = &sym->entries[sym->nentries];
-	*e = (struct entry){ .address = address, .epoch = epoch, .module = m, .frame = f };
+	*e = (struct entry){ .address = address, .epoch = epoch, .module = m, .nframes = 1,
+			     .frames = f };
 	/* Nothing to read where no module covers it, or for the vDSO. */
 	e->state = m != 0 && address > 0 && f->module[0] == '/' ? PLACED : DONE;
 	sym->slots[j] = (uint32_t)++sym->nentries;
@@ -499,8 +520,23 @@ static void hand_over(ms_symbols *sym)
 	pthread_mutex_unlock(&sym->lock);
 }
 
-/* Takes in the resolver's answers: a new frame for each. Returns how
- * many. */
+/* A string of an answer kept for good (freed with sym): *s, now sym's, or
+ * NULL when out of memory. */
+static const char *keep_string(ms_symbols *sym, char **s)
+{
+	char *str = *s;
+
+	*s = NULL;
+	if (str != NULL && keep(&sym->made, str) != 0) {
+		free(str);
+		return NULL;
+	}
+	return str;
+}
+
+/* Takes in the resolver's answers: new frames for each, the placeholder's
+ * address, module and offset with each function of the chain. Returns how
+ * many addresses got them. */
 static int take_answers(ms_symbols *sym)
 {
 	struct result *list;
@@ -517,29 +553,31 @@ static int take_answers(ms_symbols *sym)
 		struct result *res = &list[i];
 		long k = entry_of(sym, NULL, res->address, res->epoch);
 		struct entry *e = k >= 0 ? &sym->entries[k] : NULL;
-		ms_frame *f;
+		ms_frame *chain;
 
-		if (e == NULL || e->state == DONE ||
-		    (res->function != NULL && keep(&sym->made, res->function) != 0)) {
+		if (e == NULL || e->state == DONE || res->n == 0) {
 			free_result(res);
 			continue;
 		}
-		/* From here on the strings are kept (freed with sym). */
-		if (res->file != NULL && keep(&sym->made, res->file) != 0) {
-			free(res->file);
-			res->file = NULL;
-		}
-		f = malloc(sizeof(*f));
-		if (f == NULL || keep(&sym->made, f) != 0) {
-			free(f);
+		chain = calloc((size_t)res->n, sizeof(*chain));
+		if (chain == NULL || keep(&sym->made, chain) != 0) {
+			free(chain);
+			free_result(res);
 			continue;
 		}
-		*f = *e->frame;
-		f->function = res->function;
-		f->file = res->file;
-		f->line = res->file != NULL ? res->line : 0;
-		f->allocator = ms_skip_frame(sym->skip, f->function, f->module);
-		e->frame = f;
+		for (int j = 0; j < res->n; j++) {
+			ms_frame *f = &chain[j];
+
+			*f = e->frames[0];
+			f->function = keep_string(sym, &res->chain[j].function);
+			f->file = keep_string(sym, &res->chain[j].file);
+			f->line = f->file != NULL ? res->chain[j].line : 0;
+			f->allocator = ms_skip_frame(sym->skip, f->function, f->module);
+			f->inlined = j + 1 < res->n;
+		}
+		free(res->chain);
+		e->frames = chain;
+		e->nframes = (uint8_t)res->n;
 		e->state = DONE;
 		made++;
 	}
@@ -581,6 +619,16 @@ static struct stack *stack_of(ms_symbols *sym, const ms_reader *r, uint32_t id)
 	return st;
 }
 
+/* Whether every function of an entry's chain is the allocator's or a
+ * wrapper's. */
+static int chain_allocator(const struct entry *e)
+{
+	for (uint32_t i = 0; i < e->nframes; i++)
+		if (!e->frames[i].allocator)
+			return 0;
+	return 1;
+}
+
 /* Asks for the frames that name the stack's call site: from the innermost,
  * past the allocator's and wrappers' known frames, a window of unknown
  * ones. */
@@ -599,7 +647,7 @@ static void ask_names(ms_symbols *sym, const ms_reader *r, struct stack *st)
 			ask(sym, k, 1);
 			if (++asked == NAME_WINDOW)
 				return;
-		} else if (!sym->entries[k].frame->allocator) {
+		} else if (!chain_allocator(&sym->entries[k])) {
 			/* the call site, unless an unknown frame before it is */
 			st->named = asked == 0;
 			return;
@@ -608,34 +656,43 @@ static void ask_names(ms_symbols *sym, const ms_reader *r, struct stack *st)
 	st->named = asked == 0; /* all known: the allocator's own, all of it */
 }
 
-/* Brings the stack's frames up to what the entries know now. */
+/* Brings the stack's frames up to what the entries know now: each
+ * address's whole chain. */
 static void refresh(ms_symbols *sym, const ms_reader *r, struct stack *st)
 {
+	long index[MAX_DEPTH];
 	const ms_frame **now;
-	int changed = st->frames == NULL, done = 1;
+	uint32_t n = 0, at = 0;
+	int changed, done = 1;
 
 	if (st->done || st->version == sym->version)
 		return;
-	now = malloc((st->depth ? st->depth : 1) * sizeof(*now));
+	for (uint32_t i = 0; i < st->depth; i++) {
+		index[i] = entry_of(sym, r, st->raw[i], st->epoch);
+		if (index[i] < 0)
+			return;
+		n += sym->entries[index[i]].nframes;
+		done &= sym->entries[index[i]].state == DONE;
+	}
+	now = malloc((n ? n : 1) * sizeof(*now));
 	if (now == NULL)
 		return;
+	changed = st->frames == NULL || n != st->nframes;
 	for (uint32_t i = 0; i < st->depth; i++) {
-		long k = entry_of(sym, r, st->raw[i], st->epoch);
+		const struct entry *e = &sym->entries[index[i]];
 
-		if (k < 0) {
-			free(now);
-			return;
+		for (uint32_t k = 0; k < e->nframes; k++, at++) {
+			now[at] = &e->frames[k];
+			changed |= !changed && st->frames[at] != now[at];
 		}
-		now[i] = sym->entries[k].frame;
-		done &= sym->entries[k].state == DONE;
-		changed |= !changed && st->frames[i] != now[i];
 	}
 	if (!changed || keep(&sym->made, now) != 0) {
 		free(now);
 	} else {
 		st->frames = now; /* the old array stays: call sites out there hold it */
+		st->nframes = n;
 		st->top = NULL;
-		for (uint32_t i = 0; i < st->depth && st->top == NULL; i++)
+		for (uint32_t i = 0; i < n && st->top == NULL; i++)
 			if (!now[i]->allocator)
 				st->top = now[i];
 	}
@@ -647,7 +704,7 @@ static void fill_site(ms_callsite *c, const struct stack *st)
 {
 	if (st->frames == NULL)
 		return;
-	c->depth = st->depth;
+	c->depth = st->nframes;
 	c->frames = st->frames;
 	c->top = st->top;
 }

@@ -12,13 +12,19 @@
  * symbols first, elfutils' dwfl_module_addrsym.c): on a big binary, node's
  * or a JVM's, a screenful of stacks took seconds. Lines still come from
  * libdw (dwfl_module_getsrc), which indexes them itself.
+ *
+ * Inlined functions come from the DWARF scopes around the address: the
+ * inlined_subroutine entries that contain it, innermost first, up to the
+ * subprogram they are all inlined into (what addr2line -i shows).
  */
 #define _GNU_SOURCE
 #include "symbols_elf.h"
 
+#include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <gelf.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,34 +201,125 @@ static char *clean_name(const char *name)
 	return plain;
 }
 
-void ms_elf_lookup(ms_elf_modules *em, uint32_t index, const ms_module_entry *e, uint64_t at,
-		   char **function, char **file, int *line)
+/* A DWARF function's name: its linkage name demangled (an inlined
+ * instance's comes from its abstract origin, a member's from its
+ * declaration in the class), else its plain name. */
+static char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+
+	if (name == NULL)
+		name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+	if (name != NULL)
+		return clean_name(name);
+	name = dwarf_diename(die);
+	return name != NULL ? strdup(name) : NULL;
+}
+
+/* Where the inlined_subroutine die was inlined: the file (an index into its
+ * unit's file table) and line of the call, into f. */
+static void call_site(Dwarf_Die *die, ms_elf_frame *f)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word file, line;
+	Dwarf_Files *files;
+	Dwarf_Die cu;
+	const char *src;
+
+	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &attr), &file) != 0 ||
+	    dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &attr), &line) != 0 || line == 0 ||
+	    line > INT_MAX || dwarf_diecu(die, &cu, NULL, NULL) == NULL ||
+	    dwarf_getsrcfiles(&cu, &files, NULL) != 0)
+		return;
+	src = dwarf_filesrc(files, file, NULL, NULL);
+	if (src != NULL && (f->file = strdup(src)) != NULL)
+		f->line = (int)line;
+}
+
+/* The functions inlined at `at` into out[0, n), innermost first, each with
+ * its name and, but for the innermost, file:line; then, in out[n], the
+ * subprogram's name when DWARF has one and the file:line of the call the
+ * last inlined function came from (none inlined: nothing). Returns n. */
+static int inline_chain(struct module *m, uint64_t at, ms_elf_frame *out)
+{
+	Dwarf_Die *scopes = NULL, *path = NULL, *inner = NULL;
+	Dwarf_Addr bias;
+	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, at, &bias);
+	int n = 0, depth;
+
+	if (cu == NULL || dwarf_getscopes(cu, at - bias, &scopes) <= 0) {
+		free(scopes);
+		return 0;
+	}
+	/* dwarf_getscopes goes on from the innermost inlined instance to its
+	 * abstract definition's scopes, not to the functions it was inlined
+	 * into: those are the innermost scope's parents. */
+	depth = dwarf_getscopes_die(&scopes[0], &path);
+	free(scopes);
+	for (int i = 0; i < depth; i++) {
+		int tag = dwarf_tag(&path[i]);
+
+		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
+			continue;
+		if (inner != NULL)
+			call_site(inner, &out[n]);
+		if (tag == DW_TAG_subprogram) {
+			out[n].function = die_name(&path[i]);
+			break;
+		}
+		/* The deepest chains lose their middle, never the function
+		 * they are in. */
+		if (n < MS_ELF_MAX_CHAIN - 1) {
+			out[n].function = die_name(&path[i]);
+			n++;
+		} else {
+			free(out[n].file);
+			out[n].file = NULL;
+			out[n].line = 0;
+		}
+		inner = &path[i];
+	}
+	free(path);
+	return n;
+}
+
+int ms_elf_lookup(ms_elf_modules *em, uint32_t index, const ms_module_entry *e, uint64_t at,
+		  ms_elf_frame out[MS_ELF_MAX_CHAIN])
 {
 	struct module *m;
 	const char *name, *src;
+	ms_elf_frame *real;
 	Dwfl_Line *l;
+	int n;
 
-	*function = *file = NULL;
-	*line = 0;
+	memset(out, 0, MS_ELF_MAX_CHAIN * sizeof(*out));
 	if (index >= em->nmods) {
 		struct module *more = ms_grow(em->mods, &em->nmods, index + 1, sizeof(*more), 16);
 
 		if (more == NULL)
-			return;
+			return 1;
 		em->mods = more;
 	}
 	m = &em->mods[index];
 	if (!m->opened)
 		open_module(em, m, e);
 	if (m->mod == NULL)
-		return;
+		return 1;
+	n = inline_chain(m, at, out);
+	/* The function the code is in: the symbol table's name, as for a
+	 * frame without inlining (DWARF's where no symbol covers it). */
+	real = &out[n];
 	name = symbol_at(m, at);
-	if (name != NULL)
-		*function = clean_name(name);
+	if (name != NULL) {
+		free(real->function);
+		real->function = clean_name(name);
+	}
 	l = dwfl_module_getsrc(m->mod, at);
-	src = l != NULL ? dwfl_lineinfo(l, NULL, line, NULL, NULL, NULL) : NULL;
-	if (src != NULL)
-		*file = strdup(src);
-	else
-		*line = 0;
+	src = l != NULL ? dwfl_lineinfo(l, NULL, &out[0].line, NULL, NULL, NULL) : NULL;
+	free(out[0].file);
+	out[0].file = src != NULL ? strdup(src) : NULL;
+	if (out[0].file == NULL)
+		out[0].line = 0;
+	return n + 1;
 }

@@ -46,8 +46,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nsites; i++) {
 		snprintf(names, sizeof(names), "function_%zu", i);
 		f[2 * i] = (ms_frame){ 0x1000 + i * 32, strdup(names), "src/file.c", (int)i, "/bin/app",
-				       i * 32, 0 };
-		f[2 * i + 1] = (ms_frame){ 0x900000, "main", "src/main.c", 1, "/bin/app", 0x100, 0 };
+				       i * 32, 0, 0 };
+		f[2 * i + 1] = (ms_frame){ 0x900000, "main", "src/main.c", 1, "/bin/app", 0x100, 0, 0 };
 		stacks[2 * i] = &f[2 * i];
 		stacks[2 * i + 1] = &f[2 * i + 1];
 		sites[i].site.stack = (uint32_t)i + 1;

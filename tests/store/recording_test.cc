@@ -15,6 +15,7 @@
 
 #include <memscope/recording.h>
 
+#include "core/recording/record_format.h"
 #include "tests/support/run.h"
 
 namespace {
@@ -32,10 +33,10 @@ struct Scene {
 	Scene()
 	{
 		memset(frames, 0, sizeof(frames));
-		frames[0] = ms_frame{ 0x1000, "malloc", nullptr, 0, "/lib/libc.so.6", 0x100, 1 };
-		frames[1] = ms_frame{ 0x2000, "make_cache", "cache.c", 42, "/bin/app", 0x200, 0 };
-		frames[2] = ms_frame{ 0x3000, "parse", "parse.c", 7, "/bin/app", 0x300, 0 };
-		frames[3] = ms_frame{ 0x4000, nullptr, nullptr, 0, "/bin/app", 0x400, 0 };
+		frames[0] = ms_frame{ 0x1000, "malloc", nullptr, 0, "/lib/libc.so.6", 0x100, 1, 0 };
+		frames[1] = ms_frame{ 0x2000, "make_cache", "cache.c", 42, "/bin/app", 0x200, 0, 0 };
+		frames[2] = ms_frame{ 0x3000, "parse", "parse.c", 7, "/bin/app", 0x300, 0, 0 };
+		frames[3] = ms_frame{ 0x4000, nullptr, nullptr, 0, "/bin/app", 0x400, 0, 0 };
 		stack_a[0] = &frames[0];
 		stack_a[1] = &frames[1];
 		stack_b[0] = &frames[0];
@@ -424,6 +425,147 @@ TEST(Recording, ForeignAndOtherVersionFilesAreRefused)
 	for (int err : { MS_REC_ERR_NOT_RECORDING, MS_REC_ERR_VERSION, MS_REC_ERR_EMPTY,
 			 MS_REC_ERR_DAMAGED })
 		EXPECT_EQ(std::string(ms_recording_strerror(err)).find('\n'), std::string::npos);
+}
+
+// One frame of a call site whose return address stands for an inlined
+// function and the one it was inlined into, recorded to path.
+void record_inlined(const std::string &path)
+{
+	Scene sc;
+	ms_frame frames[3] = {
+		{ 0x1000, "malloc", nullptr, 0, "/lib/libc.so.6", 0x100, 1, 0 },
+		{ 0x2000, "make_buf", "table.c", 7, "/bin/app", 0x200, 0, 1 },
+		{ 0x2000, "main", "table.c", 18, "/bin/app", 0x200, 0, 0 },
+	};
+	const ms_frame *stack[3] = { &frames[0], &frames[1], &frames[2] };
+	ms_callsite site = {};
+	site.site.stack = 1;
+	site.site.allocs = 1;
+	site.site.alloc_bytes = 100;
+	site.depth = 3;
+	site.frames = stack;
+	site.top = &frames[1];
+	ms_recorder *rec;
+	ASSERT_EQ(ms_recorder_create(path.c_str(), &rec), 0);
+	sc.step(1);
+	ASSERT_EQ(ms_recorder_frame(rec, &sc.snap, sc.views, &site, 1, 0), 0);
+	ASSERT_EQ(ms_recorder_close(rec), 0);
+}
+
+// The replayed stack of the only call site: "function:line" and whether
+// inlined ("+") or not ("-"), frame by frame.
+std::vector<std::string> replayed_stack(const std::string &path, std::string *problem)
+{
+	std::vector<std::string> out;
+	ms_recording *r;
+	int err = ms_recording_open(path.c_str(), &r);
+	EXPECT_EQ(err, 0);
+	if (err != 0)
+		return out;
+	*problem = ms_recording_problem(r) ? ms_recording_problem(r) : "";
+	ms_replay f;
+	EXPECT_EQ(ms_recording_load(r, 0, &f), 0);
+	EXPECT_EQ(f.nsites, 1u);
+	for (uint32_t k = 0; f.nsites == 1 && k < f.sites[0].depth; k++) {
+		const ms_frame *fr = f.sites[0].frames[k];
+		out.push_back(std::string(fr->function) + ":" + std::to_string(fr->line) +
+			      (fr->inlined ? "+" : "-") + (fr == f.sites[0].top ? " top" : ""));
+	}
+	ms_replay_release(&f);
+	ms_recording_close(r);
+	return out;
+}
+
+// Version 5 keeps which frames are inlined; a version 4 file (the frames
+// entry without the flag) still reads, with no frame inlined.
+TEST(Recording, FramesKeepInlinedAndVersion4FilesStillRead)
+{
+	std::string dir = mstest::temp_dir("rec-inlined");
+	std::string path = dir + "/v5";
+	record_inlined(path);
+	std::string problem;
+	EXPECT_EQ(replayed_stack(path, &problem),
+		  (std::vector<std::string>{ "malloc:0-", "make_buf:7+ top", "main:18-" }));
+	EXPECT_EQ(problem, "");
+
+	// The same file as version 4 wrote it: each frames chunk without the
+	// flags, each frame without version 5's head and call-site fields
+	// (temporaries, mapped memory, kind), checksums made right (the index,
+	// now off by the bytes taken out, is checked and passed over).
+	std::vector<char> v5 = slurp(path), v4(v5.begin(), v5.begin() + MS_REC_HEADER);
+	uint32_t version;
+	memcpy(&version, v5.data() + 8, 4);
+	ASSERT_EQ(version, 5u);
+	version = 4;
+	memcpy(v4.data() + 8, &version, 4);
+	int frames_chunks = 0, frame_chunks = 0;
+	for (size_t at = MS_REC_HEADER; at + MS_REC_CHUNK_HEADER <= v5.size();) {
+		unsigned char head[8];
+		uint32_t len, crc;
+		memcpy(head, v5.data() + at, 8);
+		memcpy(&len, head + 4, 4);
+		ASSERT_LE(at + MS_REC_CHUNK_HEADER + len, v5.size());
+		const unsigned char *payload = (const unsigned char *)v5.data() + at + MS_REC_CHUNK_HEADER;
+		struct ms_buf out = {};
+		if (head[0] == MS_REC_FRAMES) {
+			ASSERT_EQ(head[1], MS_REC_RAW); // small: stored as is
+			struct ms_cursor c = { payload, payload + len, 0 };
+			uint64_t n = ms_cur_varint(&c);
+			ms_buf_put_varint(&out, n);
+			for (uint64_t i = 0; i < n; i++) {
+				for (int field = 0; field < 8; field++)
+					ms_buf_put_varint(&out, ms_cur_varint(&c));
+				ms_cur_varint(&c); // inlined
+			}
+			ASSERT_FALSE(c.bad);
+			ASSERT_EQ(c.p, c.end);
+			frames_chunks++;
+		} else if (head[0] == MS_REC_FRAME) {
+			ASSERT_EQ(head[1], MS_REC_RAW);
+			struct ms_cursor c = { payload, payload + len, 0 };
+			auto copy = [&](int k) {
+				for (int i = 0; i < k; i++)
+					ms_buf_put_varint(&out, ms_cur_varint(&c));
+			};
+			auto drop = [&](int k) {
+				for (int i = 0; i < k; i++)
+					ms_cur_varint(&c);
+			};
+			copy(MS_REC_HEAD_TEMPORARY);
+			drop(MS_REC_HEAD_FIELDS - MS_REC_HEAD_TEMPORARY);
+			uint64_t n = ms_cur_varint(&c); // threads: index, tid, name, fields
+			ms_buf_put_varint(&out, n);
+			copy((int)n * (3 + MS_REC_THREAD_FIELDS));
+			n = ms_cur_varint(&c); // call sites: stack id, fields
+			ms_buf_put_varint(&out, n);
+			for (uint64_t i = 0; i < n; i++) {
+				copy(1 + MS_REC_SITE_TEMPORARY);
+				drop(MS_REC_SITE_FIELDS - MS_REC_SITE_TEMPORARY);
+			}
+			ASSERT_FALSE(c.bad);
+			ms_buf_put_bytes(&out, c.p, (size_t)(c.end - c.p)); // annotated blocks
+			frame_chunks++;
+		} else {
+			ms_buf_put_bytes(&out, payload, len);
+		}
+		ASSERT_FALSE(out.failed);
+		uint32_t out_len = (uint32_t)out.len;
+		memcpy(head + 4, &out_len, 4);
+		crc = ms_crc32c(ms_crc32c(0, head, 8), out.data, out.len);
+		v4.insert(v4.end(), head, head + 8);
+		v4.insert(v4.end(), (char *)&crc, (char *)&crc + 4);
+		v4.insert(v4.end(), out.data, out.data + out.len);
+		ms_buf_free(&out);
+		at += MS_REC_CHUNK_HEADER + len;
+	}
+	EXPECT_EQ(frames_chunks, 1);
+	EXPECT_EQ(frame_chunks, 1);
+	// A byte a frame's flag, four of the head's, two of the call site's.
+	ASSERT_EQ(v4.size(), v5.size() - 3 - 4 - 2);
+	spill(path, v4, v4.size());
+	EXPECT_EQ(replayed_stack(path, &problem),
+		  (std::vector<std::string>{ "malloc:0-", "make_buf:7- top", "main:18-" }));
+	EXPECT_EQ(problem, "");
 }
 
 } // namespace

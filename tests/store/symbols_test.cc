@@ -35,6 +35,21 @@ __attribute__((noinline)) void xmalloc(void)
 {
 	asm volatile("nop; nop; nop; nop; nop; nop; nop; nop");
 }
+// An address inside a function inlined into another: the label (a symbol,
+// but not a function's) is the second of two instructions of the inlined
+// code, so the label + 1 stands for a return address there.
+extern const char symtest_inlined_pc[];
+static inline __attribute__((always_inline)) void symtest_inlined(void)
+{
+	asm volatile("nop\n.globl symtest_inlined_pc\nsymtest_inlined_pc:\n\tnop");
+}
+const int symtest_inlined_line = __LINE__ - 2;
+__attribute__((noinline)) void symtest_inliner(void)
+{
+	symtest_inlined();
+	asm volatile("nop; nop; nop; nop");
+}
+const int symtest_inliner_line = __LINE__ - 3;
 }
 
 namespace {
@@ -63,10 +78,14 @@ protected:
 	// innermost first; then the snapshot s.
 	void allocate(std::vector<void (*)(void)> functions)
 	{
-		uint64_t frames[8];
-		for (size_t i = 0; i < functions.size(); i++)
-			frames[i] = inside(functions[i]);
-		mstest::alloc(&c, mstest::fake(0), 100, frames, (int)functions.size());
+		std::vector<uint64_t> frames;
+		for (auto f : functions)
+			frames.push_back(inside(f));
+		allocate_at(frames);
+	}
+	void allocate_at(std::vector<uint64_t> frames)
+	{
+		mstest::alloc(&c, mstest::fake(0), 100, frames.data(), (int)frames.size());
 		ms_capture_flush(&c);
 		ASSERT_EQ(ms_snapshot_take(&r, &s), 0);
 	}
@@ -208,6 +227,96 @@ TEST_F(Symbols, ARecordingKeepsNamesThatCameLater)
 		ms_replay_release(&f);
 	}
 	ms_recording_close(rd);
+}
+
+// A return address in inlined code: one placeholder frame at first, then
+// a frame per function of the chain, innermost first, with the same
+// address; the inlined function is the call site, unless skipped; a
+// recording keeps which frames are inlined.
+TEST_F(Symbols, AnInlinedFunctionIsAFrameOfItsOwn)
+{
+	uint64_t pc = (uint64_t)(uintptr_t)symtest_inlined_pc + 1;
+	allocate_at({ pc, inside(symtest_caller) });
+	ms_symbols *sym = ms_symbols_new(nullptr);
+	ASSERT_NE(sym, nullptr);
+	ms_callsite *first;
+	int n = ms_symbols_callsites(sym, &r, &s, &first);
+	const ms_callsite *c1 = the_site(first, n);
+	ASSERT_NE(c1, nullptr);
+	ASSERT_EQ(c1->depth, 2u); // not known yet: a frame an address
+	const ms_frame *placeholder = c1->frames[0];
+	EXPECT_EQ(placeholder->function, nullptr);
+	EXPECT_FALSE(placeholder->inlined);
+
+	ms_callsite *sites;
+	n = ms_symbols_sorted_callsites(sym, &r, &s, SIZE_MAX, kWait, &sites);
+	const ms_callsite *c2 = the_site(sites, n);
+	ASSERT_NE(c2, nullptr);
+	ASSERT_EQ(c2->depth, 3u);
+	const ms_frame *inl = c2->frames[0], *outer = c2->frames[1];
+	ASSERT_NE(inl->function, nullptr);
+	ASSERT_NE(outer->function, nullptr);
+	EXPECT_STREQ(inl->function, "symtest_inlined");
+	EXPECT_TRUE(inl->inlined);
+	EXPECT_EQ(inl->line, symtest_inlined_line);
+	EXPECT_STREQ(outer->function, "symtest_inliner");
+	EXPECT_FALSE(outer->inlined);
+	EXPECT_EQ(outer->line, symtest_inliner_line);
+	for (const ms_frame *f : { inl, outer }) {
+		EXPECT_EQ(f->address, pc);
+		EXPECT_EQ(f->offset, placeholder->offset);
+		EXPECT_EQ(f->module, placeholder->module);
+		ASSERT_NE(f->file, nullptr);
+		EXPECT_NE(std::string(f->file).find("symbols_test.cc"), std::string::npos) << f->file;
+		EXPECT_FALSE(f->allocator);
+	}
+	EXPECT_STREQ(c2->frames[2]->function, "symtest_caller");
+	EXPECT_FALSE(c2->frames[2]->inlined);
+	EXPECT_EQ(c2->top, inl);
+	// The frame handed out first is as it was.
+	EXPECT_EQ(placeholder->function, nullptr);
+	EXPECT_EQ(c1->depth, 2u);
+
+	// Recorded and read back: the same frames, inlined where they were.
+	std::string path = dir + "/inlined.rec";
+	ms_recorder *rec;
+	ASSERT_EQ(ms_recorder_create(path.c_str(), &rec), 0);
+	std::vector<ms_thread_view> views(s.nthreads ? s.nthreads : 1);
+	ASSERT_EQ(ms_recorder_frame(rec, &s, views.data(), sites, (size_t)n, 0), 0);
+	ASSERT_EQ(ms_recorder_close(rec), 0);
+	ms_recording *rd;
+	ASSERT_EQ(ms_recording_open(path.c_str(), &rd), 0);
+	ms_replay f;
+	ASSERT_EQ(ms_recording_load(rd, 0, &f), 0);
+	const ms_callsite *c3 = the_site(f.sites, (int)f.nsites);
+	ASSERT_NE(c3, nullptr);
+	ASSERT_EQ(c3->depth, 3u);
+	for (uint32_t k = 0; k < 3; k++) {
+		EXPECT_STREQ(c3->frames[k]->function, c2->frames[k]->function) << k;
+		EXPECT_EQ(c3->frames[k]->line, c2->frames[k]->line) << k;
+		EXPECT_EQ(c3->frames[k]->inlined, c2->frames[k]->inlined) << k;
+	}
+	EXPECT_EQ(c3->top, c3->frames[0]);
+	ms_replay_release(&f);
+	ms_recording_close(rd);
+	free(first);
+	free(sites);
+	ms_symbols_free(sym);
+
+	// The inlined function skipped as a wrapper: the one it is in is the
+	// call site.
+	sym = ms_symbols_new("symtest_inlined");
+	n = ms_symbols_sorted_callsites(sym, &r, &s, 0, kWait, &sites);
+	c2 = the_site(sites, n);
+	ASSERT_NE(c2, nullptr);
+	ASSERT_GE(c2->depth, 2u);
+	EXPECT_TRUE(c2->frames[0]->allocator);
+	EXPECT_TRUE(c2->frames[0]->inlined);
+	ASSERT_NE(c2->top, nullptr);
+	EXPECT_EQ(c2->top, c2->frames[1]);
+	EXPECT_STREQ(c2->top->function, "symtest_inliner");
+	free(sites);
+	ms_symbols_free(sym);
 }
 
 } // namespace

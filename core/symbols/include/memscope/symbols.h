@@ -16,7 +16,9 @@
  *
  * Call sites: the snapshot's per-stack figures, each with its frames, the
  * frames of the allocator and of its wrappers marked (memscope/skip.h), and
- * the innermost frame that is none of those named as the call site.
+ * the innermost frame that is none of those named as the call site, an
+ * inlined function's or not. An address resolved (once) to its inline chain
+ * adds all of its frames to a stack; until then, one frame.
  *
  * Threads: one owner thread calls everything here (for memscope-top, its
  * feed or its batch loop); frames and call-site arrays it hands out may be
@@ -36,19 +38,27 @@
 extern "C" {
 #endif
 
+/* A function of a stack. Where the compiler inlined functions into one
+ * another, one return address stands for several: a frame for each
+ * function inlined there, innermost first, then one for the function the
+ * code belongs to, all with the same address, module and offset. The
+ * innermost's file:line is the address's own; each outer one's is where the
+ * function inside it was inlined, as a caller's is where it called. */
 typedef struct ms_frame {
 	uint64_t address;     /* the return address as recorded */
 	const char *function; /* demangled; NULL when no symbol covers it (yet) */
 	const char *file;     /* source file; NULL without debug info */
 	int line;             /* 0 when unknown */
 	const char *module;   /* the object's path; NULL when none covers it */
-	uint64_t offset;      /* address within the object's file */
+	uint64_t offset;      /* address less the object's load bias: as its
+				 ELF file has it (what addr2line takes) */
 	int allocator;        /* the allocator's or a wrapper's: not a call site */
+	int inlined;          /* inlined into the next frame's function */
 } ms_frame;
 
 typedef struct ms_callsite {
 	ms_site_info site;
-	uint32_t depth;
+	uint32_t depth;                /* frames, inlined ones included */
 	const ms_frame *const *frames; /* innermost first */
 	const ms_frame *top;           /* the call site's frame, or NULL */
 } ms_callsite;
@@ -78,9 +88,9 @@ int ms_symbols_callsites(ms_symbols *sym, const ms_reader *r, const ms_snapshot 
 void ms_symbols_fill(ms_symbols *sym, const ms_reader *r, ms_callsite *sites, size_t n);
 
 /* Waits until everything asked so far is answered, at most timeout_ns,
- * and takes the answers in. Returns how many frames got their names (then
- * call sites asked for again are more complete: ask until 0), or
- * -ETIMEDOUT. */
+ * and takes the answers in. Returns how many addresses got their frames'
+ * names (then call sites asked for again are more complete: ask until 0),
+ * or -ETIMEDOUT. */
 int ms_symbols_settle(ms_symbols *sym, uint64_t timeout_ns);
 
 /* The call sites of s sorted (ms_callsites_sort), the first `whole` of
