@@ -116,11 +116,12 @@ static void key_bar(struct ms_ui *ui)
 	}
 }
 
-/* The line above the table: views, grouping, sorting, filter. */
+/* The line above the table: views, grouping, sorting, filter. Where the
+ * words do not fit (80 columns), the same without their labels. */
 static void tab_line(struct ms_ui *ui, const ms_model *m, int y)
 {
 	const ms_view_ops *v = views[ui->view];
-	char group[64] = "";
+	char group[64] = "", line[256];
 	int col = 0;
 
 	for (int i = 0; i < MS_VIEW_COUNT; i++) {
@@ -138,13 +139,19 @@ static void tab_line(struct ms_ui *ui, const ms_model *m, int y)
 		snprintf(group, sizeof(group), "group: %s  ", ms_note_key_name(ui->note_group));
 	if (ui->view == MS_VIEW_LEAKS && m != NULL) {
 		if (m->snap.ages_scanned)
-			snprintf(group, sizeof(group), "older than %gs (+ -)  ", m->snap.age_s[ui->age]);
+			snprintf(group, sizeof(group), "older than %gs  ", m->snap.age_s[ui->age]);
 		else
 			snprintf(group, sizeof(group), "no scan yet  ");
 	}
-	ms_ui_textf(ui, y, col, ui->cols - col, MS_COLOR_DIM, 0, " %ssort: %s %s%s%s", group,
-		    v->columns[ui->sort[ui->view]], ui->ascending[ui->view] ? "(asc)" : "(desc)",
-		    ui->filter[0] ? "  filter: " : "", ui->filter);
+	snprintf(line, sizeof(line), " %ssort: %s %s%s%s", group, v->columns[ui->sort[ui->view]],
+		 ui->ascending[ui->view] ? "(asc)" : "(desc)", ui->filter[0] ? "  filter: " : "",
+		 ui->filter);
+	if (col + (int)strlen(line) > ui->cols)
+		snprintf(line, sizeof(line), " %s%s %s%s%s",
+			 strncmp(group, "group: ", 7) == 0 ? group + 7 : group,
+			 v->columns[ui->sort[ui->view]], ui->ascending[ui->view] ? "asc" : "desc",
+			 ui->filter[0] ? "  /" : "", ui->filter);
+	ms_ui_text(ui, y, col, ui->cols - col, MS_COLOR_DIM, 0, line);
 }
 
 /* The last frame of frame `near`'s program image at or before `seconds` of
@@ -576,6 +583,12 @@ static void run_screen(struct ms_ui *ui, ms_feed *feed)
 	screen_end();
 }
 
+static void default_sorts(struct ms_ui *ui)
+{
+	for (int v = 0; v < MS_VIEW_COUNT; v++)
+		ui->sort[v] = views[v]->default_sort;
+}
+
 int ms_ui_replay(const char *path)
 {
 	struct ms_ui ui = { .replay = 1 };
@@ -583,8 +596,7 @@ int ms_ui_replay(const char *path)
 	ms_feed feed;
 	int err;
 
-	/* Threads sort by what they hold, like call sites. */
-	ui.sort[MS_VIEW_THREADS] = 6;
+	default_sorts(&ui);
 	ms_setup_load(&ui, views);
 	err = ms_recording_open(path, &r);
 	if (err != 0) {
@@ -612,8 +624,7 @@ int ms_ui_run(const struct ms_top_options *opt, pid_t pid, int launched, const c
 	ms_feed feed;
 	int status = 0, err;
 
-	/* Threads sort by what they hold, like call sites. */
-	ui.sort[MS_VIEW_THREADS] = 6;
+	default_sorts(&ui);
 	ms_setup_load(&ui, views);
 	if (record != NULL && (err = ms_recorder_create(record, &recorder)) != 0) {
 		fprintf(stderr, "memscope-top: cannot create %s: %s\n", record, strerror(-err));

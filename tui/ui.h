@@ -82,7 +82,8 @@ typedef struct ms_view_ops {
 	const char *title;
 	int ncolumns;
 	const char *const *columns; /* sortable column names */
-	const int *widths;          /* their widths on screen; 0: the rest */
+	const int *widths;          /* their widths on screen; 0: the rest (the last) */
+	int default_sort;           /* the column sorted by at the start */
 	/* Draws the table at ui->table_top; returns the number of rows. */
 	int (*draw)(struct ms_ui *ui, const ms_model *m);
 	/* Enter on the selected row. */
@@ -127,9 +128,20 @@ void ms_ui_help(struct ms_ui *ui);
 /* Fills screen row y with a color (reverse video without colors): a
  * table's title row, the selected row. */
 /* Fills ui->col_width from a view's widths for this screen: while the last
- * column would get fewer than MS_UI_LAST_COLUMN_MIN characters, the
- * columns of drop (least useful first) are dropped, the sorted one never. */
-void ms_ui_fit_columns(struct ms_ui *ui, const int *widths, int n, const int *drop, int ndrop);
+ * column would get fewer than last_min characters (MS_UI_LAST_COLUMN_MIN
+ * for a call site), the columns of drop (least useful first) are dropped,
+ * the sorted one never. */
+void ms_ui_fit_columns(struct ms_ui *ui, const int *widths, int n, const int *drop, int ndrop,
+		       int last_min);
+
+/* A table's title row at ui->table_top, laid out by ui->col_width: each
+ * title right-aligned in its width, the last one's after a space (last:
+ * its text, NULL for names[n - 1]); the sorted one stands out. */
+void ms_ui_table_head(struct ms_ui *ui, const char *const *names, int n, const char *last);
+/* A row's text laid out as ms_ui_table_head lays out the titles: cells[i]
+ * for the columns before the last, then last. */
+void ms_ui_table_line(const struct ms_ui *ui, const char (*cells)[32], int n, const char *last,
+		      char *line, size_t len);
 
 void ms_ui_bar(struct ms_ui *ui, int y, int color);
 /* Keeps the selection inside [0, nrows) and in sight. */

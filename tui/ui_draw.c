@@ -295,7 +295,8 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 									      s->peak_bytes));
 }
 
-void ms_ui_fit_columns(struct ms_ui *ui, const int *widths, int n, const int *drop, int ndrop)
+void ms_ui_fit_columns(struct ms_ui *ui, const int *widths, int n, const int *drop, int ndrop,
+		       int last_min)
 {
 	int used = 0;
 
@@ -306,7 +307,7 @@ void ms_ui_fit_columns(struct ms_ui *ui, const int *widths, int n, const int *dr
 		ui->col_width[i] = hidden ? -1 : widths[i];
 		used += hidden ? 0 : widths[i];
 	}
-	for (int k = 0; k < ndrop && ui->cols - used < MS_UI_LAST_COLUMN_MIN; k++) {
+	for (int k = 0; k < ndrop && ui->cols - used < last_min; k++) {
 		int i = drop[k];
 
 		if (i == ui->sort[ui->view] || ui->col_width[i] <= 0)
@@ -314,6 +315,47 @@ void ms_ui_fit_columns(struct ms_ui *ui, const int *widths, int n, const int *dr
 		used -= ui->col_width[i];
 		ui->col_width[i] = -1;
 	}
+}
+
+void ms_ui_table_head(struct ms_ui *ui, const char *const *names, int n, const char *last)
+{
+	char line[512];
+	int col = 0;
+
+	ms_ui_bar(ui, ui->table_top, MS_COLOR_TABLE_HEAD);
+	for (int i = 0; i < n && i < MS_UI_MAX_COLUMNS; i++) {
+		int sorted = i == ui->sort[ui->view], w = ui->col_width[i];
+
+		if (w < 0)
+			continue;
+		if (w > 0)
+			snprintf(line, sizeof(line), "%*s ", w - 1, names[i]);
+		else
+			snprintf(line, sizeof(line), " %s", last != NULL ? last : names[i]);
+		ms_ui_text(ui, ui->table_top, col, (int)strlen(line),
+			   sorted ? MS_COLOR_SELECTED : MS_COLOR_TABLE_HEAD, sorted ? A_BOLD : 0,
+			   line);
+		if (!ui->colors && sorted)
+			ms_ui_text(ui, ui->table_top, col, (int)strlen(line), 0, A_BOLD | A_UNDERLINE,
+				   line);
+		col += w;
+	}
+}
+
+void ms_ui_table_line(const struct ms_ui *ui, const char (*cells)[32], int n, const char *last,
+		      char *line, size_t len)
+{
+	size_t at = 0;
+
+	line[0] = '\0';
+	for (int i = 0; i < n - 1 && i < MS_UI_MAX_COLUMNS; i++) {
+		if (ui->col_width[i] <= 0)
+			continue;
+		at += (size_t)snprintf(line + at, len - at, "%*s ", ui->col_width[i] - 1, cells[i]);
+		if (at >= len)
+			return;
+	}
+	snprintf(line + at, len - at, " %s", last);
 }
 
 void ms_ui_bar(struct ms_ui *ui, int y, int color)

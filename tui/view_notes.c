@@ -18,6 +18,10 @@ static const char *const columns[NCOLS] = {
 	"LIVE_BYTES", "LIVE", "ENDED", "BORROWS", "LENT", "LIFE_MIN", "LIFE_MED", "LIFE_MAX", "NAME",
 };
 static const int widths[NCOLS] = { 11, 7, 7, 8, 6, 9, 9, 9, 0 };
+static const int drop_order[] = { COL_MIN, COL_MAX, COL_LENT, COL_BORROWS, COL_ENDED, COL_MEDIAN,
+				  COL_LIVE };
+/* Names are at most 47 bytes (memscope.h). */
+#define NAME_MIN 24
 
 /* The groups of the last draw, sorted (the main thread only). */
 static ms_note_group *groups;
@@ -109,10 +113,11 @@ static int draw_blocks(struct ms_ui *ui, const ms_model *m, const char *name, in
 
 static int notes_draw(struct ms_ui *ui, const ms_model *m)
 {
-	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows, col = 0, shown = 0;
-	char a[32], l1[32], l2[32], l3[32], line[512];
+	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows, shown = 0;
+	char cell[NCOLS][32], line[512];
 
-	ms_ui_fit_columns(ui, widths, NCOLS, NULL, 0);
+	ms_ui_fit_columns(ui, widths, NCOLS, drop_order,
+			  (int)(sizeof(drop_order) / sizeof(drop_order[0])), NAME_MIN);
 	free(groups);
 	groups = NULL;
 	ngroups = ms_note_groups(&m->snap, (ms_note_key)ui->note_group, &groups);
@@ -129,18 +134,8 @@ static int notes_draw(struct ms_ui *ui, const ms_model *m)
 	qsort(groups, (size_t)ngroups, sizeof(*groups), by_column);
 	ms_ui_clamp_selection(ui, ngroups);
 
-	ms_ui_bar(ui, ui->table_top, MS_COLOR_TABLE_HEAD);
-	for (int i = 0; i < NCOLS; i++) {
-		int sorted = i == sort_column, w = widths[i] ? widths[i] : ui->cols - col;
-
-		if (i == COL_NAME) /* names the grouping: var, type or scope */
-			snprintf(line, sizeof(line), " %s", ms_note_key_name((ms_note_key)ui->note_group));
-		else
-			snprintf(line, sizeof(line), "%*s ", w - 1, columns[i]);
-		ms_ui_text(ui, ui->table_top, col, w, sorted ? MS_COLOR_SELECTED : MS_COLOR_TABLE_HEAD,
-			   sorted ? A_BOLD | (ui->colors ? 0 : A_UNDERLINE) : 0, line);
-		col += widths[i];
-	}
+	/* The last title names the grouping: var, type or scope. */
+	ms_ui_table_head(ui, columns, NCOLS, ms_note_key_name((ms_note_key)ui->note_group));
 	if (ngroups == 0) {
 		ms_ui_text(ui, y, 1, ui->cols - 2, MS_COLOR_DIM, 0,
 			   m->snap.nnotes == 0 ?
@@ -153,12 +148,16 @@ static int notes_draw(struct ms_ui *ui, const ms_model *m)
 		const ms_note_group *g = &groups[i];
 		int selected = i == ui->selected[MS_VIEW_NOTES];
 
-		snprintf(line, sizeof(line), "%10s %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %5" PRIu64
-			 " %8s %8s %8s  %s",
-			 ms_format_bytes(a, sizeof(a), g->live_bytes), g->live_allocs, g->ended,
-			 g->borrows, g->lent, life(l1, sizeof(l1), g->life_min_s),
-			 life(l2, sizeof(l2), g->life_median_s), life(l3, sizeof(l3), g->life_max_s),
-			 name_or_none(g->name));
+		ms_format_bytes(cell[COL_LIVE_BYTES], sizeof(cell[0]), g->live_bytes);
+		snprintf(cell[COL_LIVE], sizeof(cell[0]), "%" PRIu64, g->live_allocs);
+		snprintf(cell[COL_ENDED], sizeof(cell[0]), "%" PRIu64, g->ended);
+		snprintf(cell[COL_BORROWS], sizeof(cell[0]), "%" PRIu64, g->borrows);
+		snprintf(cell[COL_LENT], sizeof(cell[0]), "%" PRIu64, g->lent);
+		life(cell[COL_MIN], sizeof(cell[0]), g->life_min_s);
+		life(cell[COL_MEDIAN], sizeof(cell[0]), g->life_median_s);
+		life(cell[COL_MAX], sizeof(cell[0]), g->life_max_s);
+		ms_ui_table_line(ui, (const char(*)[32])cell, NCOLS, name_or_none(g->name), line,
+				 sizeof(line));
 		if (selected)
 			ms_ui_bar(ui, y, MS_COLOR_SELECTED);
 		ms_ui_text(ui, y, 0, ui->cols, selected ? MS_COLOR_SELECTED : 0,

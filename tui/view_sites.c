@@ -350,40 +350,17 @@ static int sort_rows(int column, int ascending, size_t needed)
 	return 0;
 }
 
-static void draw_head(struct ms_ui *ui)
+/* totals: the percentages' whole, the heap's and the mappings'. */
+static void draw_row(struct ms_ui *ui, int y, const struct row *r, const uint64_t totals[2],
+		     int selected)
 {
-	const char *const *names = leaks ? leak_columns : columns;
-	char line[512];
-	int col = 0;
-
-	ms_ui_bar(ui, ui->table_top, MS_COLOR_TABLE_HEAD);
-	for (int i = 0; i < NCOLS; i++) {
-		int sorted = i == ui->sort[ui->view], w = ui->col_width[i];
-
-		if (w < 0)
-			continue;
-		if (w > 0)
-			snprintf(line, sizeof(line), "%*s ", w - 1, names[i]);
-		else
-			snprintf(line, sizeof(line), " %s", names[i]);
-		ms_ui_text(ui, ui->table_top, col, (int)strlen(line),
-			   sorted ? MS_COLOR_SELECTED : MS_COLOR_TABLE_HEAD, sorted ? A_BOLD : 0,
-			   line);
-		if (!ui->colors && sorted)
-			ms_ui_text(ui, ui->table_top, col, (int)strlen(line), 0, A_BOLD | A_UNDERLINE,
-				   line);
-		col += w;
-	}
-}
-
-static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t total, int selected)
-{
-	char cell[NCOLS][32], name[512], where[512], line[1400];
+	char cell[NCOLS][32], name[512], where[512], last[1100], line[1400];
 	uint64_t first = leaks ? r->old_bytes : r->live_bytes;
 	uint64_t second = leaks ? r->old_allocs : r->live_allocs;
 	uint64_t fifth = leaks ? r->live_bytes : r->peak;
+	uint64_t total = totals[r->mmap];
 	double pct = total ? 100.0 * (double)first / (double)total : 0;
-	int color = selected ? MS_COLOR_SELECTED : 0, at = 0; /* the line's length so far */
+	int color = selected ? MS_COLOR_SELECTED : 0;
 
 	if (r->tid > 0)
 		snprintf(where, sizeof(where), "tid %d", (int)r->tid);
@@ -403,12 +380,9 @@ static void draw_row(struct ms_ui *ui, int y, const struct row *r, uint64_t tota
 	ms_format_bytes(cell[COL_PEAK], sizeof(cell[0]), fifth);
 	life_text(cell[COL_LIFE], sizeof(cell[0]), r->life);
 	snprintf(cell[COL_PERCENT], sizeof(cell[0]), "%.1f", pct);
-	for (int i = 0; i < COL_NAME; i++)
-		if (ui->col_width[i] > 0)
-			at += snprintf(line + at, sizeof(line) - (size_t)at, "%*s ",
-				       ui->col_width[i] - 1, cell[i]);
-	snprintf(line + at, sizeof(line) - (size_t)at, " %s%s  %s", row_name(r, name, sizeof(name)),
+	snprintf(last, sizeof(last), "%s%s  %s", row_name(r, name, sizeof(name)),
 		 r->mmap ? " [mmap]" : "", where);
+	ms_ui_table_line(ui, (const char(*)[32])cell, NCOLS, last, line, sizeof(line));
 	if (selected) {
 		ms_ui_bar(ui, y, MS_COLOR_SELECTED);
 	}
@@ -446,27 +420,27 @@ static int draw_stack(struct ms_ui *ui, int y, int last, const ms_callsite *c)
 static int table_draw(struct ms_ui *ui, const ms_model *m)
 {
 	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows, view = ui->view;
-	uint64_t total = m->snap.live_bytes;
+	uint64_t totals[2] = { m->snap.live_bytes, m->snap.mmap_live_bytes };
 
 	ms_ui_fit_columns(ui, widths, NCOLS, drop_order,
-			  (int)(sizeof(drop_order) / sizeof(drop_order[0])));
+			  (int)(sizeof(drop_order) / sizeof(drop_order[0])), MS_UI_LAST_COLUMN_MIN);
 
 	build_rows(ui, m);
 	if (leaks) {
-		total = 0;
+		totals[0] = 0; /* the leak view has no mappings */
 		for (size_t i = 0; i < nrows; i++)
-			total += rows[i].old_bytes;
+			totals[0] += rows[i].old_bytes;
 	}
 	/* Enough for the selection to move a page past the screen. */
 	ms_ui_clamp_selection(ui, (int)nrows);
 	if (sort_rows(ui->sort[view], ui->ascending[view],
 		      (size_t)ui->scroll[view] + 2 * (size_t)ui->table_rows + 2) != 0)
 		nrows = 0;
-	draw_head(ui);
+	ms_ui_table_head(ui, leaks ? leak_columns : columns, NCOLS, NULL);
 	for (size_t i = (size_t)ui->scroll[view]; i < nrows && y <= last; i++) {
 		const struct row *r = &rows[order[i].row];
 
-		draw_row(ui, y++, r, total, (int)i == ui->selected[view]);
+		draw_row(ui, y++, r, totals, (int)i == ui->selected[view]);
 		if (r->key == ui->expanded_key && r->tid == 0)
 			y += draw_stack(ui, y, last, r->example);
 	}

@@ -10,13 +10,19 @@
 
 #include "frame.h"
 
-enum { COL_TID, COL_NAME, COL_STATE, COL_CPU, COL_ALLOC_RATE, COL_FREE_RATE, COL_LIVE_BYTES,
-       COL_TOTAL_BYTES, NCOLS };
+/* The name last, as htop's command: it takes the rest of the line, and a
+ * narrow screen drops the rates first. */
+enum { COL_TID, COL_STATE, COL_CPU, COL_ALLOC_RATE, COL_FREE_RATE, COL_LIVE_BYTES,
+       COL_TOTAL_BYTES, COL_NAME, NCOLS };
 
 static const char *const columns[NCOLS] = {
-	"TID", "NAME", "S", "CPU%", "ALLOC/s", "FREE/s", "LIVE_BYTES", "TOTAL_BYTES",
+	"TID", "S", "CPU%", "ALLOC/s", "FREE/s", "LIVE_BYTES", "TOTAL_BYTES", "NAME",
 };
-static const int widths[NCOLS] = { 8, 17, 2, 7, 9, 9, 12, 13 };
+static const int widths[NCOLS] = { 8, 2, 7, 9, 9, 12, 13, 0 };
+static const int drop_order[] = { COL_FREE_RATE, COL_ALLOC_RATE, COL_TOTAL_BYTES, COL_CPU,
+				  COL_STATE };
+/* Thread names are at most 15 bytes: this much room is enough. */
+#define NAME_MIN 16
 
 static const ms_thread_row **order;
 static size_t norder, cap;
@@ -65,10 +71,11 @@ static int by_column(const void *a, const void *b)
 
 static int threads_draw(struct ms_ui *ui, const ms_model *m)
 {
-	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows, col = 0;
-	char a[32], b[32], line[512];
+	int y = ui->table_top + 1, last = ui->table_top + ui->table_rows;
+	char cell[NCOLS][32], line[512];
 
-	ms_ui_fit_columns(ui, widths, NCOLS, NULL, 0);
+	ms_ui_fit_columns(ui, widths, NCOLS, drop_order,
+			  (int)(sizeof(drop_order) / sizeof(drop_order[0])), NAME_MIN);
 	norder = 0;
 	if (m->snap.nthreads > cap) {
 		const ms_thread_row **more = realloc(order, m->snap.nthreads * sizeof(*more));
@@ -90,25 +97,20 @@ static int threads_draw(struct ms_ui *ui, const ms_model *m)
 	qsort(order, norder, sizeof(*order), by_column);
 	ms_ui_clamp_selection(ui, (int)norder);
 
-	ms_ui_bar(ui, ui->table_top, MS_COLOR_TABLE_HEAD);
-	for (int i = 0; i < NCOLS; i++) {
-		int sorted = i == sort_column;
-
-		snprintf(line, sizeof(line), i == COL_NAME ? "%-*s" : "%*s ",
-			 i == COL_NAME ? widths[i] : widths[i] - 1, columns[i]);
-		ms_ui_text(ui, ui->table_top, col, widths[i],
-			   sorted ? MS_COLOR_SELECTED : MS_COLOR_TABLE_HEAD,
-			   sorted ? A_BOLD | (ui->colors ? 0 : A_UNDERLINE) : 0, line);
-		col += widths[i];
-	}
+	ms_ui_table_head(ui, columns, NCOLS, NULL);
 	for (size_t i = (size_t)ui->scroll[MS_VIEW_THREADS]; i < norder && y <= last; i++, y++) {
 		const ms_thread_row *t = order[i];
 		int selected = (int)i == ui->selected[MS_VIEW_THREADS];
 
-		snprintf(line, sizeof(line), "%7d %-16.16s %c %6.1f %8.0f %8.0f %11s %12s",
-			 (int)t->info->tid, t->info->name, t->v.state, t->v.cpu_percent, t->v.allocs_per_s,
-			 t->v.frees_per_s, ms_format_bytes(a, sizeof(a), t->info->live_bytes),
-			 ms_format_bytes(b, sizeof(b), t->info->alloc_bytes));
+		snprintf(cell[COL_TID], sizeof(cell[0]), "%d", (int)t->info->tid);
+		snprintf(cell[COL_STATE], sizeof(cell[0]), "%c", t->v.state);
+		snprintf(cell[COL_CPU], sizeof(cell[0]), "%.1f", t->v.cpu_percent);
+		snprintf(cell[COL_ALLOC_RATE], sizeof(cell[0]), "%.0f", t->v.allocs_per_s);
+		snprintf(cell[COL_FREE_RATE], sizeof(cell[0]), "%.0f", t->v.frees_per_s);
+		ms_format_bytes(cell[COL_LIVE_BYTES], sizeof(cell[0]), t->info->live_bytes);
+		ms_format_bytes(cell[COL_TOTAL_BYTES], sizeof(cell[0]), t->info->alloc_bytes);
+		ms_ui_table_line(ui, (const char(*)[32])cell, NCOLS, t->info->name, line,
+				 sizeof(line));
 		if (selected) {
 			ms_ui_bar(ui, y, MS_COLOR_SELECTED);
 		}
@@ -123,6 +125,7 @@ const ms_view_ops ms_view_threads = {
 	.ncolumns = NCOLS,
 	.columns = columns,
 	.widths = widths,
+	.default_sort = COL_LIVE_BYTES, /* what they hold, like call sites */
 	.draw = threads_draw,
 	.activate = NULL,
 };

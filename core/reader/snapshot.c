@@ -375,9 +375,15 @@ static int copy_sites(const struct ms_seg_header *h, const struct ms_seg_globals
 			continue;
 		d.live_allocs = d.allocs > d.frees ? d.allocs - d.frees : 0;
 		d.live_bytes = d.alloc_bytes > d.free_bytes ? d.alloc_bytes - d.free_bytes : 0;
+		/* The old figures are the last scan's (once a second): blocks
+		 * freed since are no longer old, nor live. */
 		for (unsigned a = 0; a < MS_STORE_AGES; a++) {
 			d.old_bytes[a] = ms_atomic_load_relaxed(&site->old_bytes[a]);
 			d.old_allocs[a] = ms_atomic_load_relaxed(&site->old_allocs[a]);
+			if (d.old_bytes[a] > d.live_bytes)
+				d.old_bytes[a] = d.live_bytes;
+			if (d.old_allocs[a] > d.live_allocs)
+				d.old_allocs[a] = d.live_allocs;
 		}
 		if (d.peak_bytes < d.live_bytes)
 			d.peak_bytes = d.live_bytes;

@@ -324,6 +324,28 @@ TEST_F(Screen, At80ColumnsTheHeaderWrapsInsteadOfCutting)
 		EXPECT_LE(l.size(), 80u * 3) << l; // (multi-byte blocks) no line runs over
 }
 
+// At 80 columns the tab line and every table fit: the sort is named in
+// full, threads keep their names (last, as htop's command), the annotated
+// view its names column.
+TEST_F(Screen, At80ColumnsTheTabLineAndEveryTableFit)
+{
+	start_target(80, 24);
+	int tabs = row_of(" Call sites ");
+	ASSERT_NE(tabs, -1) << screen();
+	EXPECT_NE(lines()[tabs].find("LIVE_BYTES desc"), std::string::npos) << lines()[tabs];
+	keys({ "t" });
+	ASSERT_TRUE(wait_for("worker-alpha")) << screen();
+	std::string head = lines()[row_of(" TID ")];
+	EXPECT_NE(head.find("NAME"), std::string::npos) << head;
+	EXPECT_NE(head.find("LIVE_BYTES"), std::string::npos) << head;
+	EXPECT_NE(lines()[tabs].find("sort: LIVE_BYTES (desc)"), std::string::npos) << screen();
+	keys({ "a" });
+	ASSERT_TRUE(wait_for("LIFE_MED")) << screen();
+	head = lines()[row_of("LIFE_MED")];
+	EXPECT_NE(head.find("  var"), std::string::npos) << head;
+	EXPECT_LE(head.find("var"), 80u - 24u) << head; // room for a 24-character name
+}
+
 // Temporaries on the screen: the header's total and a call site's TEMP
 // cell (tests/workloads/temporaries.c: temp_loop, 1000 of 1000 calls).
 TEST_F(Screen, TemporariesShowInTheHeaderAndTheirColumn)
@@ -448,10 +470,10 @@ TEST_F(Screen, AnnotatedViewGroupsAndOpensBlocks)
 	EXPECT_LT(line, cfg);
 	std::vector<std::string> ls = lines();
 	// cfg: 64 B in one block, none ended, borrowed 3 times, 1 still lent.
-	EXPECT_NE(ls[cfg].find("64 B       1      0       3     1        -"), std::string::npos)
+	EXPECT_NE(ls[cfg].find("64 B      1      0       3     1        -"), std::string::npos)
 		<< ls[cfg];
 	// line: 500 B in 5 blocks, 5 ended.
-	EXPECT_NE(ls[line].find("500 B       5      5"), std::string::npos) << ls[line];
+	EXPECT_NE(ls[line].find("500 B      5      5"), std::string::npos) << ls[line];
 	// Open line: its ten blocks, five live and five freed.
 	keys({ "Down", "Enter" });
 	ASSERT_TRUE(wait_for("freed borrowed 0")) << screen();
@@ -505,11 +527,11 @@ TEST_F(Screen, ReplayMovesThroughARecording)
 	EXPECT_NEAR(mstest::last_json_line(report.out)["time_s"].num(), t, 0.0005);
 	EXPECT_NE(row_of("alpha_site"), -1) << screen();
 	// The threads as the screen showed them then: a state from /proc and
-	// beta's allocation rate, not blanks.
+	// beta's allocation rate, not blanks (TID S CPU% ALLOC/s ... NAME).
 	keys({ "t" });
 	ASSERT_TRUE(wait_for("worker-beta")) << screen();
 	std::string beta = lines()[row_of("worker-beta")];
-	EXPECT_TRUE(std::regex_search(beta, std::regex(R"(worker-beta\s+[RSD]\s+\d+\.\d\s+[1-9]\d*\s)")))
+	EXPECT_TRUE(std::regex_search(beta, std::regex(R"(^\s*\d+\s+[RSD]\s+\d+\.\d\s+[1-9]\d*\s.*worker-beta)")))
 		<< beta;
 	// One frame on, one back.
 	keys({ "n" });
