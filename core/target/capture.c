@@ -10,7 +10,7 @@
 #include <memscope/atomic.h>
 #include <memscope/platform.h>
 
-#include "maps.h"
+#include <memscope/maps.h>
 #include "notes.h"
 #include "core/shared/store_layout.h"
 #include "stream_writer.h"

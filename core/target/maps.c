@@ -11,13 +11,14 @@
  * costs tens of nanoseconds beside their microseconds.
  *
  * A range remembers its mapping (origin), so that a mapping cut in two ends
- * once, when its last piece goes: only a range cut in two (split) has to
- * look for the other pieces, with one pass over the table.
+ * once, when its last piece goes: only a range that may have other pieces
+ * (split: a hole was punched in it, or part of it moved by mremap) has to
+ * look for them, with one pass over the table.
  *
  * Runs: the hook path (the program's threads, under the hook's busy flag).
  */
 #define _GNU_SOURCE
-#include "maps.h"
+#include <memscope/maps.h>
 
 #include <pthread.h>
 #include <string.h>
@@ -165,9 +166,11 @@ static int cut(struct ms_maps *m, ms_store *st, uint64_t lo, uint64_t hi, int co
 			i += 2;
 		} else if (r->start < from) {
 			r->end = from;
+			r->split |= !count; /* the part taken lives on elsewhere */
 			i++;
 		} else if (to < r->end) {
 			r->start = to;
+			r->split |= !count;
 			i++;
 		} else {
 			ended = !r->split || !other_piece(m, r->origin, i);
@@ -186,11 +189,12 @@ static int cut(struct ms_maps *m, ms_store *st, uint64_t lo, uint64_t hi, int co
 	return 0;
 }
 
-/* Puts [start, start + len) of stack's mapping origin in the table; -1
- * when there is no room. */
-static int put(struct ms_maps *m, uint64_t start, uint64_t len, uint32_t stack, uint64_t origin)
+/* Puts [start, start + len) of stack's mapping origin in the table (split:
+ * other pieces of it may live); -1 when there is no room. */
+static int put(struct ms_maps *m, uint64_t start, uint64_t len, uint32_t stack, uint64_t origin,
+	       uint32_t split)
 {
-	struct range r = { start, start + len, origin, stack, 0 };
+	struct range r = { start, start + len, origin, stack, split };
 
 	if (reserve(m, 1) != 0)
 		return -1;
@@ -212,7 +216,7 @@ void *ms_maps_map(struct ms_maps *m, ms_store *st, uint64_t len, int counted, ui
 		if (cut(m, st, at, at + len, 1, NULL) != 0)
 			ms_store_count_dropped(st);
 		if (counted) {
-			if (put(m, at, len, stack, ++m->next_origin) == 0)
+			if (put(m, at, len, stack, ++m->next_origin, 0) == 0)
 				ms_store_count_map(st, stack, len, 1);
 			else
 				ms_store_count_dropped(st);
@@ -254,7 +258,8 @@ void *ms_maps_remap(struct ms_maps *m, ms_store *st, uint64_t old, uint64_t old_
 	}
 	if (!taken.found)
 		goto out; /* not a mapping we count (a file's, say) */
-	if (put(m, at, new_len, taken.stack, taken.origin) != 0) {
+	/* Part of a mapping may move, the rest staying: split. */
+	if (put(m, at, new_len, taken.stack, taken.origin, 1) != 0) {
 		/* Gone from the table: the whole mapping counts as unmapped. */
 		ms_store_count_unmap(st, taken.stack, taken.bytes,
 				     !other_piece(m, taken.origin, (size_t)-1));

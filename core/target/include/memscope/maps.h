@@ -1,5 +1,5 @@
-/* The engine's side of mapped memory (maps.c), for capture.c. Private to
- * core/target.
+/* The engine's side of mapped memory (maps.c), for capture.c (and tests,
+ * which play the kernel through the callbacks).
  *
  * Runs: the hook path (the program's mmap, munmap and mremap, under the
  * hook's busy flag). */
