@@ -10,7 +10,9 @@
  * texts of varied sizes, an index, updates, deletes, GROUP BY and ORDER BY:
  * some 590,000 malloc, realloc and free calls), skipped with a line saying
  * so where sqlite3 is not installed; sparse (a malloc and a free every
- * millisecond, asleep in between: its cpu line is the one that tells).
+ * millisecond, asleep in between: its cpu line is the one that tells);
+ * map_churn (100,000 mmaps and munmaps of 64 KiB: what counting mapped
+ * memory costs).
  * Every hooked run's session must have counted every operation with no
  * event dropped, or the benchmark stops.
  *
@@ -100,6 +102,7 @@ struct workload {
 	char args[7][PATH_MAX];
 	const char *env; /* NAME=value, or NULL */
 	unsigned long min_allocs; /* a hooked run must count at least these */
+	unsigned long min_maps;   /* ... and these mappings */
 };
 
 struct bench {
@@ -264,7 +267,8 @@ static void locate(struct bench *b)
 		die("cannot read /proc/self/exe: %s", strerror(errno));
 	b->dir[n] = '\0';
 	*strrchr(b->dir, '/') = '\0';
-	for (const char *const *h = (const char *const[]){ "churn", "cxx_churn", "sparse", "hold", NULL };
+	for (const char *const *h = (const char *const[]){ "churn", "cxx_churn", "sparse", "hold",
+							   "map_churn", NULL };
 	     *h != NULL; h++) {
 		join(helper, b->dir, *h);
 		if (access(helper, X_OK) != 0)
@@ -357,6 +361,9 @@ static void check_recorded(const struct workload *w, const struct config *c, pid
 	}
 	if (err != 0)
 		die("%s under %s: %s", w->name, c->name, ms_reader_strerror(err));
+	if (s.mmap_total_maps < w->min_maps)
+		die("%s under %s counted %llu mappings, expected %lu", w->name, c->name,
+		    (unsigned long long)s.mmap_total_maps, w->min_maps);
 	if (s.total_allocs < w->min_allocs || s.dropped_events != 0)
 		die("%s under %s counted %llu allocations (%llu dropped), expected at least %lu",
 		    w->name, c->name, (unsigned long long)s.total_allocs,
@@ -670,6 +677,13 @@ static int bench_run(int argc, char **argv)
 		w.min_allocs = SQLITE_MIN_ALLOCS;
 		run_row(&b, &w);
 	}
+
+	/* A program that maps memory itself: what counting mappings costs
+	 * (MEMSCOPE_MMAP=0 turns it off). */
+	join(path, b.dir, "map_churn");
+	set_workload(&w, "mmap/munmap", 2, path, "100000");
+	w.min_maps = 100000;
+	run_row(&b, &w);
 
 	/* A mostly idle program: its cpu line is the one that tells. */
 	join(path, b.dir, "sparse");
