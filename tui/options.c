@@ -38,7 +38,8 @@ void ms_top_usage(FILE *out)
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
 	      "live, default /dev/shm), MEMSCOPE_SKIP (as --skip, before it),\n"
 	      "MEMSCOPE_BACKEND (capture backend: unified, the default, async, core or\n"
-	      "lockfree), MEMSCOPE_DEPTH (frames per stack, default 32),\n"
+	      "lockfree), MEMSCOPE_DEPTH (frames per stack, default 32), MEMSCOPE_MMAP\n"
+	      "(0: mapped memory not counted),\n"
 	      "MEMSCOPE_KEEP_DEAD (seconds a killed program's session stays for -l and\n"
 	      "-p, default 600)\n",
 	      out);
