@@ -179,6 +179,20 @@ void ms_ui_header(struct ms_ui *ui, const ms_model *m, int *row)
 /* The heap over time: live bytes as bars, RSS as a line of dots, each on
  * a scale of its own (a 100 KiB heap beside a 4 MiB RSS is still a graph),
  * their tops in the margin; the peak marked under it on the time axis. */
+/* One cell of the graph: the wide glyph in a UTF-8 terminal, else the
+ * ASCII one, in color where there are colors. */
+static void plot(struct ms_ui *ui, int y, int x, int color, const wchar_t *wide, const char *ascii)
+{
+	if (ui->colors)
+		attron(COLOR_PAIR(color));
+	if (ui->unicode)
+		mvaddwstr(y, x, wide);
+	else
+		mvaddstr(y, x, ascii);
+	if (ui->colors)
+		attroff(COLOR_PAIR(color));
+}
+
 void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 {
 	static const wchar_t *const blocks[] = { L" ", L"▁", L"▂", L"▃", L"▄", L"▅", L"▆", L"▇", L"█" };
@@ -255,34 +269,12 @@ void ms_ui_graph(struct ms_ui *ui, const ms_model *m, int row, int height)
 			fill = fill < 0 ? 0 : fill > 8 ? 8 : fill;
 			/* RSS, then mapped memory, over the bars: on scales of
 			 * their own, any may be the higher. */
-			if (!ui->hide_rss && rss_top > 0 && rss[c] > 0 && r == rss_row) {
-				if (ui->colors)
-					attron(COLOR_PAIR(MS_COLOR_RSS));
-				if (ui->unicode)
-					mvaddwstr(y, left + c, fill > 0 ? L"•" : L"·");
-				else
-					mvaddstr(y, left + c, "-");
-				if (ui->colors)
-					attroff(COLOR_PAIR(MS_COLOR_RSS));
-			} else if (show_mmap && mm[c] > 0 && r == mm_row) {
-				if (ui->colors)
-					attron(COLOR_PAIR(MS_COLOR_MMAP));
-				if (ui->unicode)
-					mvaddwstr(y, left + c, fill > 0 ? L"◆" : L"◇");
-				else
-					mvaddstr(y, left + c, "+");
-				if (ui->colors)
-					attroff(COLOR_PAIR(MS_COLOR_MMAP));
-			} else if (fill > 0) {
-				if (ui->colors)
-					attron(COLOR_PAIR(MS_COLOR_LIVE));
-				if (ui->unicode)
-					mvaddwstr(y, left + c, blocks[fill]);
-				else
-					mvaddstr(y, left + c, ascii[fill]);
-				if (ui->colors)
-					attroff(COLOR_PAIR(MS_COLOR_LIVE));
-			}
+			if (!ui->hide_rss && rss_top > 0 && rss[c] > 0 && r == rss_row)
+				plot(ui, y, left + c, MS_COLOR_RSS, fill > 0 ? L"•" : L"·", "-");
+			else if (show_mmap && mm[c] > 0 && r == mm_row)
+				plot(ui, y, left + c, MS_COLOR_MMAP, fill > 0 ? L"◆" : L"◇", "+");
+			else if (fill > 0)
+				plot(ui, y, left + c, MS_COLOR_LIVE, blocks[fill], ascii[fill]);
 		}
 	}
 	/* The time axis, with the peak. */

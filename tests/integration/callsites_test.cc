@@ -7,52 +7,24 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/frames.h"
 #include "tests/support/json.h"
 #include "tests/support/run.h"
 
 namespace {
 
 using mstest::Json;
-
-Json final_frame(const std::vector<std::string> &command, const std::vector<std::string> &env = {})
-{
-	std::vector<std::string> argv = { mstest::top_path(), "-b", "--json", "--sites", "0", "--" };
-	argv.insert(argv.end(), command.begin(), command.end());
-	mstest::Result r = mstest::run(argv, env);
-	EXPECT_EQ(r.status, 0) << r.err;
-	return mstest::last_json_line(r.out);
-}
-
-const Json *site(const Json &f, const std::string &function)
-{
-	for (const Json &c : f["callsites"].items)
-		if (c["function"].str() == function)
-			return &c;
-	return nullptr;
-}
-
-bool ends_with(const std::string &s, const std::string &tail)
-{
-	return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-// The line of a source file that carries "site: NAME".
-int marker_line(const std::string &source, const std::string &name)
-{
-	std::ifstream in(mstest::runfile(source));
-	std::string line;
-	for (int n = 1; std::getline(in, line); n++)
-		if (line.find("site: " + name) != std::string::npos)
-			return n;
-	return -1;
-}
+using mstest::callsite;
+using mstest::ends_with;
+using mstest::final_frame;
+using mstest::marker_line;
 
 TEST(Callsites, NamedFunctionsHaveExactFigures)
 {
 	mstest::fresh_session_dir("sites");
 	Json f = final_frame({ mstest::workload("sites") });
 
-	const Json *small = site(f, "small_blocks");
+	const Json *small = callsite(f, "small_blocks");
 	ASSERT_NE(small, nullptr);
 	EXPECT_EQ((*small)["total_allocs"].u64(), 100u);
 	EXPECT_EQ((*small)["total_bytes"].u64(), 2400u);
@@ -72,7 +44,7 @@ TEST(Callsites, NamedFunctionsHaveExactFigures)
 		has_main |= fr["function"].str() == "main";
 	EXPECT_TRUE(has_main);
 
-	const Json *big = site(f, "big_blocks");
+	const Json *big = callsite(f, "big_blocks");
 	ASSERT_NE(big, nullptr);
 	EXPECT_EQ((*big)["total_allocs"].u64(), 10u);
 	EXPECT_EQ((*big)["total_bytes"].u64(), 40960u);
@@ -114,7 +86,7 @@ TEST(Callsites, LibraryClosedBeforeTheEndStillResolves)
 {
 	mstest::fresh_session_dir("plugin");
 	Json f = final_frame({ mstest::workload("sites"), mstest::workload("libplugin.so") });
-	const Json *p = site(f, "plugin_alloc");
+	const Json *p = callsite(f, "plugin_alloc");
 	ASSERT_NE(p, nullptr);
 	EXPECT_EQ((*p)["total_allocs"].u64(), 5u);
 	EXPECT_EQ((*p)["live_bytes"].u64(), 5000u);
@@ -128,7 +100,7 @@ TEST(Callsites, CxxNewIsTheCallersSite)
 	mstest::fresh_session_dir("cxx");
 	Json f = final_frame({ mstest::workload("cxx_sites") });
 
-	const Json *w = site(f, "make_widgets()");
+	const Json *w = callsite(f, "make_widgets()");
 	ASSERT_NE(w, nullptr);
 	EXPECT_EQ((*w)["total_allocs"].u64(), 50u);
 	EXPECT_EQ((*w)["total_bytes"].u64(), 50u * 64);
@@ -137,7 +109,7 @@ TEST(Callsites, CxxNewIsTheCallersSite)
 	// The innermost frame is operator new itself, passed over for the site.
 	EXPECT_EQ((*w)["stack"][0]["function"].str().rfind("operator new", 0), 0u);
 
-	const Json *b = site(f, "make_buffers()");
+	const Json *b = callsite(f, "make_buffers()");
 	ASSERT_NE(b, nullptr);
 	EXPECT_EQ((*b)["total_allocs"].u64(), 20u);
 	EXPECT_EQ((*b)["total_frees"].u64(), 20u);
@@ -168,7 +140,7 @@ TEST(Callsites, StrippedBinaryReadsModulePlusOffset)
 TEST(Callsites, WithStacksOffEverythingIsOneSite)
 {
 	mstest::fresh_session_dir("nostack");
-	Json f = final_frame({ mstest::workload("sites") }, { "MEMSCOPE_DEPTH=0" });
+	Json f = final_frame({ mstest::workload("sites") }, {}, { "MEMSCOPE_DEPTH=0" });
 	ASSERT_EQ(f["callsites"].size(), 1u);
 	const Json &c = f["callsites"][0];
 	EXPECT_EQ(c["function"].str(), "(no stack)");
@@ -182,7 +154,7 @@ TEST(Callsites, AgesOfLiveBlocks)
 	// The program keeps everything; its exit path runs a last leak scan.
 	mstest::fresh_session_dir("aging");
 	Json f = final_frame({ mstest::workload("aging") });
-	const Json *old = site(f, "old_site"), *young = site(f, "young_site");
+	const Json *old = callsite(f, "old_site"), *young = callsite(f, "young_site");
 	ASSERT_NE(old, nullptr);
 	ASSERT_NE(young, nullptr);
 	const Json &o = (*old)["aged"], &y = (*young)["aged"];
@@ -225,7 +197,7 @@ TEST(Callsites, NoSymbolVersionInAnyName)
 		  "import json; print(len(json.dumps([{'a': i} for i in range(50000)])))" },
 	};
 	for (const auto &command : programs) {
-		Json f = final_frame(command, { "PYTHONMALLOC=malloc" });
+		Json f = final_frame(command, {}, { "PYTHONMALLOC=malloc" });
 		size_t names = 0;
 		for (const Json &c : f["callsites"].items) {
 			EXPECT_EQ(c["function"].str().find('@'), std::string::npos) << c["function"].str();

@@ -11,47 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/frames.h"
 #include "tests/support/json.h"
 #include "tests/support/run.h"
 
 namespace {
 
 using mstest::Json;
-
-Json final_frame(const std::vector<std::string> &argv_tail, const std::vector<std::string> &extra = {})
-{
-	std::vector<std::string> argv = { mstest::top_path(), "-b", "--json", "--sites", "0" };
-	argv.insert(argv.end(), extra.begin(), extra.end());
-	argv.push_back("--");
-	argv.insert(argv.end(), argv_tail.begin(), argv_tail.end());
-	mstest::Result r = mstest::run(argv);
-	EXPECT_EQ(r.status, 0) << r.err;
-	return mstest::last_json_line(r.out);
-}
-
-const Json *site(const Json &f, const std::string &function)
-{
-	for (const Json &c : f["callsites"].items)
-		if (c["function"].str() == function)
-			return &c;
-	return nullptr;
-}
-
-bool ends_with(const std::string &s, const std::string &tail)
-{
-	return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-// The line of a source file that carries "site: NAME".
-int marker_line(const std::string &source, const std::string &name)
-{
-	std::ifstream in(mstest::runfile(source));
-	std::string line;
-	for (int n = 1; std::getline(in, line); n++)
-		if (line.find("site: " + name) != std::string::npos)
-			return n;
-	return -1;
-}
+using mstest::callsite;
+using mstest::ends_with;
+using mstest::final_frame;
+using mstest::marker_line;
 
 struct Place {
 	std::string function, file;
@@ -136,13 +106,13 @@ TEST(Inlined, AChainOfTwoInlinedFunctionsReadsAsAddr2lineReadsIt)
 	const std::string src = "tests/workloads/inlined.c";
 
 	// The call site is the innermost function, inlined as it is.
-	const Json *c = site(f, "make_buf");
+	const Json *c = callsite(f, "make_buf");
 	ASSERT_NE(c, nullptr);
 	EXPECT_EQ((*c)["live_bytes"].u64(), 4002u);
 	EXPECT_EQ((*c)["live_allocs"].u64(), 1u);
 	EXPECT_EQ((*c)["file"].str(), src);
 	EXPECT_EQ((*c)["line"].i64(), marker_line(src, "make_buf"));
-	EXPECT_EQ(site(f, "main"), nullptr);
+	EXPECT_EQ(callsite(f, "main"), nullptr);
 
 	std::vector<const Json *> chain = chain_checked(*c, "inlined");
 	ASSERT_EQ(chain.size(), 3u);
@@ -174,7 +144,7 @@ TEST(Inlined, AnInlinedConstructorIsTheCallSite)
 	Json f = final_frame({ mstest::workload("inlined_ctor") });
 	const std::string src = "tests/workloads/inlined_ctor.cc";
 
-	const Json *c = site(f, "Table::Table(unsigned long)");
+	const Json *c = callsite(f, "Table::Table(unsigned long)");
 	ASSERT_NE(c, nullptr);
 	EXPECT_EQ((*c)["live_bytes"].u64(), 3001u);
 	EXPECT_EQ((*c)["line"].i64(), marker_line(src, "Table"));
@@ -197,7 +167,7 @@ TEST(Inlined, AnInlinedConstructorIsTheCallSite)
 std::vector<std::string> frames_of(const Json &f, const std::string &function)
 {
 	std::vector<std::string> out;
-	const Json *c = site(f, function);
+	const Json *c = callsite(f, function);
 	if (c == nullptr)
 		return out;
 	for (const Json &fr : (*c)["stack"].items)

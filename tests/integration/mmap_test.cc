@@ -7,22 +7,19 @@
 
 #include <string>
 
+#include "tests/support/frames.h"
 #include "tests/support/json.h"
 #include "tests/support/run.h"
 
 namespace {
 
 using mstest::Json;
+using mstest::callsite;
+using mstest::ends_with;
+using mstest::final_frame;
+using mstest::marker_line;
 
 constexpr uint64_t kMiB = 1024 * 1024;
-
-const Json *site(const Json &f, const std::string &function)
-{
-	for (const Json &c : f["callsites"].items)
-		if (c["function"].str() == function)
-			return &c;
-	return nullptr;
-}
 
 // tests/workloads/mmaps.c says what each figure must be.
 void expect_exact(const Json &f, const std::string &where)
@@ -31,7 +28,7 @@ void expect_exact(const Json &f, const std::string &where)
 	EXPECT_EQ(f["mmap_peak_bytes"].u64(), 10 * kMiB) << where;
 	EXPECT_EQ(f["mmap_total_maps"].u64(), 10u) << where;
 
-	const Json *maps = site(f, "map_ten");
+	const Json *maps = callsite(f, "map_ten");
 	ASSERT_NE(maps, nullptr) << where;
 	EXPECT_EQ((*maps)["kind"].str(), "mmap") << where;
 	EXPECT_EQ((*maps)["total_allocs"].u64(), 10u) << where;
@@ -43,7 +40,7 @@ void expect_exact(const Json &f, const std::string &where)
 
 	// The large malloc is the heap's, once: the allocator's own mapping
 	// of it is not the program's mmap call.
-	const Json *big = site(f, "big_malloc");
+	const Json *big = callsite(f, "big_malloc");
 	ASSERT_NE(big, nullptr) << where;
 	EXPECT_EQ((*big)["kind"].str(), "heap") << where;
 	EXPECT_EQ((*big)["live_bytes"].u64(), 8 * kMiB) << where;
@@ -90,8 +87,8 @@ TEST(Mmap, TurnedOffByTheEnvironment)
 	Json f = mstest::last_json_line(r.out);
 	EXPECT_EQ(f["mmap_live_bytes"].u64(), 0u);
 	EXPECT_EQ(f["mmap_total_maps"].u64(), 0u);
-	EXPECT_EQ(site(f, "map_ten"), nullptr);
-	ASSERT_NE(site(f, "big_malloc"), nullptr);
+	EXPECT_EQ(callsite(f, "map_ten"), nullptr);
+	ASSERT_NE(callsite(f, "big_malloc"), nullptr);
 }
 
 } // namespace

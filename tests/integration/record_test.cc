@@ -14,21 +14,18 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/frames.h"
 #include "tests/support/json.h"
 #include "tests/support/run.h"
 
 namespace {
 
 using mstest::Json;
+using mstest::callsite;
+using mstest::ends_with;
+using mstest::final_frame;
+using mstest::marker_line;
 
-
-const Json *site(const Json &f, const std::string &function)
-{
-	for (const Json &c : f["callsites"].items)
-		if (c["function"].str() == function)
-			return &c;
-	return nullptr;
-}
 
 TEST(Record, ReportShowsWhatTheBatchFramesShowed)
 {
@@ -50,7 +47,7 @@ TEST(Record, ReportShowsWhatTheBatchFramesShowed)
 	EXPECT_EQ(got["exited"].boolean, true);
 	EXPECT_EQ(got["callsites"].size(), want["callsites"].size());
 	for (const char *fn : { "small_blocks", "big_blocks" }) {
-		const Json *a = site(got, fn), *b = site(want, fn);
+		const Json *a = callsite(got, fn), *b = callsite(want, fn);
 		ASSERT_NE(a, nullptr) << fn;
 		ASSERT_NE(b, nullptr) << fn;
 		for (const char *k : { "live_bytes", "live_allocs", "total_allocs", "total_frees",
@@ -294,7 +291,7 @@ TEST(Record, KilledRecorderLeavesAReadableFile)
 	EXPECT_NE(rep.err.find("cut short"), std::string::npos) << rep.err;
 	Json f = Json::parse(rep.out.substr(0, rep.out.find('\n')));
 	EXPECT_EQ(f["state"].str(), "running");
-	EXPECT_NE(site(f, "alpha_site"), nullptr);
+	EXPECT_NE(callsite(f, "alpha_site"), nullptr);
 	// The target outlived its launcher: end it.
 	kill(f["pid"].i64(), SIGKILL);
 }
