@@ -13,11 +13,7 @@
 
 namespace {
 
-using mstest::Json;
-using mstest::callsite;
-using mstest::ends_with;
-using mstest::final_frame;
-using mstest::marker_line;
+using namespace mstest; // Json and the frame helpers (tests/support/frames.h)
 
 TEST(Callsites, NamedFunctionsHaveExactFigures)
 {

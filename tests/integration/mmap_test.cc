@@ -15,9 +15,6 @@ namespace {
 
 using mstest::Json;
 using mstest::callsite;
-using mstest::ends_with;
-using mstest::final_frame;
-using mstest::marker_line;
 
 constexpr uint64_t kMiB = 1024 * 1024;
 

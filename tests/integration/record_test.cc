@@ -22,9 +22,6 @@ namespace {
 
 using mstest::Json;
 using mstest::callsite;
-using mstest::ends_with;
-using mstest::final_frame;
-using mstest::marker_line;
 
 
 TEST(Record, ReportShowsWhatTheBatchFramesShowed)
