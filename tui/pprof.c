@@ -491,7 +491,7 @@ int ms_pprof_write(FILE *out, const ms_snapshot *s, const ms_callsite *sites, si
 	p.period = 1;
 	p.n_comment = 1;
 	p.comment = &comment_id;
-	p.default_sample_type = INUSE_SPACE;
+	p.default_sample_type = vt[INUSE_SPACE].type; /* a string, not an index */
 	if (p.sample == NULL || p.mapping == NULL || p.location == NULL || p.function == NULL) {
 		err = -ENOMEM;
 		goto done;
