@@ -1,7 +1,7 @@
 /*
  * pprof heap profiles: a frame's call sites in the format of pprof's
  * profile.proto (gzip-compressed protobuf), for go tool pprof and the
- * tools that read it (pprof's web UI, speedscope, Pyroscope, ...).
+ * other tools that read that format.
  *
  * Runs: readers only (memscope-top -b --pprof, memscope-report --pprof).
  */
