@@ -380,6 +380,17 @@ static void builder_free(struct builder *b)
 	free(b->ranges);
 }
 
+/* The module of the first frame of main found in sites, or NULL. */
+static const char *main_module(const ms_callsite *sites, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t k = sites[i].depth; k-- > 0;)
+			if (sites[i].frames[k]->function != NULL &&
+			    strcmp(sites[i].frames[k]->function, "main") == 0)
+				return sites[i].frames[k]->module;
+	return NULL;
+}
+
 /* Pointers to each of n elements of v (of size `size`), for the
  * generated code's repeated fields. */
 static void **pointers(void *v, size_t n, size_t size)
@@ -400,6 +411,7 @@ int ms_pprof_write(FILE *out, const ms_snapshot *s, const ms_callsite *sites, si
 		[INUSE_SPACE] = { "inuse_space", "bytes" },
 	};
 	char command[MS_COMMAND_MAX * 4], comment[MS_COMMAND_MAX * 4 + 64];
+	const char *program;
 	struct builder b = { 0 };
 	pb_profile p = PERFTOOLS__PROFILES__PROFILE__INIT;
 	pb_value_type vt[NVALUES], *vtp[NVALUES], period = PERFTOOLS__PROFILES__VALUE_TYPE__INIT;
@@ -479,6 +491,16 @@ int ms_pprof_write(FILE *out, const ms_snapshot *s, const ms_callsite *sites, si
 	p.sample = (pb_sample **)pointers(samples, nsamples, sizeof(*samples));
 	p.n_mapping = b.nmappings;
 	p.mapping = (pb_mapping **)pointers(b.mappings, b.nmappings, sizeof(*b.mappings));
+	/* pprof takes the first mapping for the program's ("File:"): the
+	 * executable's, that of main, rather than that of the first frame
+	 * written. */
+	program = main_module(sites, n);
+	for (size_t i = 1; p.mapping != NULL && program != NULL && i < b.nmappings; i++) {
+		if (strcmp(b.strings[b.mappings[i].filename], program) == 0) {
+			p.mapping[i] = p.mapping[0];
+			p.mapping[0] = &b.mappings[i];
+		}
+	}
 	p.n_location = b.nlocations;
 	p.location = (pb_location **)pointers(b.locations, b.nlocations, sizeof(*b.locations));
 	p.n_function = b.nfunctions;

@@ -102,6 +102,7 @@ void expect_sites(const std::string &profile)
 	// 4096 B, 4 live. Each the flat function of its own sample: the
 	// allocator's frames are not in the stacks.
 	std::string inuse = top(profile, "inuse_space");
+	EXPECT_NE(inuse.find("File: sites\n"), std::string::npos) << inuse; // the program's mapping
 	EXPECT_EQ(flat(inuse, "small_blocks"), "2400B") << inuse;
 	EXPECT_EQ(flat(inuse, "big_blocks"), "16384B") << inuse;
 	EXPECT_EQ(flat(inuse, "malloc"), "(no row for malloc)") << inuse;
