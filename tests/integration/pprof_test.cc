@@ -1,8 +1,9 @@
 // pprof heap profiles, from memscope-top -b --pprof and memscope-report
 // --pprof, read back by pprof itself (go tool pprof): exact figures per
 // call site for each sample type, the call site's function as the flat
-// one (the allocator's wrappers left out), an inline chain as the functions of one location, mapped memory
-// left out, and a file that cannot be written refused in one line.
+// one (the allocator's wrappers left out), an inline chain as the
+// functions of one location, mapped memory left out, and a file that
+// cannot be written refused in one line.
 #include <gtest/gtest.h>
 
 #include <algorithm>
