@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "pprof.h"
 #include <memscope/platform.h>
 #include <memscope/recording.h>
 #include <memscope/sessions.h>
@@ -42,6 +43,8 @@ struct watch {
 	ms_recorder *recorder; /* -w */
 	struct ms_event_tap *events; /* --events */
 	ms_model_history history; /* for the threads' rates in recordings */
+	FILE *pprof;          /* --pprof, written at the last frame */
+	int pprof_state;      /* 0: not yet, 1: written, -1: failed, said so */
 };
 
 static void sleep_ns(uint64_t ns)
@@ -142,7 +145,8 @@ static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch
 		/* Whole stacks where they are written: all of them in a
 		 * recording, the frame's share in JSON; text shows call sites
 		 * only. Frames never wait for names; the last one does. */
-		size_t whole = w->recorder != NULL || (opt->json && opt->sites == 0) ? SIZE_MAX :
+		size_t whole = w->recorder != NULL || (opt->json && opt->sites == 0) ||
+					(last && w->pprof != NULL) ? SIZE_MAX :
 			       opt->json ? (size_t)opt->sites : 0;
 		int n = ms_symbols_sorted_callsites(w->follow.symbols, &w->follow.reader, &s,
 						    whole, last ? MS_LAST_FRAME_NAMES_NS : 0,
@@ -174,17 +178,24 @@ static int print_frame(const struct ms_top_options *opt, FILE *out, struct watch
 	else
 		ms_frame_print_text(out, &s, &x);
 	fflush(out);
+	if (last && w->pprof != NULL) {
+		err = ms_pprof_write(w->pprof, &s, x.sites, x.nsites);
+		if (err != 0)
+			fprintf(stderr, "memscope-top: cannot write %s: %s\n", opt->pprof,
+				strerror(-err));
+		w->pprof_state = err == 0 ? 1 : -1;
+	}
 	free(sites);
 	ms_snapshot_release(&s);
 	return 0;
 }
 
-int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int launched,
-		 struct ms_event_tap *events)
+int ms_batch_run(const struct ms_top_options *opt, FILE *out, FILE *pprof, pid_t pid,
+		 int launched, struct ms_event_tap *events)
 {
 	struct watch w = { .pid = pid, .launched = launched, .exit_status = 0, .events = events,
-			   .follow = { .pid = pid, .skip = opt->skip } };
-	int err;
+			   .follow = { .pid = pid, .skip = opt->skip }, .pprof = pprof };
+	int err, status;
 	uint64_t interval = (uint64_t)(opt->interval_s * 1e9);
 	uint64_t start = ms_clock_mono_ns(), next = start + interval;
 	long printed = 0;
@@ -195,6 +206,8 @@ int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int lau
 		if (err != 0) {
 			fprintf(stderr, "memscope-top: cannot create %s: %s\n", opt->record,
 				strerror(-err));
+			if (pprof != NULL)
+				unlink(opt->pprof);
 			return 1;
 		}
 		w.follow.keep_old = 1;
@@ -252,5 +265,15 @@ int ms_batch_run(const struct ms_top_options *opt, FILE *out, pid_t pid, int lau
 	ms_model_history_free(&w.history);
 	if (launched && gone)
 		ms_launch_cleanup(pid);
-	return launched && gone ? w.exit_status : 0;
+	status = launched && gone ? w.exit_status : 0;
+	/* No profile, or half of one: no file, rather than one that reads as
+	 * a profile of nothing or not at all. */
+	if (pprof != NULL && w.pprof_state != 1) {
+		if (w.pprof_state == 0)
+			fprintf(stderr, "memscope-top: no profile written to %s: no frame of the "
+				"program to take it from\n", opt->pprof);
+		unlink(opt->pprof);
+		status = status != 0 ? status : 1;
+	}
+	return status;
 }

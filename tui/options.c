@@ -24,6 +24,9 @@ void ms_top_usage(FILE *out)
 	      "  -d SECONDS    refresh interval (default 1; fractions allowed)\n"
 	      "  -n N          stop after N frames\n"
 	      "  --sites N     call sites per batch frame, by live bytes (default 100; 0: all)\n"
+	      "  --pprof OUT   with --batch: at the last frame (the program's exit, or -n's\n"
+	      "                last), write a heap profile of every call site to OUT in\n"
+	      "                pprof's format (gzip'd profile.proto; go tool pprof reads it)\n"
 	      "  --skip F,...  functions that only wrap the allocator: a call site is named\n"
 	      "                for the first frame that is none of these (nor a built-in\n"
 	      "                wrapper: xmalloc, g_malloc, ...); F* matches a prefix\n"
@@ -179,6 +182,11 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 				return fail("-o needs a file name", NULL);
 			opt->output = next;
 			i++;
+		} else if (strcmp(a, "--pprof") == 0) {
+			if (next == NULL)
+				return fail("--pprof needs a file name", NULL);
+			opt->pprof = next;
+			i++;
 		} else if (strcmp(a, "-r") == 0) {
 			if (next == NULL)
 				return fail("-r needs a file name", NULL);
@@ -196,6 +204,8 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 		return fail("--json needs --batch (-b)", NULL);
 	if (opt->output != NULL && !opt->batch)
 		return fail("-o needs --batch (-b): the screen has no frames to write", NULL);
+	if (opt->pprof != NULL && !opt->batch)
+		return fail("--pprof needs --batch (-b): the profile is of its last frame", NULL);
 	if (opt->events && (opt->record == NULL ||
 			    (opt->mode != MS_TOP_LAUNCH && opt->mode != MS_TOP_DEMO)))
 		return fail("--events needs -w FILE and a program to launch (-- COMMAND): the "

@@ -26,6 +26,7 @@ struct ms_top_options {
 	pid_t pid;          /* -p */
 	const char *record; /* -w */
 	const char *output; /* -o: batch frames to this file, not stdout */
+	const char *pprof;  /* --pprof: a heap profile at the last frame */
 	char *skip;         /* MEMSCOPE_SKIP and --skip: frames that are not call sites */
 	int events;         /* --events: the event stream too */
 	const char *replay; /* -r */

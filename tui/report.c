@@ -1,5 +1,6 @@
 /*
- * memscope-report FILE [--json | --folded | --leaks | --events] [--top N] [--at [GEN:]SECONDS]
+ * memscope-report FILE [--json | --folded | --leaks | --events | --pprof OUT] [--top N]
+ *                 [--at [GEN:]SECONDS]
  * Summarises a recording made with memscope-top -w, without a terminal.
  *
  * Every time it prints or reads is the program's: seconds since its image
@@ -17,12 +18,14 @@
 #include <string.h>
 
 #include "frame.h"
+#include "pprof.h"
 #include <memscope/recording.h>
 
-enum mode { SUMMARY, JSON, FOLDED, LEAKS, EVENTS };
+enum mode { SUMMARY, JSON, FOLDED, LEAKS, EVENTS, PPROF };
 
 struct options {
 	const char *file;
+	const char *pprof; /* --pprof OUT */
 	enum mode mode;
 	long top;
 	int has_top;
@@ -31,14 +34,17 @@ struct options {
 
 static void usage(FILE *out)
 {
-	fputs("usage: memscope-report FILE [--json | --folded | --leaks | --events] [--top N]\n"
-	      "                      [--at [GEN:]SECONDS]\n"
+	fputs("usage: memscope-report FILE [--json | --folded | --leaks | --events | --pprof OUT]\n"
+	      "                      [--top N] [--at [GEN:]SECONDS]\n"
 	      "  (none)     peak and when, top call sites at the peak, leaks at the end, totals\n"
 	      "  --json     the frame at the end (or --at) in memscope-top's JSON frame format\n"
 	      "  --folded   live bytes of every stack, folded (flamegraph.pl, speedscope)\n"
 	      "  --leaks    call sites still holding memory at the end (or --at)\n"
 	      "  --events   from the event stream (-w FILE --events): each allocation paired\n"
 	      "             with its free; per call site lifetimes and temporary allocations\n"
+	      "  --pprof OUT  a heap profile of the end (or --at) to OUT, in pprof's format\n"
+	      "             (gzip'd profile.proto; go tool pprof reads it): every heap call\n"
+	      "             site's blocks and bytes, allocated and live, with its stack\n"
 	      "  --top N    at most N call sites (default 10, --folded all; 0: all)\n"
 	      "  --at S     the last frame at or before S seconds of the program's time\n"
 	      "             (time_s of memscope-top's frames: since the program image\n"
@@ -63,12 +69,19 @@ static int parse(int argc, char **argv, struct options *o)
 		char *end;
 
 		if (strcmp(a, "--json") == 0 || strcmp(a, "--folded") == 0 ||
-		    strcmp(a, "--leaks") == 0 || strcmp(a, "--events") == 0) {
+		    strcmp(a, "--leaks") == 0 || strcmp(a, "--events") == 0 ||
+		    strcmp(a, "--pprof") == 0) {
 			if (o->mode != SUMMARY)
-				return fail("choose one of --json, --folded, --leaks and --events",
-					    NULL);
+				return fail("choose one of --json, --folded, --leaks, --events and "
+					    "--pprof", NULL);
 			o->mode = a[2] == 'j' ? JSON : a[2] == 'f' ? FOLDED : a[2] == 'l' ? LEAKS :
-								       EVENTS;
+				  a[2] == 'e' ? EVENTS : PPROF;
+			if (o->mode == PPROF) {
+				if (next == NULL)
+					return fail("--pprof needs a file name", NULL);
+				o->pprof = next;
+				i++;
+			}
 		} else if (strcmp(a, "--top") == 0) {
 			errno = 0;
 			o->top = next ? strtol(next, &end, 10) : -1;
@@ -96,6 +109,9 @@ static int parse(int argc, char **argv, struct options *o)
 		return fail("which recording?", NULL);
 	if (o->mode == EVENTS && o->at.given)
 		return fail("--events covers the whole recording; --at goes with the others", NULL);
+	/* A profile of some call sites would misstate every share. */
+	if (o->mode == PPROF && o->has_top)
+		return fail("--pprof writes every call site; --top goes with the others", NULL);
 	return 0;
 }
 
@@ -233,6 +249,26 @@ static void folded(const struct options *o, const ms_replay *f)
 	}
 }
 
+/* --pprof: frame f as a heap profile. Returns the exit status. */
+static int pprof(const struct options *o, const ms_replay *f)
+{
+	FILE *out = fopen(o->pprof, "wb");
+	int err;
+
+	if (out == NULL) {
+		fprintf(stderr, "memscope-report: cannot write %s: %s\n", o->pprof, strerror(errno));
+		return 1;
+	}
+	err = ms_pprof_write(out, &f->snap, f->sites, f->nsites);
+	if (fclose(out) != 0 && err == 0)
+		err = -errno;
+	if (err != 0) {
+		fprintf(stderr, "memscope-report: cannot write %s: %s\n", o->pprof, strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
 int ms_report_run(int argc, char **argv)
 {
 	struct options o;
@@ -240,7 +276,7 @@ int ms_report_run(int argc, char **argv)
 	ms_recording *r;
 	ms_replay f;
 	size_t i;
-	int err;
+	int err, status = 0;
 
 	if (parse(argc, argv, &o) != 0)
 		return 2;
@@ -295,6 +331,9 @@ int ms_report_run(int argc, char **argv)
 		break;
 	case EVENTS: /* handled above */
 		break;
+	case PPROF:
+		status = pprof(&o, &f);
+		break;
 	case LEAKS:
 		ms_frame_print_site_head(stdout);
 		for (size_t k = 0, n = 0; k < f.nsites && n < shown(&o, f.nsites); k++) {
@@ -308,5 +347,5 @@ int ms_report_run(int argc, char **argv)
 	ms_replay_release(&f);
 	ms_report_images_free(&im);
 	ms_recording_close(r);
-	return 0;
+	return status;
 }

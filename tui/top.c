@@ -23,7 +23,8 @@
 
 #define MS_VERSION "0.1.0"
 
-static int launch(const struct ms_top_options *opt, FILE *frames, char *const argv[], int is_demo)
+static int launch(const struct ms_top_options *opt, FILE *frames, FILE *pprof, char *const argv[],
+		  int is_demo)
 {
 	char hook[PATH_MAX], output[PATH_MAX];
 	ms_event_tap tap, *events = NULL;
@@ -73,7 +74,7 @@ static int launch(const struct ms_top_options *opt, FILE *frames, char *const ar
 		events = NULL;
 	}
 	if (opt->batch)
-		status = ms_batch_run(opt, frames, pid, 1, events);
+		status = ms_batch_run(opt, frames, pprof, pid, 1, events);
 	else
 		status = ms_ui_run(opt, pid, 1, output, is_demo, events);
 	if (events != NULL) {
@@ -92,7 +93,7 @@ static int launch(const struct ms_top_options *opt, FILE *frames, char *const ar
 	return status;
 }
 
-static int attach(const struct ms_top_options *opt, FILE *frames)
+static int attach(const struct ms_top_options *opt, FILE *frames, FILE *pprof)
 {
 	char path[MS_SESSION_PATH_MAX];
 	ms_reader r;
@@ -117,11 +118,11 @@ static int attach(const struct ms_top_options *opt, FILE *frames)
 	}
 	ms_reader_close(&r);
 	if (opt->batch)
-		return ms_batch_run(opt, frames, opt->pid, 0, NULL);
+		return ms_batch_run(opt, frames, pprof, opt->pid, 0, NULL);
 	return ms_ui_run(opt, opt->pid, 0, NULL, 0, NULL);
 }
 
-static int demo(const struct ms_top_options *opt, FILE *frames)
+static int demo(const struct ms_top_options *opt, FILE *frames, FILE *pprof)
 {
 	char path[PATH_MAX];
 	/* Watched on the screen, the demo runs until q (five minutes at most). */
@@ -131,13 +132,13 @@ static int demo(const struct ms_top_options *opt, FILE *frames)
 		fprintf(stderr, "memscope-top: cannot find memscope-demo next to memscope-top\n");
 		return 1;
 	}
-	return launch(opt, frames, argv, 1);
+	return launch(opt, frames, pprof, argv, 1);
 }
 
 /* Runs what opt asks for; returns memscope-top's exit status. */
 static int run(struct ms_top_options *opt)
 {
-	FILE *frames = stdout;
+	FILE *frames = stdout, *pprof = NULL;
 	int status;
 
 	switch (opt->mode) {
@@ -171,12 +172,28 @@ static int run(struct ms_top_options *opt)
 			return 1;
 		}
 	}
+	/* Before the program starts: a profile that cannot be written is
+	 * better known at once than after the run. */
+	if (opt->pprof != NULL) {
+		pprof = fopen(opt->pprof, "wb");
+		if (pprof == NULL) {
+			fprintf(stderr, "memscope-top: cannot write %s: %s\n", opt->pprof,
+				strerror(errno));
+			if (frames != stdout)
+				fclose(frames);
+			return 1;
+		}
+	}
 	if (opt->mode == MS_TOP_ATTACH)
-		status = attach(opt, frames);
+		status = attach(opt, frames, pprof);
 	else if (opt->mode == MS_TOP_DEMO)
-		status = demo(opt, frames);
+		status = demo(opt, frames, pprof);
 	else
-		status = launch(opt, frames, opt->command, 0);
+		status = launch(opt, frames, pprof, opt->command, 0);
+	if (pprof != NULL && fclose(pprof) != 0) {
+		fprintf(stderr, "memscope-top: cannot finish %s: %s\n", opt->pprof, strerror(errno));
+		status = status != 0 ? status : 1;
+	}
 	if (frames != stdout && fclose(frames) != 0) {
 		fprintf(stderr, "memscope-top: cannot finish %s: %s\n", opt->output, strerror(errno));
 		return status != 0 ? status : 1;
