@@ -320,8 +320,10 @@ static void take_sites(struct served *e, const ms_snapshot *s, size_t max, uint6
 	if (e->symbols == NULL)
 		return;
 	count = ms_symbols_sorted_callsites(e->symbols, &e->reader, s, 0, wait_ns, &sites);
-	if (count <= 0)
+	if (count <= 0) {
+		free(sites); /* an empty list is an allocation too */
 		return;
+	}
 	rows = calloc((size_t)count, sizeof(*rows));
 	if (rows == NULL) {
 		free(sites);
