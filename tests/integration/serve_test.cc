@@ -157,13 +157,17 @@ int free_port()
 	return ntohs(a.sin_port);
 }
 
-void stop(mstest::Child &c, int sig = SIGTERM)
+// Stops c; returns its exit status (0 when it was not running).
+int stop(mstest::Child &c, int sig = SIGTERM)
 {
+	int status = 0;
+
 	if (c.pid > 0) {
 		kill(c.pid, sig);
-		c.wait();
+		status = c.wait();
 		c.pid = -1;
 	}
+	return status;
 }
 
 class Serve : public ::testing::Test {
@@ -178,7 +182,8 @@ protected:
 	}
 	void TearDown() override
 	{
-		stop(server);
+		// 0: stopped cleanly (a sanitizer's report would make it 134).
+		EXPECT_EQ(stop(server), 0);
 		for (mstest::Child *c : { &target, &other })
 			if (c->pid > 0) {
 				kill(c->pid, SIGKILL);
