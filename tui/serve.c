@@ -639,8 +639,18 @@ static enum MHD_Result queue_text(struct MHD_Connection *c, unsigned status, con
 	return ret;
 }
 
-/* On the server's thread: the answer to a request, from its first call
- * (a request body, if any, is never read). */
+static int has_body(struct MHD_Connection *c)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL ||
+	       MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+/* On the server's thread: the answer to a request. Other methods are
+ * answered at once, before any body they carry is read (the connection
+ * then closes); a GET or HEAD on its second call, once its headers are
+ * all in, which keeps the connection open for the next scrape. */
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload_data,
 			      size_t *upload_data_size, void **req_cls)
@@ -651,10 +661,16 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	enum MHD_Result ret;
 	int get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
 
-	(void)version, (void)upload_data, (void)upload_data_size, (void)req_cls;
+	(void)version, (void)upload_data, (void)upload_data_size;
 	if (!get && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
 		return queue_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
 				  "Method not allowed: GET /metrics\n", "GET, HEAD");
+	/* A GET with a body is answered on the first call too: its body is
+	 * never read. */
+	if (*req_cls == NULL && !has_body(c)) {
+		*req_cls = srv;
+		return MHD_YES;
+	}
 	if (strcmp(url, "/") == 0)
 		return queue_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", index_page, NULL);
 	if (strcmp(url, "/metrics") != 0)
