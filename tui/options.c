@@ -7,6 +7,8 @@
 
 #include <memscope/skip.h>
 
+#include "serve.h"
+
 void ms_top_usage(FILE *out)
 {
 	fputs("usage: memscope-top [OPTIONS] -- COMMAND [ARGS...]   launch COMMAND under the hook, watch it\n"
@@ -14,6 +16,7 @@ void ms_top_usage(FILE *out)
 	      "       memscope-top -l [--clean]                     list sessions (--clean: remove dead ones)\n"
 	      "       memscope-top [OPTIONS] --demo                 run the bundled demo workload and watch it\n"
 	      "       memscope-top [OPTIONS] -r FILE                replay a recorded session\n"
+	      "       memscope-top --serve [ADDR:]PORT [-p PID]     serve the sessions' figures to Prometheus\n"
 	      "options:\n"
 	      "  -b, --batch   no TUI: print a frame every -d seconds to stdout; on the\n"
 	      "                target's exit print a final frame and exit with its status.\n"
@@ -23,7 +26,8 @@ void ms_top_usage(FILE *out)
 	      "  --json        with --batch: one JSON object per line per frame\n"
 	      "  -d SECONDS    refresh interval (default 1; fractions allowed)\n"
 	      "  -n N          stop after N frames\n"
-	      "  --sites N     call sites per batch frame, by live bytes (default 100; 0: all)\n"
+	      "  --sites N     call sites per batch frame, by live bytes (default 100; 0: all);\n"
+	      "                with --serve, per process (default 20)\n"
 	      "  --pprof OUT   with --batch: at the last frame (the program's exit, or -n's\n"
 	      "                last), write a heap profile of every call site to OUT in\n"
 	      "                pprof's format (gzip'd profile.proto; go tool pprof reads it)\n"
@@ -37,6 +41,11 @@ void ms_top_usage(FILE *out)
 	      "                --events); the program waits for the recorder if it falls behind\n"
 	      "  --python-malloc  run COMMAND with PYTHONMALLOC=malloc: CPython then\n"
 	      "                calls malloc for every object, which pymalloc hides\n"
+	      "  --serve [ADDR:]PORT  no screen: answer GET /metrics on ADDR:PORT (ADDR\n"
+	      "                127.0.0.1 when left out; [::]:PORT or 0.0.0.0:PORT for every\n"
+	      "                address; port 0 picks one, printed on stdout) with the figures\n"
+	      "                of every session of yours, or of -p PID's, read every -d\n"
+	      "                seconds; SIGINT or SIGTERM stops it\n"
 	      "  -h, --help    this text;  -V, --version  the version\n"
 	      "environment: MEMSCOPE_LIB (the hook library), MEMSCOPE_DIR (where sessions\n"
 	      "live, default /dev/shm), MEMSCOPE_SKIP (as --skip, before it),\n"
@@ -112,7 +121,7 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 
 	memset(opt, 0, sizeof(*opt));
 	opt->interval_s = 1.0;
-	opt->sites = 100;
+	opt->sites = -1; /* the mode's default, below */
 	opt->mode = MS_TOP_HELP;
 	if (env_skip != NULL && env_skip[0] != '\0' && add_skip(opt, env_skip) != 0)
 		return fail("MEMSCOPE_SKIP needs function names separated by commas", env_skip);
@@ -177,6 +186,15 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 			if (next == NULL || add_skip(opt, next) != 0)
 				return fail("--skip needs function names separated by commas", next);
 			i++;
+		} else if (strcmp(a, "--serve") == 0) {
+			char host[256], port[16];
+
+			if (next == NULL || ms_serve_parse_address(next, host, sizeof(host), port,
+								   sizeof(port)) != 0)
+				return fail("--serve needs [ADDR:]PORT (an IPv6 ADDR in brackets)",
+					    next);
+			opt->serve = next;
+			i++;
 		} else if (strcmp(a, "-o") == 0) {
 			if (next == NULL)
 				return fail("-o needs a file name", NULL);
@@ -200,6 +218,13 @@ int ms_top_parse(int argc, char **argv, struct ms_top_options *opt)
 	}
 	if (modes > 1)
 		return fail("choose one of -- COMMAND, -p, -l, --demo and -r", NULL);
+	if (opt->sites < 0)
+		opt->sites = opt->serve != NULL ? 20 : 100;
+	if (opt->serve != NULL && opt->mode != MS_TOP_HELP && opt->mode != MS_TOP_ATTACH)
+		return fail("--serve watches programs already running under the hook: alone, or "
+			    "with -p PID", NULL);
+	if (opt->serve != NULL && (opt->batch || opt->record != NULL || opt->frames != 0))
+		return fail("--serve has no frames to print or record (-b, -w, -n)", NULL);
 	if (opt->json && !opt->batch)
 		return fail("--json needs --batch (-b)", NULL);
 	if (opt->output != NULL && !opt->batch)

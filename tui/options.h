@@ -22,7 +22,8 @@ struct ms_top_options {
 	int clean;          /* -l --clean */
 	double interval_s;  /* -d */
 	long frames;        /* -n, 0 = unlimited */
-	long sites;         /* --sites: call sites per frame, 0 = all */
+	long sites;         /* --sites: call sites per frame (per process with
+			       --serve), 0 = all */
 	pid_t pid;          /* -p */
 	const char *record; /* -w */
 	const char *output; /* -o: batch frames to this file, not stdout */
@@ -31,6 +32,7 @@ struct ms_top_options {
 	int events;         /* --events: the event stream too */
 	const char *replay; /* -r */
 	int python_malloc;  /* --python-malloc: PYTHONMALLOC=malloc for COMMAND */
+	const char *serve;  /* --serve [ADDR]:PORT: metrics over HTTP, no screen */
 	char **command;     /* after --, NULL-terminated */
 };
 

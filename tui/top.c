@@ -19,6 +19,7 @@
 #include "launch.h"
 #include "list.h"
 #include "options.h"
+#include "serve.h"
 #include "ui.h"
 
 #define MS_VERSION "0.1.0"
@@ -141,6 +142,8 @@ static int run(struct ms_top_options *opt)
 	FILE *frames = stdout, *pprof = NULL;
 	int status;
 
+	if (opt->serve != NULL)
+		return ms_serve_run(opt);
 	switch (opt->mode) {
 	case MS_TOP_HELP:
 		ms_top_usage(stdout);
