@@ -1,14 +1,15 @@
 // The manual pages and the Debian package: both pages render without a
 // warning (groff -ww, man -l) and name every option the usage text names;
 // package/build-deb makes a .deb that installs into a fresh root
-// (dpkg --root) and whose memscope-top runs a program from there, with the
-// hook it finds beside itself.
+// (dpkg --root) and whose memscope-top runs a program, and the demo, from
+// there, with the hook it finds beside itself.
 #include <gtest/gtest.h>
 
 #include <regex>
 #include <set>
 #include <string>
 
+#include "tests/support/json.h"
 #include "tests/support/run.h"
 
 namespace {
@@ -111,6 +112,14 @@ TEST(Package, InstallsIntoAFreshRootAndRunsFromThere)
 	EXPECT_EQ(run.status, 0) << run.err;
 	EXPECT_NE(run.out.find("\"exit_status\":0"), std::string::npos) << run.out << run.err;
 	EXPECT_NE(run.out.find("\"command\":\"/bin/true\""), std::string::npos) << run.out;
+
+	// And the demo it is installed with.
+	mstest::Result demo = mstest::run({ root + "/usr/bin/memscope-top", "--demo", "-b", "--json",
+					    "-n", "2", "-d", "0.2" },
+					  { "MEMSCOPE_LIB=" });
+	EXPECT_EQ(demo.status, 0) << demo.err;
+	EXPECT_NE(demo.out.find(root + "/usr/bin/memscope-demo"), std::string::npos) << demo.out;
+	EXPECT_GT(mstest::last_json_line(demo.out)["total_allocs"].u64(), 0u) << demo.out;
 }
 
 } // namespace
