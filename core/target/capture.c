@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include <memscope/atomic.h>
+#include <memscope/maps.h>
 #include <memscope/platform.h>
 
-#include <memscope/maps.h>
 #include "notes.h"
 #include "core/shared/store_layout.h"
 #include "stream_writer.h"
