@@ -4,8 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t ms_utf8_len(const unsigned char *s, size_t n)
 {
 	size_t len;
 	uint32_t cp;
@@ -41,7 +40,7 @@ static void json_string(FILE *out, const char *str)
 
 	fputc('"', out);
 	while (n > 0) {
-		size_t len = utf8_len(s, n);
+		size_t len = ms_utf8_len(s, n);
 
 		if (len == 0) {
 			fputs("\\ufffd", out);
@@ -280,7 +279,7 @@ const char *ms_format_command(char *buf, size_t len, const char *command)
 	if (len == 0)
 		return buf;
 	while (n > 0) {
-		size_t take = utf8_len(s, n);
+		size_t take = ms_utf8_len(s, n);
 		char esc[8];
 		const char *piece = esc;
 		size_t plen;

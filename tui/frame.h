@@ -45,6 +45,11 @@ void ms_frame_print_site_name(FILE *out, const ms_callsite *c);
 /* "function", else "module+0x1f3", else the bare address, into buf. */
 const char *ms_frame_name(const ms_frame *f, char *buf, size_t len);
 
+/* The length of the valid UTF-8 character at s (at most n bytes there), or
+ * 0 when the bytes are not one (overlong forms, surrogates and code points
+ * beyond U+10FFFF included): for writers of formats that must be UTF-8. */
+size_t ms_utf8_len(const unsigned char *s, size_t n);
+
 /* "12.3 MiB" etc. into buf; returns buf. */
 const char *ms_format_bytes(char *buf, size_t len, uint64_t bytes);
 

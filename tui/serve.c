@@ -170,44 +170,17 @@ __attribute__((format(printf, 2, 3))) static void text_printf(struct text *t, co
 		text_add(t, buf, (size_t)n);
 }
 
-/* The length of the valid UTF-8 character at s (1 to 4), or 0 when the
- * bytes there are not one: Prometheus refuses a body whose label values
- * are not UTF-8, and commands and file names may be any bytes. */
-static size_t utf8_char(const unsigned char *s)
-{
-	uint32_t c;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and beyond U+10FFFF. */
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* A label value as the format wants it: backslash, double quote and
- * newline escaped; a byte that is not UTF-8 becomes U+FFFD. */
+ * newline escaped; a byte that is not UTF-8 becomes U+FFFD (Prometheus
+ * refuses a body whose label values are not UTF-8, and commands and file
+ * names may be any bytes). */
 static void text_label_value(struct text *t, const char *value)
 {
 	const unsigned char *s = (const unsigned char *)value;
+	size_t left = strlen(value);
 
-	while (*s != '\0') {
-		size_t n = utf8_char(s);
+	while (left > 0) {
+		size_t n = ms_utf8_len(s, left);
 
 		if (n == 0) {
 			text_puts(t, "\xef\xbf\xbd");
@@ -222,6 +195,7 @@ static void text_label_value(struct text *t, const char *value)
 			text_add(t, (const char *)s, n);
 		}
 		s += n;
+		left -= n;
 	}
 }
 

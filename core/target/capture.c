@@ -319,11 +319,10 @@ void ms_capture_realloc_end(ms_capture *c, const ms_claim *claim, void *new_user
 void *ms_capture_mmap(ms_capture *c, uint64_t len, int counted, const uint64_t *frames,
 		      uint32_t depth, void *(*real)(void *ctx), void *ctx)
 {
-	uint32_t stack = counted ? ms_stacks_intern(&c->stacks, frames, depth) : 0;
-
 	if (c->maps == NULL)
 		return real(ctx);
-	return ms_maps_map(c->maps, &c->store, len, counted, stack, real, ctx);
+	return ms_maps_map(c->maps, &c->store, len, counted,
+			   counted ? ms_stacks_intern(&c->stacks, frames, depth) : 0, real, ctx);
 }
 
 int ms_capture_munmap(ms_capture *c, uint64_t addr, uint64_t len, int (*real)(void *ctx),
